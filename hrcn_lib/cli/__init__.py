@@ -1,0 +1,62 @@
+"""The ``hrcn`` command line: thin wrappers over the library.
+
+Each sub-command lives in its own module of this package and exposes
+``register(subparsers)`` (adds its parser) and ``run(args) -> int`` (does the
+work by calling :mod:`hrcn_lib`). Modules are imported lazily so that
+``hrcn --help`` stays fast and one broken command cannot break the others.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+__all__ = ["main", "COMMANDS"]
+
+#: sub-command name -> module under ``hrcn_lib.cli`` implementing it.
+COMMANDS: dict[str, str] = {
+    "preprocess": "preprocess",
+    "simulate": "simulate",
+    "fetch": "fetch",
+    "train": "train",
+    "evaluate": "evaluate",
+    "classify": "classify",
+    "book": "book",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``hrcn`` parser with every available sub-command registered."""
+    parser = argparse.ArgumentParser(
+        prog="hrcn",
+        description="HR-CelestialNet companion: preprocess raw HST frames, simulate LCID, "
+        "train and evaluate the paper's models, build the book.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name, module in COMMANDS.items():
+        try:
+            mod = importlib.import_module(f"{__name__}.{module}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"{__name__}.{module}":
+                continue  # command not implemented in this checkout
+            raise
+        mod.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``hrcn`` console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, FileNotFoundError, PermissionError) as exc:
+        # Library errors are written to name the file/HDU/row: show them plainly.
+        print(f"hrcn {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

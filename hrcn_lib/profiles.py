@@ -1,0 +1,195 @@
+"""Named parameter sets (profiles) that size a whole run of the companion.
+
+One place defines each profile: how much simulated data, which model/dataset
+pairs are trained and for how long, on which device and in which precision.
+Notebooks take ``profile`` (plus overrides) as papermill parameters;
+``hrcn simulate``, ``hrcn train`` and ``hrcn book`` take ``--profile``.
+
+* ``smoke`` -- CI: the whole book in minutes on 2 CPU cores (tiny data, one
+  short epoch, full-resolution inputs so every code path is the real one).
+* ``cpu`` -- the default of ``make book``: HR-CelestialNet at full resolution
+  on simulated LCID plus the baselines that are feasible on a CPU.
+* ``paper`` -- the paper's recipe and sizes (Sec. 2-3), for a GPU; uses the
+  real LCID when it has been downloaded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+__all__ = ["RunSpec", "Profile", "PROFILES", "get_profile", "MODEL_NAMES", "DATASET_NAMES"]
+
+#: Model names understood by :func:`hrcn_lib.models.build_model`.
+MODEL_NAMES: tuple[str, ...] = ("hr-celestialnet", "alexnet", "vgg", "resnet")
+#: Dataset names: full-resolution LCID (2048x4096) and LCID-Resize (224x448).
+DATASET_NAMES: tuple[str, ...] = ("lcid", "lcid-resize")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One model/dataset pair of the paper's Table 4 and whether a profile trains it.
+
+    Attributes:
+        model: one of :data:`MODEL_NAMES`.
+        dataset: one of :data:`DATASET_NAMES`.
+        enabled: whether the profile trains and evaluates this pair.
+        reason: why a pair is disabled (shown in the book instead of dropping it).
+        epochs: override of the profile's epochs for this pair (``None``: profile's).
+    """
+
+    model: str
+    dataset: str
+    enabled: bool = True
+    reason: str = ""
+    epochs: int | None = None
+
+    @property
+    def key(self) -> str:
+        """Run-directory name of the pair, e.g. ``"hr-celestialnet_lcid"``."""
+        return f"{self.model}_{self.dataset}"
+
+
+def _all_pairs(disabled: dict[str, str], epochs: dict[str, int] | None = None) -> tuple[RunSpec, ...]:
+    """The paper's seven Table 4 pairs, with some disabled (key -> reason)."""
+    pairs = [("alexnet", "lcid-resize"), ("alexnet", "lcid"), ("vgg", "lcid-resize"), ("vgg", "lcid"),
+             ("resnet", "lcid-resize"), ("resnet", "lcid"), ("hr-celestialnet", "lcid")]
+    epochs = epochs or {}
+    out = []
+    for model, dataset in pairs:
+        key = f"{model}_{dataset}"
+        out.append(RunSpec(model, dataset, key not in disabled, disabled.get(key, ""), epochs.get(key)))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A complete, named sizing of a run.
+
+    Data (LCID-sim, :mod:`hrcn_lib.simulate`):
+        bodies_galaxy, bodies_nsc: bodies of the LCID train/test pool.
+        exposures_per_body: raw files simulated per LCID body.
+        blurry_bodies_galaxy, blurry_bodies_nsc, blurry_exposures_per_body:
+            the separate LCID-Blurry validation bodies (disjoint from LCID's).
+        test_fraction: fraction of samples in the body-level test split.
+
+    Training (:mod:`hrcn_lib.train`), the paper's recipe by default:
+        runs: the Table 4 pairs, enabled or disabled with a reason.
+        epochs, batch_size, lr: SGD recipe (paper: 20 epochs, batch 4, lr 1e-4).
+        micro_batch: samples per forward pass; gradient accumulation makes the
+            effective batch ``batch_size``.
+        precision: ``"bf16"`` (autocast) or ``"fp32"``.
+        device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
+        checkpoint_activations: activation checkpointing for full-resolution runs.
+        max_eval_samples: cap on evaluated samples per set (``None``: all).
+        timing_samples: samples timed for Table 4's per-sample times.
+        seed: master seed of data simulation, split and training.
+    """
+
+    name: str
+    bodies_galaxy: int
+    bodies_nsc: int
+    exposures_per_body: int
+    blurry_bodies_galaxy: int
+    blurry_bodies_nsc: int
+    blurry_exposures_per_body: int
+    runs: tuple[RunSpec, ...]
+    epochs: int
+    batch_size: int = 4
+    lr: float = 1e-4
+    micro_batch: int = 1
+    precision: str = "bf16"
+    device: str = "auto"
+    checkpoint_activations: bool = True
+    test_fraction: float = 0.2
+    max_eval_samples: int | None = None
+    timing_samples: int = 5
+    seed: int = 0
+    description: str = ""
+    extra: dict = field(default_factory=dict)
+
+    def enabled_runs(self) -> tuple[RunSpec, ...]:
+        """The pairs this profile trains."""
+        return tuple(r for r in self.runs if r.enabled)
+
+    def with_overrides(self, **overrides) -> Profile:
+        """A copy with some fields replaced (papermill / CLI overrides).
+
+        Raises:
+            ValueError: for a field name the profile does not have.
+        """
+        unknown = set(overrides) - set(self.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown profile field(s) {sorted(unknown)} for profile {self.name!r}")
+        return replace(self, **overrides)
+
+
+_CPU_INFEASIBLE = {
+    "vgg_lcid": "VGG at 2048x4096 needs ~211 GB to train (paper Table 3) and ~2.6 TMAC per "
+                "forward pass: not feasible on a 2-core CPU",
+}
+
+PROFILES: dict[str, Profile] = {
+    "smoke": Profile(
+        name="smoke",
+        bodies_galaxy=4,
+        bodies_nsc=4,
+        exposures_per_body=1,
+        blurry_bodies_galaxy=1,
+        blurry_bodies_nsc=1,
+        blurry_exposures_per_body=1,
+        runs=_all_pairs({
+            **_CPU_INFEASIBLE,
+            "resnet_lcid": "smoke profile: kept to the cheap pairs so CI stays within minutes",
+            "alexnet_lcid": "smoke profile: kept to the cheap pairs so CI stays within minutes",
+        }),
+        epochs=1,
+        batch_size=2,
+        timing_samples=2,
+        max_eval_samples=8,
+        description="CI: tiny simulated data, one epoch, every notebook in minutes",
+    ),
+    "cpu": Profile(
+        name="cpu",
+        bodies_galaxy=48,
+        bodies_nsc=23,
+        exposures_per_body=2,
+        blurry_bodies_galaxy=10,
+        blurry_bodies_nsc=8,
+        blurry_exposures_per_body=1,
+        runs=_all_pairs(dict(_CPU_INFEASIBLE), epochs={"hr-celestialnet_lcid": 2,
+                                                       "resnet_lcid": 1, "alexnet_lcid": 2}),
+        epochs=5,
+        description="default book build: full-resolution HR-CelestialNet on simulated LCID, "
+                    "feasible baselines, on a 2-core CPU",
+    ),
+    "paper": Profile(
+        name="paper",
+        bodies_galaxy=48,
+        bodies_nsc=23,
+        exposures_per_body=60,
+        blurry_bodies_galaxy=10,
+        blurry_bodies_nsc=8,
+        blurry_exposures_per_body=4,
+        runs=_all_pairs({}),
+        epochs=20,
+        micro_batch=4,
+        checkpoint_activations=False,
+        precision="fp32",
+        device="cuda",
+        timing_samples=50,
+        description="the paper's recipe (SGD lr 1e-4, batch 4, 20 epochs) and data sizes; GPU",
+    ),
+}
+
+
+def get_profile(name: str, **overrides) -> Profile:
+    """The named profile, optionally with fields overridden.
+
+    Raises:
+        ValueError: for an unknown profile name or field.
+    """
+    try:
+        prof = PROFILES[name]
+    except KeyError:
+        raise ValueError(f"unknown profile {name!r}: expected one of {sorted(PROFILES)}") from None
+    return prof.with_overrides(**overrides) if overrides else prof
