@@ -1,0 +1,239 @@
+"""Build the book: papermill-execute the chapter notebooks, then ``jupyter-book build``.
+
+``notebooks/NN_*.ipynb`` are clean sources (no outputs) with a cell tagged
+``parameters``. :func:`execute_notebooks` runs each, in order, into
+``book/NN_*.ipynb`` (executed copies, ignored by git) with the parameters
+``profile, run_dir, data_dir, device, seed``; the chapters themselves reuse
+finished artefacts in the run directory. :func:`build_html` then renders the
+book with Jupyter Book 1.x with execution off (``_config.yml``) and warnings
+as errors, into ``_build/html``.
+
+A failing cell stops the build with a :class:`BookBuildError` whose one-line
+message names the notebook, the cell and the exception.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import nbformat
+
+from hrcn_lib.paths import REPO_ROOT, RunPaths
+from hrcn_lib.profiles import get_profile
+
+__all__ = [
+    "NOTEBOOKS",
+    "EXECUTION_TIMEOUT",
+    "BookBuildError",
+    "notebook_parameters",
+    "tag_injected_parameters",
+    "execute_notebook",
+    "execute_notebooks",
+    "build_html",
+    "build_book",
+]
+
+#: The chapters, in reading order (file stems in ``notebooks/`` and ``book/``).
+NOTEBOOKS: tuple[str, ...] = (
+    "01_data",
+    "02_preprocessing",
+    "03_architecture",
+    "04_training",
+    "05_hardware",
+    "06_results",
+    "07_blurry_robustness",
+    "08_misclassification",
+)
+
+#: Per-cell execution timeout (s) of each profile: a hung cell fails the build.
+EXECUTION_TIMEOUT: dict[str, int] = {"smoke": 900, "cpu": 3 * 3600, "paper": 48 * 3600}
+
+
+class BookBuildError(RuntimeError):
+    """The book could not be built; the message names the notebook and cell (one line)."""
+
+
+def notebook_parameters(profile: str, run_dir: Path | str, data_dir: Path | str | None = None,
+                        device: str | None = None, seed: int | None = None) -> dict:
+    """The papermill parameters of every chapter (plain JSON types).
+
+    Args:
+        profile: profile name (validated).
+        run_dir: run directory (made absolute).
+        data_dir: data folder; ``""`` means ``<run_dir>/data``.
+        device: ``""`` means the profile's device.
+        seed: ``None`` means the profile's seed.
+
+    Raises:
+        ValueError: for an unknown profile.
+    """
+    prof = get_profile(profile)
+    return {
+        "profile": prof.name,
+        "run_dir": str(Path(run_dir).resolve()),
+        "data_dir": str(Path(data_dir).resolve()) if data_dir else "",
+        "device": device or "",
+        "seed": int(prof.seed if seed is None else seed),
+    }
+
+
+def tag_injected_parameters(path: Path, tag: str = "remove-cell") -> bool:
+    """Add ``tag`` to the papermill ``injected-parameters`` cell of an executed notebook.
+
+    Returns:
+        Whether an injected-parameters cell was found (the file is rewritten only then).
+    """
+    nb = nbformat.read(path, as_version=4)
+    found = False
+    for cell in nb.cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "injected-parameters" in tags:
+            found = True
+            if tag not in tags:
+                cell.metadata["tags"] = [*tags, tag]
+    if found:
+        nbformat.write(nb, path)
+    return found
+
+
+def _failed_cell(exc) -> str:
+    """One-line description of the failing cell of a papermill error.
+
+    ``cell_index`` counts the cells of the executed notebook (the injected
+    parameters cell included); the cell's first source line identifies it.
+    """
+    src = str(getattr(exc, "source", "") or "").strip().splitlines()
+    first = src[0][:80] if src else ""
+    evalue = " ".join(str(exc.evalue).split())[:300]
+    where = f"cell {exc.cell_index}" + (f" (execution {exc.exec_count})" if exc.exec_count else "")
+    return f"{where} `{first}`: {exc.ename}: {evalue}"
+
+
+def execute_notebook(src: Path, dst: Path, parameters: dict, *, timeout: int,
+                     cwd: Path | None = None) -> None:
+    """Execute one notebook with papermill into ``dst`` and hide its injected parameters.
+
+    Raises:
+        BookBuildError: if a cell fails (names notebook, cell, exception); the
+            executed copy, with the error at the top, is left at ``dst`` for reading.
+    """
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        pm.execute_notebook(str(src), str(dst), parameters=parameters, kernel_name="python3",
+                            execution_timeout=timeout, progress_bar=False,
+                            cwd=str(cwd or REPO_ROOT))
+    except PapermillExecutionError as exc:
+        raise BookBuildError(f"notebook {src.name} failed at {_failed_cell(exc)}") from exc
+    tag_injected_parameters(dst)
+
+
+def execute_notebooks(profile: str, run_dir: Path | str, *, data_dir: Path | str | None = None,
+                      device: str | None = None, seed: int | None = None,
+                      notebooks: Sequence[str] = NOTEBOOKS, root: Path = REPO_ROOT,
+                      out_dir: Path | None = None, timeout: int | None = None,
+                      log: Callable[[str], None] = print) -> list[Path]:
+    """Execute the chapters in order into ``out_dir`` (default ``<root>/book``).
+
+    Args:
+        profile, run_dir, data_dir, device, seed: see :func:`notebook_parameters`.
+        notebooks: chapter stems to run, in order (default: all of :data:`NOTEBOOKS`).
+        root: repository root (holds ``notebooks/``).
+        out_dir: where the executed copies go.
+        timeout: per-cell timeout in s (default :data:`EXECUTION_TIMEOUT` of the profile).
+        log: receives one progress line per notebook.
+
+    Returns:
+        Paths of the executed notebooks.
+
+    Raises:
+        FileNotFoundError: a source notebook is missing.
+        BookBuildError: a cell failed.
+    """
+    params = notebook_parameters(profile, run_dir, data_dir, device, seed)
+    out_dir = out_dir or root / "book"
+    timeout = timeout or EXECUTION_TIMEOUT.get(params["profile"], 3600)
+    sources = [root / "notebooks" / f"{stem}.ipynb" for stem in notebooks]
+    for src in sources:
+        if not src.exists():
+            raise FileNotFoundError(f"{src}: chapter notebook missing")
+    done = []
+    total = time.perf_counter()
+    for i, src in enumerate(sources, 1):
+        dst = out_dir / src.name
+        t0 = time.perf_counter()
+        log(f"[{i}/{len(sources)}] {src.stem}: executing (profile {params['profile']}) ...")
+        execute_notebook(src, dst, params, timeout=timeout, cwd=root)
+        log(f"[{i}/{len(sources)}] {src.stem}: done in {time.perf_counter() - t0:.1f} s")
+        done.append(dst)
+    log(f"executed {len(done)} notebook(s) in {time.perf_counter() - total:.1f} s")
+    return done
+
+
+def build_html(root: Path = REPO_ROOT, *, strict: bool = True,
+               log: Callable[[str], None] = print) -> Path:
+    """``jupyter-book build <root> [--warningiserror --keep-going]`` (execution is off).
+
+    Returns:
+        ``<root>/_build/html``.
+
+    Raises:
+        BookBuildError: if Jupyter Book exits non-zero (its last output lines are included).
+    """
+    exe = Path(sys.executable).with_name("jupyter-book")
+    cmd = [str(exe) if exe.exists() else "jupyter-book", "build", str(root)]
+    if strict:
+        cmd += ["--warningiserror", "--keep-going"]
+    log("jupyter-book: " + " ".join(cmd[1:]))
+    t0 = time.perf_counter()
+    env = {**os.environ, "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-30:])
+        raise BookBuildError(f"jupyter-book build failed (exit {proc.returncode}):\n{tail}")
+    html = root / "_build" / "html"
+    log(f"jupyter-book: HTML in {html} ({time.perf_counter() - t0:.1f} s)")
+    return html
+
+
+def build_book(profile: str = "cpu", run_dir: Path | str | None = None, *,
+               data_dir: Path | str | None = None, device: str | None = None,
+               seed: int | None = None, skip_execute: bool = False, root: Path = REPO_ROOT,
+               notebooks: Sequence[str] = NOTEBOOKS, timeout: int | None = None,
+               log: Callable[[str], None] = print) -> Path:
+    """Execute every chapter with ``profile`` and build the HTML book.
+
+    Args:
+        profile: ``smoke``, ``cpu`` or ``paper``.
+        run_dir: run directory (default ``<root>/runs/<profile>``).
+        data_dir, device, seed: chapter parameters (see :func:`notebook_parameters`).
+        skip_execute: only rebuild the HTML from the executed copies already in ``book/``.
+        root: repository root.
+        notebooks: chapters to execute.
+        timeout: per-cell timeout (s).
+        log: progress sink.
+
+    Returns:
+        The HTML folder, ``<root>/_build/html``.
+
+    Raises:
+        BookBuildError: a failing cell or a failing Jupyter Book build.
+        FileNotFoundError: ``skip_execute`` without executed copies in ``book/``.
+    """
+    run_dir = Path(run_dir) if run_dir else RunPaths.for_profile(profile, root).root
+    if skip_execute:
+        missing = [s for s in notebooks if not (root / "book" / f"{s}.ipynb").exists()]
+        if missing:
+            raise FileNotFoundError(f"{root / 'book'}: no executed copy of {', '.join(missing)}; "
+                                    "run without --skip-execute first")
+    else:
+        execute_notebooks(profile, run_dir, data_dir=data_dir, device=device, seed=seed,
+                          notebooks=notebooks, root=root, timeout=timeout, log=log)
+    return build_html(root, log=log)

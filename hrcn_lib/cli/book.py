@@ -1,0 +1,43 @@
+"""``hrcn book``: execute the chapter notebooks with a profile and build the HTML book."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+__all__ = ["register", "run"]
+
+
+def register(subparsers) -> None:
+    """Add the ``book`` sub-command."""
+    p = subparsers.add_parser(
+        "book", help="execute the notebooks (papermill) and build the HTML book (_build/html)",
+        description="Execute notebooks/NN_*.ipynb in order with a profile into book/ "
+        "(reusing finished artefacts in the run directory), then run "
+        "`jupyter-book build . --warningiserror --keep-going`.")
+    p.add_argument("--profile", default="cpu", help="smoke, cpu (default) or paper")
+    p.add_argument("--run-dir", default=None, help="run directory (default runs/<profile>)")
+    p.add_argument("--data-dir", default=None,
+                   help="folder with lcid_manifest.csv/blurry_manifest.csv (default <run-dir>/data, "
+                        "simulated when missing)")
+    p.add_argument("--device", default=None, help="override the profile's device (cpu, cuda, auto)")
+    p.add_argument("--seed", type=int, default=None, help="override the profile's seed")
+    p.add_argument("--skip-execute", action="store_true",
+                   help="only rebuild the HTML from the executed notebooks in book/")
+    p.add_argument("--timeout", type=int, default=None, help="per-cell timeout in seconds")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build the book; returns 0, or 1 with one line naming the failing notebook and cell."""
+    from hrcn_lib.bookbuild import BookBuildError, build_book
+
+    try:
+        html = build_book(args.profile, args.run_dir, data_dir=args.data_dir, device=args.device,
+                          seed=args.seed, skip_execute=args.skip_execute, timeout=args.timeout,
+                          log=lambda line: print(line, flush=True))
+    except BookBuildError as exc:
+        print(f"hrcn book: error: {exc}", file=sys.stderr)
+        return 1
+    print(f"book: open {html / 'index.html'}")
+    return 0

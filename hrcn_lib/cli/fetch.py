@@ -1,0 +1,68 @@
+"""``hrcn fetch MANIFEST --dest DIR``: download a manifest's raw files from MAST.
+
+Thin wrapper over :func:`hrcn_lib.mast.download` and
+:func:`hrcn_lib.mast.attach_paths`; writes a project manifest (with a ``path``
+column) next to the downloaded files so the book and ``hrcn`` commands can
+read them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+__all__ = ["register", "run"]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``fetch`` sub-command."""
+    parser = subparsers.add_parser(
+        "fetch",
+        help="download the raw HST files of a manifest from MAST",
+        description="Download the *_raw.fits file of every OBSID of MANIFEST (the authors' "
+        "CSV format or the project's) from MAST into DEST; resumable: files already present "
+        "and verified are skipped. Then write a manifest with local paths.",
+    )
+    parser.add_argument("manifest", type=Path, help="manifest CSV (e.g. the authors' LCID_test.csv)")
+    parser.add_argument("--dest", type=Path, required=True, help="download folder")
+    parser.add_argument("--retries", type=int, default=3, help="retries per file (default 3)")
+    parser.add_argument(
+        "--backoff", type=float, default=5.0, help="seconds before the first retry, doubled after"
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help="manifest with local paths to write (default DEST/lcid_manifest.csv)",
+    )
+    parser.add_argument(
+        "--allow-missing",
+        action="store_true",
+        help="write the output manifest with the rows whose files were fetched, even if some failed",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Download, report, write the output manifest; exit 0 when every file is present."""
+    from hrcn_lib.manifest import read_manifest, write_manifest
+    from hrcn_lib.mast import attach_paths, download
+
+    df = read_manifest(args.manifest)
+    report = download(
+        df, args.dest, retries=args.retries, backoff_s=args.backoff, progress=not args.no_progress
+    )
+    print(f"hrcn fetch: {report.summary()} ({args.dest})")
+    for obsid, reason in report.failed.items():
+        print(f"  {obsid}: {reason}", file=sys.stderr)
+    output = args.output or Path(args.dest) / "lcid_manifest.csv"
+    if report.failed and not args.allow_missing:
+        print("hrcn fetch: not writing the manifest (use --allow-missing or run again to resume)",
+              file=sys.stderr)
+        return 1
+    with_paths = attach_paths(df, args.dest, missing="drop")
+    write_manifest(with_paths, output)
+    print(f"hrcn fetch: wrote {output} ({len(with_paths)} of {len(df)} samples)")
+    return 0

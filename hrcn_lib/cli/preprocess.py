@@ -1,0 +1,94 @@
+"""``hrcn preprocess``: raw/flt FITS files -> ``.npy`` model samples (and PNG previews).
+
+Every (file, HDU) is checked before anything is written: one bad input stops
+the command with a :class:`~hrcn_lib.preprocess.PreprocessError` and leaves
+the output folder untouched. Each output file is written atomically
+(temporary file + rename).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from hrcn_lib.instruments import SCIENCE_HDUS
+from hrcn_lib.preprocess import PreprocessError, check_input, load_sample, preview_image
+
+__all__ = ["register", "run", "output_name"]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``preprocess`` sub-command."""
+    parser = subparsers.add_parser(
+        "preprocess",
+        help="turn raw/flt HST FITS files into float32 (2048, 4096) .npy samples",
+        description="Crop, bias-subtract and normalise SCI extensions of full-frame ACS/WFC or "
+        "WFC3/UVIS raw (or flt/flc) files into the model's float32 (2048, 4096) samples "
+        "(<stem>_hdu<N>.npy), optionally with 8-bit PNG previews (<stem>_hdu<N>.png, half size).",
+    )
+    parser.add_argument("files", nargs="+", type=Path, metavar="FILE.fits", help="input files")
+    parser.add_argument("--hdu", nargs="+", type=int, default=list(SCIENCE_HDUS),
+                        choices=list(SCIENCE_HDUS), help="SCI HDU indices to convert (default: 1 4)")
+    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
+    parser.add_argument("--png", action="store_true", help="also write PNG previews")
+    parser.set_defaults(func=run)
+
+
+def output_name(path: Path, hdu: int) -> str:
+    """Output stem of one (file, HDU): ``<file stem>_hdu<N>``."""
+    name = path.name
+    for suffix in (".fits.gz", ".fits", ".fit", ".fts"):
+        if name.lower().endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    return f"{name}_hdu{hdu}"
+
+
+def _atomic_write(target: Path, write: Callable[[Path], None]) -> None:
+    """Write ``target`` via a temporary file in its folder and an atomic rename."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix, dir=target.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _save_png(path: Path, sample: np.ndarray) -> None:
+    import cv2
+
+    if not cv2.imwrite(str(path), preview_image(sample)):
+        raise OSError(f"could not write PNG preview {path}")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Validate every input, then convert them with a progress bar; returns 0."""
+    jobs = [(Path(f), h) for f in args.files for h in dict.fromkeys(args.hdu)]
+    names: dict[str, Path] = {}
+    for path, hdu in jobs:  # refuse the whole batch before writing anything
+        check_input(path, hdu)
+        name = output_name(path, hdu)
+        if name in names and names[name] != path:
+            raise PreprocessError(
+                f"{path} [HDU {hdu}]: output name {name}.npy clashes with {names[name]}: "
+                f"expected input files with distinct names"
+            )
+        names[name] = path
+    args.out.mkdir(parents=True, exist_ok=True)
+    for path, hdu in tqdm(jobs, desc="preprocess", unit="hdu", disable=None):
+        sample = load_sample(path, hdu)
+        stem = args.out / output_name(path, hdu)
+        _atomic_write(stem.with_suffix(".npy"), lambda p, s=sample: np.save(p, s))
+        if args.png:
+            _atomic_write(stem.with_suffix(".png"), lambda p, s=sample: _save_png(p, s))
+    print(f"wrote {len(jobs)} sample(s) to {args.out}")
+    return 0

@@ -1,0 +1,485 @@
+"""Model complexity and memory: the paper's Tables 2 and 3, computed, and measured memory.
+
+* :func:`layer_table` -- Table 2 (layer, type, kernel, stride, output size,
+  activation, trainable parameters) read off a module with forward hooks on
+  the ``meta`` device (no memory, no FLOPs).
+* :func:`estimate_training_memory` -- the torchsummary estimate the paper used
+  for Table 3 ("input size + forward/backward pass size + params size"), on
+  the ``meta`` device, so the 211 GB VGG case costs nothing.
+* :func:`table3` -- Table 3 for the paper's seven model/data-set pairs;
+  :data:`PAPER_TABLE3` is the paper's printed Table 3, kept apart.
+* :func:`measure_peak_memory` -- the real peak memory of one training step
+  (peak RSS of a fresh process on CPU, ``torch.cuda.max_memory_allocated`` on GPU).
+
+Which torchsummary. The paper's footnote links the ``torch-summary`` package
+(PyPI), but its Table 3 is reproduced to every printed digit only by the
+accounting of the original ``torchsummary`` (sksq96/pytorch-summary, shipped as
+``torchsummary/old_version.py`` inside torch-summary 1.0), called as
+``summary(model, (1, H, W), batch_size=4)``:
+
+* a forward hook on every module that is not ``nn.Sequential``/``nn.ModuleList``
+  (the root model included; a module called twice counts twice);
+* forward/backward size = 2 ("x2 for gradients") x 4 bytes x the sum over
+  hooked calls of the output's element count, with the batch dimension set to
+  ``batch_size`` -- so ReLU, pooling and dropout outputs count, not only
+  parameterised layers;
+* params size = 4 bytes x the ``weight`` and ``bias`` elements of each hooked
+  call (BatchNorm's affine parameters included, buffers not);
+* input size = 4 bytes x batch_size x C x H x W; MB = 2**20 bytes; the
+  paper's GB = that MB / 1024.
+
+torch-summary 1.4.5's own ``ModelStatistics`` (outputs of parameterised leaf
+modules only, batch dimension dropped) gives e.g. 1.06 GB instead of 6.21 GB
+for AlexNet on LCID, so it is not what the paper ran.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pandas as pd
+import torch
+from torch import nn
+from torch.func import functional_call
+
+from hrcn_lib.models import MODEL_NAMES, build_model, input_size, set_activation_checkpointing
+
+__all__ = [
+    "PAPER_TABLE3",
+    "TABLE3_PAIRS",
+    "BYTES_PER_VALUE",
+    "MB",
+    "MemoryEstimate",
+    "PeakMemory",
+    "layer_table",
+    "estimate_training_memory",
+    "table3",
+    "measure_peak_memory",
+    "peak_memory_record",
+]
+
+#: torchsummary's assumption: every value is a 4-byte float.
+BYTES_PER_VALUE: int = 4
+#: torchsummary's megabyte (and the paper's): 2**20 bytes.
+MB: int = 2**20
+
+#: The paper's Table 3 pairs, in its row order.
+TABLE3_PAIRS: tuple[tuple[str, str], ...] = (
+    ("alexnet", "lcid-resize"), ("alexnet", "lcid"),
+    ("vgg", "lcid-resize"), ("vgg", "lcid"),
+    ("resnet", "lcid-resize"), ("resnet", "lcid"),
+    ("hr-celestialnet", "lcid"),
+)
+
+#: THE PAPER'S printed Table 3 (Zhang et al. 2023), transcribed, not computed:
+#: input MB (batch 4, fp32), model MB, estimated total training size GB.
+PAPER_TABLE3: pd.DataFrame = pd.DataFrame(
+    [("alexnet", "lcid-resize", "224 x 448", 1.53, 385.42, 0.44),
+     ("alexnet", "lcid", "2048 x 4096", 128.0, 385.42, 6.21),
+     ("vgg", "lcid-resize", "224 x 448", 1.53, 904.22, 3.40),
+     ("vgg", "lcid", "2048 x 4096", 128.0, 904.22, 211.14),
+     ("resnet", "lcid-resize", "224 x 448", 1.53, 42.62, 0.53),
+     ("resnet", "lcid", "2048 x 4096", 128.0, 42.62, 41.17),
+     ("hr-celestialnet", "lcid", "2048 x 4096", 128.0, 370.21, 32.79)],
+    columns=["model", "dataset", "image_size", "input_mb", "model_mb", "total_gb"],
+)
+
+_LAYER_TYPES: dict[type, str] = {
+    nn.Conv2d: "Convolution",
+    nn.MaxPool2d: "Max Pooling",
+    nn.AvgPool2d: "Average Pooling",
+    nn.AdaptiveAvgPool2d: "Adaptive Average Pooling",
+    nn.Linear: "Fully Connected",
+    nn.Dropout: "Dropout",
+}
+_ACTIVATIONS = (nn.ReLU, nn.Softmax, nn.Sigmoid, nn.Tanh, nn.GELU, nn.LeakyReLU)
+_SKIPPED = (nn.Flatten, nn.Identity)
+
+
+def _chw(size: Sequence[int]) -> tuple[int, int, int]:
+    """(C, H, W) from (H, W) (one channel) or (C, H, W); ValueError otherwise."""
+    size = tuple(int(s) for s in size)
+    if len(size) == 2:
+        size = (1, *size)
+    if len(size) != 3 or min(size) < 1:
+        raise ValueError(f"input_size must be (H, W) or (C, H, W) of positive ints, got {size}")
+    return size
+
+
+def _meta_call(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Run ``model`` on a meta tensor with meta copies of its parameters and buffers.
+
+    The model's own tensors are neither copied nor modified (BatchNorm's
+    running statistics are updated on the meta stand-ins only).
+    """
+    state = {name: torch.empty_like(t, device="meta")
+             for name, t in [*model.named_parameters(), *model.named_buffers()]}
+    with torch.no_grad():
+        return functional_call(model, state, (x,), strict=False)
+
+
+def _pair(value: int | tuple[int, ...]) -> str:
+    a, b = (value, value) if isinstance(value, int) else value
+    return f"{a}x{b}"
+
+
+def layer_table(model: nn.Module, input_size: Sequence[int]) -> pd.DataFrame:
+    """The paper's Table 2 for ``model``, computed on the meta device.
+
+    One row per executed leaf layer (convolution, pooling, fully connected,
+    dropout, ...) after an ``Input`` row. As in the paper, BatchNorm layers get
+    no row and their parameters are *not* in ``trainable_params`` (Table 2's
+    conv1: 32*1*7*7 + 32 = 1,600, without BatchNorm's 64); they are reported in
+    ``batchnorm_params`` of the layer they follow. Activation modules fill the
+    ``activation`` column of the layer they follow; the last fully connected
+    layer is the ``Output`` row, whose activation is the model's
+    ``output_activation`` attribute (HR-CelestialNet: ``"Softmax"``, applied at
+    evaluation) or ``"-"``.
+
+    Args:
+        model: any ``nn.Module`` (parameters on any device; not modified).
+        input_size: (H, W) or (C, H, W) of one sample, pixels.
+
+    Returns:
+        DataFrame with columns ``layer`` (str: ``"-"`` for the input, then
+        ``"1"``, ``"2"``, ...), ``type``, ``kernel`` (``"7x7"`` or ``"-"``),
+        ``stride``, ``output_size`` (tuple: (C, H, W) or (features,)),
+        ``activation``, ``trainable_params`` (int), ``batchnorm_params`` (int),
+        ``module`` (the module's qualified name).
+
+    Raises:
+        ValueError: bad ``input_size``; the model's own ValueError subclass for
+            an input it cannot take.
+    """
+    chw = _chw(input_size)
+    names = {m: n for n, m in model.named_modules()}
+    # counted before the call: inside functional_call the parameters are swapped out
+    trainable = {m: sum(p.numel() for p in m.parameters(recurse=False) if p.requires_grad)
+                 for m in model.modules()}
+    rows: list[dict] = [dict(layer="-", type="Input", kernel="-", stride="-", output_size=chw,
+                             activation="-", trainable_params=0, batchnorm_params=0, module="")]
+
+    def hook(module: nn.Module, _inputs: tuple, output: torch.Tensor) -> None:
+        shape = tuple(int(s) for s in output.shape[1:])
+        if isinstance(module, _ACTIVATIONS):
+            rows[-1]["activation"] = type(module).__name__
+            return
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            rows[-1]["batchnorm_params"] += trainable[module]
+            return
+        if isinstance(module, _SKIPPED):
+            return
+        kind = next((label for cls, label in _LAYER_TYPES.items() if isinstance(module, cls)),
+                    type(module).__name__)
+        kernel = getattr(module, "kernel_size", None)
+        stride = getattr(module, "stride", None)
+        rows.append(dict(
+            layer=str(len(rows)), type=kind,
+            kernel=_pair(kernel) if kernel is not None else "-",
+            stride=_pair(stride) if stride is not None else "-",
+            output_size=shape, activation="-",
+            trainable_params=trainable[module],
+            batchnorm_params=0, module=names.get(module, "")))
+
+    leaves = [m for m in model.modules() if not any(True for _ in m.children())]
+    handles = [m.register_forward_hook(hook) for m in leaves]
+    try:
+        _meta_call(model, torch.empty(1, *chw, device="meta"))
+    finally:
+        for h in handles:
+            h.remove()
+    linear_rows = [r for r in rows if r["type"] == "Fully Connected"]
+    if linear_rows:
+        linear_rows[-1]["type"] = "Output"
+        linear_rows[-1]["activation"] = getattr(model, "output_activation", "-")
+    return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    """torchsummary's training-memory estimate (sizes in MB = 2**20 bytes).
+
+    Attributes:
+        input_mb: batch of inputs, 4 bytes/value.
+        forward_backward_mb: 2 x every hooked module output (see module docstring).
+        params_mb: weights and biases, 4 bytes each.
+        total_mb: the sum of the three ("Estimated Total Size (MB)").
+        params: parameter count behind ``params_mb``.
+        batch_size: batch size of the estimate.
+    """
+
+    input_mb: float
+    forward_backward_mb: float
+    params_mb: float
+    total_mb: float
+    params: int
+    batch_size: int
+
+    @property
+    def total_gb(self) -> float:
+        """``total_mb / 1024``: the unit of the paper's Table 3 "Estimated total Size (GB)"."""
+        return self.total_mb / 1024
+
+
+def estimate_training_memory(model: nn.Module, input_size: Sequence[int],
+                             batch_size: int = 4) -> MemoryEstimate:
+    """torchsummary's (sksq96) estimate of training memory, computed on the meta device.
+
+    Equals ``torchsummary.summary(model, (C, H, W), batch_size=batch_size)`` of
+    the package the paper used (see the module docstring for the accounting).
+    Costs no memory and no FLOPs whatever the model and input size.
+
+    Args:
+        model: the network (parameters on any device; not modified).
+        input_size: (H, W) or (C, H, W) of one sample, pixels.
+        batch_size: samples per batch (paper: 4).
+
+    Raises:
+        ValueError: bad ``input_size`` or ``batch_size`` < 1; the model's own
+            ValueError subclass for an input it cannot take.
+    """
+    chw = _chw(input_size)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    outputs: list[int] = []
+    params: list[int] = []
+
+    def hook(module: nn.Module, _inputs: tuple, output: object) -> None:
+        if isinstance(output, torch.Tensor):
+            outputs.append(batch_size * math.prod(output.shape[1:]))
+        else:  # torchsummary keeps no shape for tuple outputs of tensors: np.prod([]) == 1
+            outputs.append(1)
+        n = 0
+        for attr in ("weight", "bias"):
+            tensor = getattr(module, attr, None)
+            if tensor is not None and hasattr(tensor, "size"):
+                n += tensor.numel()
+        params.append(n)
+
+    hooked = [m for m in model.modules() if not isinstance(m, (nn.Sequential, nn.ModuleList))]
+    handles = [m.register_forward_hook(hook) for m in hooked]
+    try:  # torchsummary runs a batch of 2 "for batchnorm"; shapes scale to batch_size
+        _meta_call(model, torch.empty(2, *chw, device="meta"))
+    finally:
+        for h in handles:
+            h.remove()
+    to_mb = BYTES_PER_VALUE / MB
+    input_mb = math.prod(chw) * batch_size * to_mb
+    fb_mb = 2 * sum(outputs) * to_mb
+    params_mb = sum(params) * to_mb
+    return MemoryEstimate(input_mb, fb_mb, params_mb, input_mb + fb_mb + params_mb,
+                          sum(params), batch_size)
+
+
+def table3(batch_size: int = 4) -> pd.DataFrame:
+    """Table 3 computed: torchsummary's estimate for the paper's seven pairs.
+
+    Models are built on the meta device (nothing allocated). Rounded to two
+    decimals (``.round(2)``) the columns ``input_mb``, ``model_mb`` and
+    ``total_gb`` equal the paper's printed values (:data:`PAPER_TABLE3`).
+
+    Returns:
+        DataFrame, one row per pair in the paper's order, columns ``model``,
+        ``dataset``, ``image_size`` (``"224 x 448"``), ``input_mb``,
+        ``model_mb``, ``total_gb`` (unrounded floats), then ``params`` (int),
+        ``forward_backward_mb`` and ``total_mb``.
+    """
+    rows = []
+    for name, dataset in TABLE3_PAIRS:
+        h, w = input_size(dataset)
+        with torch.device("meta"):
+            model = build_model(name, dataset)
+        est = estimate_training_memory(model, (1, h, w), batch_size)
+        rows.append(dict(model=name, dataset=dataset, image_size=f"{h} x {w}",
+                         input_mb=est.input_mb, model_mb=est.params_mb, total_gb=est.total_gb,
+                         params=est.params, forward_backward_mb=est.forward_backward_mb,
+                         total_mb=est.total_mb))
+    return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------- measurement
+
+
+@dataclass(frozen=True)
+class PeakMemory:
+    """Measured memory of one training step (MB = 2**20 bytes).
+
+    Attributes:
+        peak_mb: CPU: peak resident set size of the measuring process (whole
+            process: Python, torch, model, data, step); GPU: peak allocated by
+            torch's caching allocator.
+        start_mb: memory before the model was built (CPU: RSS after importing
+            torch; GPU: allocated, normally 0).
+        before_step_mb: memory with model, optimizer and input in place.
+        training_mb: ``peak_mb - start_mb``: what the step needed on top of an
+            idle process (comparable with torchsummary's total).
+        step_mb: ``peak_mb - before_step_mb``: activations, gradients and
+            workspace of the step alone.
+        seconds: wall time of the step (s).
+        model, input_size, batch_size, device, precision, channels_last,
+        checkpoint_segments: what was measured.
+        method: how (``"ru_maxrss of a fresh process"`` or
+            ``"torch.cuda.max_memory_allocated"``).
+    """
+
+    peak_mb: float
+    start_mb: float
+    before_step_mb: float
+    training_mb: float
+    step_mb: float
+    seconds: float
+    model: str
+    input_size: tuple[int, int]
+    batch_size: int
+    device: str
+    precision: str
+    channels_last: bool
+    checkpoint_segments: int
+    method: str
+
+
+def _rss_mb() -> float:
+    """Current resident set size of this process, MB (Linux /proc)."""
+    with open("/proc/self/statm") as fh:
+        pages = int(fh.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / MB
+
+
+def _max_rss_mb() -> float:
+    """Peak resident set size of this process so far, MB (Linux ru_maxrss is in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / MB
+
+
+def _training_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: str,
+                   precision: str) -> None:
+    """One SGD step (the paper's optimizer, lr 1e-4) with cross-entropy loss."""
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-4)
+    with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=precision == "bf16"):
+        loss = nn.functional.cross_entropy(model(x), y)
+    loss.backward()
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+
+
+def _measure_here(cfg: dict) -> dict:
+    """Build, step and measure in this process (the worker of :func:`measure_peak_memory`)."""
+    device, gpu = cfg["device"], cfg["device"].startswith("cuda")
+    if gpu:
+        torch.cuda.reset_peak_memory_stats(device)
+    start = torch.cuda.memory_allocated(device) / MB if gpu else _rss_mb()
+    if cfg.get("model_path"):
+        model = torch.load(cfg["model_path"], weights_only=False)
+    else:  # the baselines are one module for both data sets; HR-CelestialNet is LCID-only
+        model = build_model(cfg["model"], "lcid")
+    set_activation_checkpointing(model, cfg["checkpoint_segments"])
+    fmt = torch.channels_last if cfg["channels_last"] else torch.contiguous_format
+    model = model.to(device=device, memory_format=fmt).train()
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(cfg["batch_size"], 1, *cfg["input_size"], generator=generator)
+    x = x.to(device=device, memory_format=fmt)
+    y = torch.randint(0, 2, (cfg["batch_size"],), generator=generator).to(device)
+    before = torch.cuda.memory_allocated(device) / MB if gpu else _rss_mb()
+    t0 = time.perf_counter()
+    _training_step(model, x, y, "cuda" if gpu else "cpu", cfg["precision"])
+    if gpu:
+        torch.cuda.synchronize(device)
+    seconds = time.perf_counter() - t0
+    peak = torch.cuda.max_memory_allocated(device) / MB if gpu else _max_rss_mb()
+    return dict(peak_mb=peak, start_mb=start, before_step_mb=before, seconds=seconds,
+                method="torch.cuda.max_memory_allocated" if gpu else "ru_maxrss of a fresh process")
+
+
+def _peak_memory_child() -> None:
+    """Subprocess entry point: JSON config on stdin, JSON result on stdout's last line."""
+    cfg = json.loads(sys.stdin.read())
+    torch.set_num_threads(cfg.get("threads") or torch.get_num_threads())
+    print(json.dumps(_measure_here(cfg)))
+
+
+def measure_peak_memory(model: str | nn.Module, input_size: Sequence[int] = (2048, 4096),
+                        batch_size: int = 1, device: str = "cpu", precision: str = "fp32", *,
+                        channels_last: bool = False, checkpoint_segments: int = 0,
+                        threads: int | None = None, timeout_s: float = 3600) -> PeakMemory:
+    """Peak memory of one real training step (forward, cross-entropy, backward, SGD).
+
+    On CPU the step runs in a fresh Python process and the result is that
+    process's peak RSS (``ru_maxrss``), so nothing the caller allocated earlier
+    counts; on CUDA it runs here, between ``reset_peak_memory_stats`` and
+    ``max_memory_allocated``.
+
+    Args:
+        model: a name of :data:`hrcn_lib.models.MODEL_NAMES` (built fresh), or
+            a module (on CPU it is saved to a temporary file and loaded by the
+            child process).
+        input_size: (H, W) of the input, pixels.
+        batch_size: samples in the step.
+        device: ``"cpu"`` or ``"cuda"`` / ``"cuda:N"``.
+        precision: ``"fp32"`` or ``"bf16"`` (autocast).
+        channels_last: run model and input in ``torch.channels_last``.
+        checkpoint_segments: activation checkpointing segments (0: off), see
+            :func:`hrcn_lib.models.set_activation_checkpointing`.
+        threads: torch threads of the CPU child (default: torch's default).
+        timeout_s: limit for the CPU child process, seconds.
+
+    Raises:
+        ValueError: unknown model name, precision or device, bad sizes, or the
+            child process failing (its stderr tail is in the message).
+    """
+    if isinstance(model, str) and model not in MODEL_NAMES:
+        raise ValueError(f"unknown model {model!r}: expected one of {list(MODEL_NAMES)}")
+    if precision not in ("fp32", "bf16"):
+        raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
+    if device != "cpu" and not device.startswith("cuda"):
+        raise ValueError(f"device must be 'cpu' or 'cuda[:N]', got {device!r}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    hw = _chw(input_size)[1:]
+    name = model if isinstance(model, str) else type(model).__name__
+    cfg = dict(model=name, input_size=list(hw), batch_size=batch_size, device=device,
+               precision=precision, channels_last=channels_last,
+               checkpoint_segments=checkpoint_segments, threads=threads)
+    if device.startswith("cuda"):
+        if not isinstance(model, str):
+            raise ValueError("on CUDA pass a model name: the model is built inside the measurement")
+        result = _measure_here(cfg)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            if not isinstance(model, str):
+                cfg["model_path"] = str(Path(tmp) / "model.pt")
+                torch.save(model, cfg["model_path"])
+            result = _run_child(cfg, timeout_s)
+    return PeakMemory(
+        peak_mb=result["peak_mb"], start_mb=result["start_mb"],
+        before_step_mb=result["before_step_mb"],
+        training_mb=result["peak_mb"] - result["start_mb"],
+        step_mb=result["peak_mb"] - result["before_step_mb"], seconds=result["seconds"],
+        model=name, input_size=hw, batch_size=batch_size, device=device, precision=precision,
+        channels_last=channels_last, checkpoint_segments=checkpoint_segments,
+        method=result["method"])
+
+
+def _run_child(cfg: dict, timeout_s: float) -> dict:
+    """Run :func:`_peak_memory_child` in a fresh interpreter; its parsed JSON result."""
+    code = "from hrcn_lib.hardware import _peak_memory_child; _peak_memory_child()"
+    proc = subprocess.run([sys.executable, "-c", code], input=json.dumps(cfg), text=True,
+                          capture_output=True, timeout=timeout_s, check=False)
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        raise ValueError(f"memory measurement of {cfg['model']} at {cfg['input_size']} failed "
+                         f"(exit {proc.returncode}): {proc.stderr.strip()[-2000:]}")
+    return json.loads(lines[-1])
+
+
+def peak_memory_record(result: PeakMemory) -> dict:
+    """``PeakMemory`` as a flat dict (for DataFrames / JSON)."""
+    return asdict(result)

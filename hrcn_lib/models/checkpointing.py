@@ -1,0 +1,72 @@
+"""Activation checkpointing that respects block boundaries.
+
+:class:`CheckpointSequential` is an ``nn.Sequential`` (same children, same
+``state_dict`` keys, same hooks) that can recompute its activations in the
+backward pass instead of storing them. It cuts only at block starts (a
+convolution, or any child that is not a plain layer, e.g. a ResNet block) so an
+in-place ReLU never opens a segment: an in-place op on a segment's saved input
+would corrupt the recomputation. BatchNorm layers in train mode update their
+running statistics once more during recomputation (a known property of
+checkpointing in PyTorch); the learned weights are unaffected.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.utils.checkpoint import checkpoint
+
+__all__ = ["CheckpointSequential", "set_activation_checkpointing"]
+
+_PLAIN = (nn.BatchNorm2d, nn.ReLU, nn.MaxPool2d, nn.Dropout, nn.AdaptiveAvgPool2d)
+
+
+class CheckpointSequential(nn.Sequential):
+    """``nn.Sequential`` with optional activation checkpointing.
+
+    Attributes:
+        segments: 0 (default) runs like ``nn.Sequential``; k >= 1 splits the
+            children into k contiguous groups of whole blocks and checkpoints
+            all but the last during training with gradients enabled.
+    """
+
+    segments: int = 0
+
+    def _block_starts(self) -> list[int]:
+        return [i for i, m in enumerate(self) if i == 0 or not isinstance(m, _PLAIN)]
+
+    def _groups(self) -> list[tuple[int, int]]:
+        starts = self._block_starts()
+        k = max(1, min(self.segments, len(starts)))
+        cuts = [starts[round(j * len(starts) / k)] for j in range(k)] + [len(self)]
+        return [(a, b) for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Same result as ``nn.Sequential.forward``; memory-lean when checkpointing is on."""
+        if not (self.segments and self.training and torch.is_grad_enabled()):
+            return super().forward(x)
+        groups = self._groups()
+        for n, (a, b) in enumerate(groups):
+            run = nn.Sequential(*list(self)[a:b])
+            x = run(x) if n == len(groups) - 1 else checkpoint(run, x, use_reentrant=False)
+        return x
+
+
+def set_activation_checkpointing(model: nn.Module, segments: int = 4) -> int:
+    """Turn activation checkpointing on (``segments >= 1``) or off (0) in every
+    :class:`CheckpointSequential` of ``model`` (all models of :func:`build_model`).
+
+    Returns:
+        The number of checkpointable containers found (0: the model has none).
+
+    Raises:
+        ValueError: for a negative ``segments``.
+    """
+    if segments < 0:
+        raise ValueError(f"segments must be >= 0, got {segments}")
+    found = 0
+    for module in model.modules():
+        if isinstance(module, CheckpointSequential):
+            module.segments = segments
+            found += 1
+    return found

@@ -1,0 +1,726 @@
+"""One HST SCI extension -> one model-ready float32 (2048, 4096) sample (paper Sec. 2.2).
+
+Accepted input: full-frame ACS/WFC and WFC3/UVIS files, either raw (``*_raw.fits``:
+SCI stored as ``BITPIX = 16``, ``BZERO = 32768``, DN, with prescan/overscan) or
+calibrated (``*_flt.fits`` / ``*_flc.fits``: ``BITPIX = -32``, already trimmed
+and bias-subtracted, electrons). HDU 1 (``SCI,1``) or HDU 4 (``SCI,2``). All
+geometry comes from :mod:`hrcn_lib.instruments`.
+
+Orientation
+    Samples keep the raw array orientation as stored on disk: numpy row 0 is
+    FITS row 1 (``y = 1``); nothing is flipped. Chip ``[SCI,1]`` therefore has its
+    readout amplifiers (C, D) at row 0, chip ``[SCI,2]`` (A, B) at the last row.
+
+Crop (``extract_science``)
+    ACS/WFC keeps ``sci[science_rows, 24:4120]`` (drops 24 + 24 prescan columns and
+    the 20 parallel virtual-overscan rows). WFC3/UVIS keeps the two 2048-column
+    science halves side by side (drops 25 + 25 physical overscan columns and the
+    60 serial virtual columns between the halves), drops the 19 parallel
+    virtual-overscan rows and then the 3 science rows next to the chip gap
+    (last 3 of ``[SCI,1]``, first 3 of ``[SCI,2]``). ``_flt`` UVIS arrays (2051
+    rows) lose the same 3 rows.
+
+Normalisation (``load_sample``), the same for simulated and real frames
+    1. Bias: each amplifier's bias ``b_amp`` (DN) is a clipped mean of its own
+       overscan columns (``Amplifier.bias_cols``) over the science rows: median,
+       then the mean of the values within 3 robust sigma of it. The bias differs
+       between amplifiers by ~100 DN, so one value per chip would leave a step in
+       the sample. ``_flt`` files are already bias-subtracted (``b = 0``).
+    2. Background and noise from a 1-in-16 x 1-in-16 subsample of the
+       bias-subtracted science pixels: ``m`` = median, ``sigma`` = 1.4826 x MAD
+       (floored at :data:`NOISE_FLOOR`).
+    3. ``sample = asinh((x - b_amp - m) / (STRETCH * sigma))`` with
+       :data:`STRETCH` = 3: linear within about +-3 sigma of the sky, logarithmic
+       above, so the sky noise has unit-order amplitude and a saturated star
+       (65535 DN) stays below ~10.
+
+    Why: dividing by the frame's own robust noise makes the input independent of
+    units (DN in raw, electrons in ``_flt``), gain, exposure time and sky level,
+    so simulated and real frames, short and long exposures land on the same
+    scale; the asinh keeps faint structure linear while compressing the
+    four-decade dynamic range of galaxies, star clusters, stars and cosmic rays
+    into a range a CNN (BatchNorm after the first convolution) trains on
+    stably. The median/MAD ignore sources and cosmic rays. The paper does not
+    state its normalisation; this one is ours.
+
+Speed
+    Raw values are 16-bit integers, so steps 1-3 are one 65536-entry float32
+    lookup table per amplifier, applied in a single pass directly on the
+    memory-mapped big-endian bytes (the table is permuted to absorb the byte
+    swap and the ``BZERO`` offset). The pass runs in a numba kernel (parallel
+    over rows) when numba is installed, else with ``numpy.take`` in row blocks.
+    FITS headers are scanned by a small strict reader (:func:`_scan_headers`)
+    instead of astropy's, which costs milliseconds per file; unusual scalings
+    fall back to astropy. See ``benchmarks/bench_preprocess.py``.
+
+Bad input raises :class:`PreprocessError` naming the file, the HDU and what was
+expected.
+"""
+
+from __future__ import annotations
+
+import math
+import mmap
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hrcn_lib.instruments import DETECTORS, SAMPLE_SHAPE, SCIENCE_HDUS, ChipLayout
+
+__all__ = [
+    "PreprocessError",
+    "HeaderInfo",
+    "read_header_info",
+    "check_input",
+    "extract_science",
+    "load_sample",
+    "amp_biases",
+    "preview_image",
+    "STRETCH",
+    "NOISE_FLOOR",
+    "SUBSAMPLE_STEP",
+]
+
+#: Width of the linear part of the asinh stretch, in units of the robust noise sigma.
+STRETCH: float = 3.0
+#: Lowest noise sigma used for scaling (data units): the integer-DN quantisation limit.
+NOISE_FLOOR: float = 1.0
+#: Stride (rows and columns) of the subsample used for the background and noise.
+SUBSAMPLE_STEP: int = 16
+
+_BLOCK = 2880
+_FULL_FRAME_NEXTEND = 6
+_CARD = 80
+_END = b"END" + b" " * 77
+#: (INSTRUME, DETECTOR) -> manifest instrument spelling.
+_INSTRUMENTS = {(d.instrume, d.detector): name for name, d in DETECTORS.items()}
+
+
+class PreprocessError(ValueError):
+    """A file or HDU that cannot be turned into a sample; the message names file, HDU, expectation."""
+
+
+@dataclass(frozen=True)
+class HeaderInfo:
+    """What the manifest and the book need from one SCI extension's headers.
+
+    Attributes:
+        path: the file.
+        hdu: HDU index (1 or 4).
+        instrument: ``"ACS/WFC"`` or ``"WFC3/UVIS"``.
+        detector: ``DETECTOR`` keyword (``"WFC"`` / ``"UVIS"``).
+        chip: ``"WFC1"``, ``"WFC2"``, ``"UVIS1"`` or ``"UVIS2"``.
+        ccdchip: ``CCDCHIP`` (1 or 2).
+        filter: ``FILTER`` (WFC3) or the non-CLEAR one of ``FILTER1``/``FILTER2``
+            (ACS; ``"CLEAR"`` when both are clear).
+        exptime: exposure time, s.
+        rootname: ``ROOTNAME`` (lower case).
+        target: ``TARGNAME``.
+        subarray: ``SUBARRAY`` flag (always False for an accepted file).
+        kind: ``"raw"`` or ``"flt"`` (``_flt``/``_flc``-like calibrated array).
+    """
+
+    path: Path
+    hdu: int
+    instrument: str
+    detector: str
+    chip: str
+    ccdchip: int
+    filter: str
+    exptime: float
+    rootname: str
+    target: str
+    subarray: bool
+    kind: str
+
+
+# --------------------------------------------------------------------------- FITS header scan
+
+
+@dataclass(frozen=True)
+class _HDUHeader:
+    """One HDU's header as scanned: keyword values plus where its data lie in the file."""
+
+    index: int
+    cards: dict[str, Any]
+    data_offset: int
+    data_size: int  # bytes, unpadded
+
+
+_FLOAT_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([EeDd][+-]?\d+)?$")
+
+
+def _parse_value(field: str) -> Any:
+    """Value of a FITS card's value field (columns 11-80): str, bool, int, float or None."""
+    field = field.strip()
+    if field.startswith("'"):
+        # quoted string: '' is an escaped quote; a comment may follow the closing quote.
+        out, i = [], 1
+        while i < len(field):
+            if field[i] == "'":
+                if i + 1 < len(field) and field[i + 1] == "'":
+                    out.append("'")
+                    i += 2
+                    continue
+                break
+            out.append(field[i])
+            i += 1
+        return "".join(out).rstrip()
+    value = field.split("/", 1)[0].strip()
+    if value == "T":
+        return True
+    if value == "F":
+        return False
+    if value == "":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        pass
+    if _FLOAT_RE.match(value):
+        return float(value.replace("D", "E").replace("d", "e"))
+    return value
+
+
+#: Keywords the scan parses (others are skipped, which keeps it fast on 300-card headers).
+_WANTED = frozenset(
+    "SIMPLE XTENSION BITPIX NAXIS NAXIS1 NAXIS2 NAXIS3 PCOUNT GCOUNT BZERO BSCALE BLANK EXTNAME "
+    "EXTVER CCDCHIP LTV1 LTV2 BUNIT INSTRUME DETECTOR SUBARRAY NEXTEND APERTURE FILTER FILTER1 "
+    "FILTER2 EXPTIME ROOTNAME TARGNAME CCDAMP".split()
+)
+
+
+def _parse_header(raw: bytes) -> dict[str, Any]:
+    """Keyword -> value of the :data:`_WANTED` keywords of one header (first occurrence wins)."""
+    cards: dict[str, Any] = {}
+    for start in range(0, len(raw), _CARD):
+        key = raw[start : start + 8].rstrip().decode("ascii", errors="replace")
+        if key == "END":
+            break
+        if key in _WANTED and key not in cards and raw[start + 8 : start + 10] == b"= ":
+            field = raw[start + 10 : start + _CARD].decode("ascii", errors="replace")
+            cards[key] = _parse_value(field)
+    return cards
+
+
+def _data_size(cards: dict[str, Any], primary: bool) -> int:
+    """Bytes of data following a header (FITS standard 4.4.1), unpadded."""
+    naxis = int(cards.get("NAXIS", 0))
+    if naxis == 0:
+        return 0
+    count = 1
+    for i in range(1, naxis + 1):
+        count *= int(cards.get(f"NAXIS{i}", 0))
+    pcount = 0 if primary else int(cards.get("PCOUNT", 0))
+    gcount = 1 if primary else int(cards.get("GCOUNT", 1))
+    return abs(int(cards.get("BITPIX", 8))) // 8 * gcount * (pcount + count)
+
+
+def _scan_headers(
+    path: Path, upto: int, requested: int | None = None
+) -> tuple[list[_HDUHeader], int, bool]:
+    """Scan HDU headers 0..``upto`` of a FITS file without reading any data.
+
+    Returns:
+        ``(headers, file_size, at_eof)``: the headers found (fewer than
+        ``upto + 1`` when the file ends first), the file size in bytes, and
+        whether the scan stopped because the file ended on an HDU boundary.
+
+    Raises:
+        PreprocessError: not a FITS file, or a header/data cut short (truncated);
+            the message names ``requested`` (the HDU the caller wants) if given.
+    """
+    where = str(path) if requested is None else _where(path, requested)
+    size = path.stat().st_size
+    headers: list[_HDUHeader] = []
+    pos = 0
+    with open(path, "rb") as fh:
+        for index in range(upto + 1):
+            if pos >= size:
+                if index == 0:
+                    raise PreprocessError(f"{where}: not a FITS file (empty file)")
+                return headers, size, True
+            fh.seek(pos)
+            chunks: list[bytes] = []
+            while True:
+                block = fh.read(_BLOCK)
+                if index == 0 and not chunks and not block.startswith(b"SIMPLE  =                    T"):
+                    raise PreprocessError(
+                        f"{where}: not a FITS file (expected a primary header starting with "
+                        f"'SIMPLE  =                    T')"
+                    )
+                if len(block) < _BLOCK:
+                    raise PreprocessError(
+                        f"{where}: truncated file: header of HDU {index} ends at byte {size} "
+                        f"without an END card"
+                    )
+                chunks.append(block)
+                if _END in block and any(
+                    block[i : i + _CARD] == _END for i in range(0, _BLOCK, _CARD)
+                ):
+                    break
+            raw = b"".join(chunks)
+            cards = _parse_header(raw)
+            data_offset = pos + len(raw)
+            nbytes = _data_size(cards, primary=index == 0)
+            headers.append(_HDUHeader(index, cards, data_offset, nbytes))
+            if data_offset + nbytes > size:
+                raise PreprocessError(
+                    f"{where}: truncated file: HDU {index} needs {nbytes} data bytes from byte "
+                    f"{data_offset} but the file has {size} bytes"
+                )
+            pos = data_offset + nbytes + (-nbytes % _BLOCK)
+    return headers, size, False
+
+
+# --------------------------------------------------------------------------- validation
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """A validated SCI extension: header info, geometry and where its pixels are."""
+
+    info: HeaderInfo
+    layout: ChipLayout
+    header: _HDUHeader
+    fast_raw: bool  # BITPIX 16, BZERO 32768, BSCALE 1: read the bytes directly
+
+
+def _where(path: Path, hdu: int) -> str:
+    return f"{path} [HDU {hdu}]"
+
+
+def _instrument(path: Path, hdu: int, prim: dict[str, Any]) -> str:
+    instrume = str(prim.get("INSTRUME", "")).strip().upper()
+    det = str(prim.get("DETECTOR", "")).strip().upper()
+    try:
+        return _INSTRUMENTS[(instrume, det)]
+    except KeyError:
+        raise PreprocessError(
+            f"{_where(path, hdu)}: INSTRUME/DETECTOR = {instrume or '?'}/{det or '?'} is not "
+            f"supported: expected ACS/WFC or WFC3/UVIS full frames"
+        ) from None
+
+
+def _filter_name(prim: dict[str, Any]) -> str:
+    if "FILTER" in prim:
+        return str(prim["FILTER"]).strip()
+    names = [str(prim.get(k, "")).strip() for k in ("FILTER1", "FILTER2")]
+    real = [n for n in names if n and not n.upper().startswith("CLEAR")]
+    return "+".join(real) if real else "CLEAR"
+
+
+def _open_frame(path: str | os.PathLike[str], hdu: int) -> _Frame:
+    """Validate one (file, HDU) from its headers alone; raise PreprocessError if bad."""
+    path = Path(path)
+    if not isinstance(hdu, (int, np.integer)) or isinstance(hdu, bool):
+        raise PreprocessError(f"{path}: HDU index must be an integer, got {hdu!r}")
+    hdu = int(hdu)
+    if not path.is_file():
+        raise PreprocessError(f"{_where(path, hdu)}: no such file")
+    if hdu < 0:
+        raise PreprocessError(f"{_where(path, hdu)}: HDU index out of range (negative)")
+    headers, size, at_eof = _scan_headers(path, max(hdu, _FULL_FRAME_NEXTEND), hdu)
+    prim = headers[0].cards
+    instrument = _instrument(path, hdu, prim)
+    nextend = prim.get("NEXTEND")
+    if prim.get("SUBARRAY") is True or nextend == 3:
+        raise PreprocessError(
+            f"{_where(path, hdu)}: subarray frame (SUBARRAY={prim.get('SUBARRAY')}, "
+            f"APERTURE={prim.get('APERTURE', '?')}): expected a full-frame {instrument} exposure"
+        )
+    if size % _BLOCK:
+        raise PreprocessError(
+            f"{_where(path, hdu)}: truncated file: {size} bytes is not a whole number of "
+            f"{_BLOCK}-byte FITS blocks"
+        )
+    if at_eof and isinstance(nextend, int) and len(headers) <= min(nextend, _FULL_FRAME_NEXTEND):
+        raise PreprocessError(
+            f"{_where(path, hdu)}: truncated file: NEXTEND = {nextend} but the file ends "
+            f"after HDU {len(headers) - 1}"
+        )
+    if len(headers) <= hdu:
+        raise PreprocessError(
+            f"{_where(path, hdu)}: HDU index out of range: the file has {len(headers)} HDUs "
+            f"(0..{len(headers) - 1}); expected 1 or 4"
+        )
+    head = headers[hdu]
+    cards = head.cards
+    extname = str(cards.get("EXTNAME", "")).strip().upper()
+    if hdu not in SCIENCE_HDUS or extname != "SCI":
+        raise PreprocessError(
+            f"{_where(path, hdu)}: not a SCI extension (EXTNAME={extname or '?'}): expected "
+            f"HDU 1 (SCI,1) or 4 (SCI,2)"
+        )
+    layout = DETECTORS[instrument].chips[hdu]
+    if cards.get("EXTVER", layout.extver) != layout.extver:
+        raise PreprocessError(
+            f"{_where(path, hdu)}: EXTVER = {cards.get('EXTVER')}: expected {layout.extver}"
+        )
+    if "CCDCHIP" in cards and cards["CCDCHIP"] != layout.ccdchip:
+        raise PreprocessError(
+            f"{_where(path, hdu)}: CCDCHIP = {cards['CCDCHIP']}: expected {layout.ccdchip} "
+            f"({layout.chip}) for a full-frame {instrument} file"
+        )
+    shape = (int(cards.get("NAXIS2", 0)), int(cards.get("NAXIS1", 0))) if cards.get("NAXIS") == 2 else ()
+    bitpix = cards.get("BITPIX")
+    if shape == layout.raw_shape and bitpix in (16, -32):
+        kind = "raw"
+        _check_ltv(path, hdu, cards, layout)
+    elif shape == layout.flt_shape and bitpix in (-32, -64):
+        kind = "flt"
+    else:
+        raise PreprocessError(
+            f"{_where(path, hdu)}: unexpected SCI array shape {shape} (BITPIX={bitpix}): expected "
+            f"{layout.raw_shape} (raw, BITPIX 16) or {layout.flt_shape} (flt/flc, BITPIX -32) "
+            f"for a full-frame {instrument} {layout.chip} chip"
+        )
+    fast = (
+        kind == "raw"
+        and bitpix == 16
+        and cards.get("BZERO", 0) == 32768
+        and cards.get("BSCALE", 1) == 1
+        and "BLANK" not in cards
+    )
+    info = HeaderInfo(
+        path=path,
+        hdu=hdu,
+        instrument=instrument,
+        detector=str(prim.get("DETECTOR", "")).strip(),
+        chip=layout.chip,
+        ccdchip=layout.ccdchip,
+        filter=_filter_name(prim),
+        exptime=float(prim.get("EXPTIME", float("nan"))),
+        rootname=str(prim.get("ROOTNAME", "")).strip().lower(),
+        target=str(prim.get("TARGNAME", "")).strip(),
+        subarray=bool(prim.get("SUBARRAY", False)),
+        kind=kind,
+    )
+    return _Frame(info, layout, head, fast)
+
+
+def _check_ltv(path: Path, hdu: int, cards: dict[str, Any], layout: ChipLayout) -> None:
+    """LTV1/LTV2 of a raw SCI header, when present, must match the frozen layout."""
+    for key, expected in zip(("LTV1", "LTV2"), layout.ltv, strict=True):
+        if key in cards and not math.isclose(float(cards[key]), expected):
+            raise PreprocessError(
+                f"{_where(path, hdu)}: {key} = {cards[key]} but the {layout.chip} layout expects "
+                f"{expected} (science area origin); refusing to crop a frame whose layout differs"
+            )
+
+
+def read_header_info(path: str | os.PathLike[str], hdu: int) -> HeaderInfo:
+    """Header facts of one SCI extension (no pixels read).
+
+    Args:
+        path: a full-frame ACS/WFC or WFC3/UVIS raw or flt/flc FITS file.
+        hdu: 1 or 4.
+
+    Returns:
+        :class:`HeaderInfo`.
+
+    Raises:
+        PreprocessError: for any file/HDU :func:`load_sample` would refuse on
+            header grounds (not FITS, truncated, other instrument/detector,
+            subarray, HDU out of range or not SCI, unexpected shape).
+    """
+    return _open_frame(path, hdu).info
+
+
+# --------------------------------------------------------------------------- pixel access
+
+
+def _map(frame: _Frame) -> tuple[mmap.mmap, int]:
+    """Read-only memory map of the whole file and the SCI data offset."""
+    with open(frame.info.path, "rb") as fh:
+        mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+    return mm, frame.header.data_offset
+
+
+def _stored(frame: _Frame, dtype: str) -> np.ndarray:
+    """The SCI array as stored, memory-mapped, with numpy ``dtype`` (raw shape or flt shape)."""
+    mm, offset = _map(frame)
+    shape = frame.layout.raw_shape if frame.info.kind == "raw" else frame.layout.flt_shape
+    count = shape[0] * shape[1]
+    return np.frombuffer(mm, dtype=dtype, count=count, offset=offset).reshape(shape)
+
+
+def _scaled_raw(frame: _Frame) -> np.ndarray:
+    """A raw SCI array with unusual scaling, read and scaled by astropy: float32 raw shape."""
+    from astropy.io import fits
+
+    with fits.open(frame.info.path, memmap=False) as hdul:
+        return np.asarray(hdul[frame.info.hdu].data, dtype=np.float32)
+
+
+def _crop_blocks(layout: ChipLayout) -> tuple[slice, tuple[slice, slice]]:
+    """Raw rows kept and the raw column slices of the left/right sample halves."""
+    rows = slice(*layout.keep_rows)
+    left, right = (slice(*a.science_cols) for a in layout.amps)
+    return rows, (left, right)
+
+
+def extract_science(path: str | os.PathLike[str], hdu: int) -> np.ndarray:
+    """The science pixels of one SCI extension, cropped as the paper does, in raw orientation.
+
+    Args:
+        path: full-frame ACS/WFC or WFC3/UVIS raw or flt/flc file.
+        hdu: 1 or 4.
+
+    Returns:
+        float32 array, shape (2048, 4096): DN for raw files (bias not
+        subtracted), the stored unit (electrons) for flt/flc files.
+        ``sample[:, :2048]`` comes from the left amplifier (A or C),
+        ``sample[:, 2048:]`` from the right one (B or D).
+
+    Raises:
+        PreprocessError: see :func:`read_header_info`; also all-NaN data.
+    """
+    frame = _open_frame(path, hdu)
+    out = np.empty(SAMPLE_SHAPE, dtype=np.float32)
+    if frame.info.kind == "flt":
+        stored = _stored(frame, ">f4" if frame.header.cards["BITPIX"] == -32 else ">f8")
+        np.copyto(out, stored[slice(*frame.layout.flt_keep_rows)], casting="same_kind")
+        _check_finite(frame, out)
+        return out
+    rows, (left, right) = _crop_blocks(frame.layout)
+    half = SAMPLE_SHAPE[1] // 2
+    if frame.fast_raw:
+        signed = _stored(frame, ">i2")  # stored = DN - 32768
+        np.add(signed[rows, left], np.float32(32768), out=out[:, :half], dtype=np.float32)
+        np.add(signed[rows, right], np.float32(32768), out=out[:, half:], dtype=np.float32)
+    else:
+        data = _stored(frame, ">f4") if frame.header.cards["BITPIX"] == -32 else _scaled_raw(frame)
+        out[:, :half] = data[rows, left]
+        out[:, half:] = data[rows, right]
+        _check_finite(frame, out)
+    return out
+
+
+def _check_finite(frame: _Frame, data: np.ndarray) -> None:
+    if not np.isfinite(data).any():
+        raise PreprocessError(
+            f"{_where(frame.info.path, frame.info.hdu)}: the science pixels are all NaN/inf: "
+            f"expected finite data"
+        )
+
+
+def check_input(path: str | os.PathLike[str], hdu: int) -> HeaderInfo:
+    """Everything :func:`load_sample` checks, without building the sample.
+
+    Header checks as :func:`read_header_info`, plus, for float data, that the
+    science pixels are not all NaN. Used by the CLI to refuse a batch before
+    writing anything.
+    """
+    frame = _open_frame(path, hdu)
+    if not frame.fast_raw:
+        extract_science(path, hdu)
+    return frame.info
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def _clipped_mean(values: np.ndarray, nsigma: float = 3.0) -> float:
+    """Mean of the values within ``nsigma`` robust sigmas of their median (float64 result)."""
+    v = np.asarray(values, dtype=np.float32).ravel()
+    v = v[np.isfinite(v)]
+    med = float(np.median(v))
+    mad = float(np.median(np.abs(v - np.float32(med))))
+    if mad == 0.0:
+        return med
+    keep = v[np.abs(v - np.float32(med)) <= nsigma * 1.4826 * mad]
+    return float(keep.mean(dtype=np.float64))
+
+
+def amp_biases(path: str | os.PathLike[str], hdu: int) -> tuple[float, float]:
+    """Bias level (DN) of the left and right amplifier of one raw SCI extension.
+
+    Each is the clipped mean (median +- 3 robust sigma) of that amplifier's
+    ``bias_cols`` over the chip's science rows. ``(0.0, 0.0)`` for flt/flc
+    files (already bias-subtracted).
+    """
+    frame = _open_frame(path, hdu)
+    if frame.info.kind == "flt":
+        return (0.0, 0.0)
+    return _amp_biases(frame, _physical_reader(frame))
+
+
+def _physical_reader(frame: _Frame) -> Callable[[slice, slice], np.ndarray]:
+    """A function (rows, cols) -> float32 physical values (DN) of the raw SCI array."""
+    if frame.fast_raw:
+        signed = _stored(frame, ">i2")
+        return lambda r, c: signed[r, c].astype(np.float32) + np.float32(32768)
+    data = _stored(frame, ">f4") if frame.header.cards["BITPIX"] == -32 else _scaled_raw(frame)
+    return lambda r, c: np.asarray(data[r, c], dtype=np.float32)
+
+
+def _amp_biases(frame: _Frame, read: Callable[[slice, slice], np.ndarray]) -> tuple[float, float]:
+    rows = slice(*frame.layout.science_rows)
+    left, right = (_clipped_mean(read(rows, slice(*a.bias_cols))) for a in frame.layout.amps)
+    return left, right
+
+
+def _background_noise(halves: tuple[np.ndarray, np.ndarray]) -> tuple[float, float]:
+    """Median and robust sigma (1.4826 MAD, floored) of bias-subtracted subsample halves."""
+    v = np.concatenate([h.ravel() for h in halves])
+    v = v[np.isfinite(v)]
+    med = float(np.median(v))
+    sigma = 1.4826 * float(np.median(np.abs(v - np.float32(med))))
+    return med, max(sigma, NOISE_FLOOR)
+
+
+# --------------------------------------------------------------------------- the LUT kernel
+
+_KERNEL: Callable[..., None] | None = None
+_KERNEL_TRIED = False
+
+
+def _numba_kernel() -> Callable[..., None] | None:
+    """The compiled two-LUT gather (numba, parallel over rows), or None without numba."""
+    global _KERNEL, _KERNEL_TRIED
+    if _KERNEL_TRIED:
+        return _KERNEL
+    _KERNEL_TRIED = True
+    if os.environ.get("HRCN_NO_NUMBA"):
+        return None
+    try:
+        import numba
+    except ImportError:
+        return None
+
+    @numba.njit(parallel=True, cache=True, nogil=True)
+    def gather(left, right, lut_left, lut_right, out):  # pragma: no cover - compiled
+        nrow, half = left.shape
+        for r in numba.prange(nrow):
+            for c in range(half):
+                out[r, c] = lut_left[left[r, c]]
+            for c in range(half):
+                out[r, half + c] = lut_right[right[r, c]]
+
+    _KERNEL = gather
+    return _KERNEL
+
+
+def _gather_numpy(left: np.ndarray, right: np.ndarray, lut_left: np.ndarray,
+                  lut_right: np.ndarray, out: np.ndarray, block: int = 64) -> None:
+    """numpy fallback of the LUT gather, in row blocks that stay in cache."""
+    half = left.shape[1]
+    for r0 in range(0, left.shape[0], block):
+        r = slice(r0, r0 + block)
+        out[r, :half] = np.take(lut_left, left[r])
+        out[r, half:] = np.take(lut_right, right[r])
+
+
+#: stored big-endian word read as native uint16 -> physical DN (BZERO = 32768 applied).
+_NATIVE_TO_DN = (
+    (np.arange(65536, dtype=np.uint32).astype(np.uint16).byteswap() ^ np.uint16(0x8000))
+    if np.little_endian
+    else (np.arange(65536, dtype=np.uint32).astype(np.uint16) ^ np.uint16(0x8000))
+).astype(np.float32)
+
+
+def _lut(offset: float, scale: float) -> np.ndarray:
+    """float32 table over stored native words: asinh((DN - offset) / scale)."""
+    lut = _NATIVE_TO_DN - np.float32(offset)
+    lut *= np.float32(1.0 / scale)
+    return np.arcsinh(lut, out=lut)
+
+
+def load_sample(path: str | os.PathLike[str], hdu: int) -> np.ndarray:
+    """The model input for one SCI extension (see the module docstring for the recipe).
+
+    Args:
+        path: full-frame ACS/WFC or WFC3/UVIS raw or flt/flc file.
+        hdu: 1 or 4.
+
+    Returns:
+        float32 array, shape (2048, 4096), raw orientation, dimensionless:
+        ``asinh((x - bias_amp - background) / (STRETCH * sigma))``; sky noise
+        ~ +-0.3, zero at the background, ~9-10 for saturated pixels. NaN pixels
+        of flt files become 0 (the background).
+
+    Raises:
+        PreprocessError: see :func:`extract_science`.
+    """
+    frame = _open_frame(path, hdu)
+    if not frame.fast_raw:
+        return _load_slow(frame)
+    layout = frame.layout
+    rows, (left_cols, right_cols) = _crop_blocks(layout)
+    native = _stored(frame, "=u2")  # stored big-endian words, unswapped
+    read = _physical_reader(frame)
+    b_left, b_right = _amp_biases(frame, read)
+    step = SUBSAMPLE_STEP
+    sub_rows = slice(rows.start, rows.stop, step)
+    sub = (
+        read(sub_rows, slice(left_cols.start, left_cols.stop, step)) - np.float32(b_left),
+        read(sub_rows, slice(right_cols.start, right_cols.stop, step)) - np.float32(b_right),
+    )
+    background, sigma = _background_noise(sub)
+    scale = STRETCH * sigma
+    lut_left = _lut(b_left + background, scale)
+    lut_right = _lut(b_right + background, scale)
+    out = np.empty(SAMPLE_SHAPE, dtype=np.float32)
+    left, right = native[rows, left_cols], native[rows, right_cols]
+    kernel = _numba_kernel()
+    if kernel is not None:
+        kernel(left, right, lut_left, lut_right, out)
+    else:
+        _gather_numpy(left, right, lut_left, lut_right, out)
+    return out
+
+
+def _load_slow(frame: _Frame) -> np.ndarray:
+    """load_sample for float data (flt/flc, or raw with unusual scaling): same recipe in float32."""
+    data = extract_science(frame.info.path, frame.info.hdu)  # checks all-NaN
+    half = SAMPLE_SHAPE[1] // 2
+    if frame.info.kind == "raw":
+        b_left, b_right = _amp_biases(frame, _physical_reader(frame))
+        data[:, :half] -= np.float32(b_left)
+        data[:, half:] -= np.float32(b_right)
+    step = SUBSAMPLE_STEP
+    background, sigma = _background_noise(
+        (data[::step, :half:step], data[::step, half::step])
+    )
+    data -= np.float32(background)
+    data *= np.float32(1.0 / (STRETCH * sigma))
+    np.arcsinh(data, out=data)
+    np.nan_to_num(data, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+    return data
+
+
+# --------------------------------------------------------------------------- previews
+
+
+def preview_image(sample: np.ndarray, downscale: int = 2) -> np.ndarray:
+    """An 8-bit preview of a sample for PNG files, displayed as ds9 shows FITS.
+
+    Args:
+        sample: float32 (2048, 4096) from :func:`load_sample` (already asinh-stretched).
+        downscale: integer block-averaging factor (2 -> (1024, 2048)).
+
+    Returns:
+        uint8 array, shape (2048 // downscale, 4096 // downscale): the sample
+        block-averaged, linearly mapped from its 0.5th..99.9th percentile to
+        0..255, and flipped vertically so that FITS row 1 is at the bottom.
+    """
+    if sample.ndim != 2 or downscale < 1 or sample.shape[0] % downscale or sample.shape[1] % downscale:
+        raise ValueError(
+            f"preview_image: expected a 2-D sample divisible by downscale={downscale}, "
+            f"got shape {sample.shape}"
+        )
+    rows, cols = sample.shape[0] // downscale, sample.shape[1] // downscale
+    small = sample.reshape(rows, downscale, cols, downscale).mean(axis=(1, 3), dtype=np.float32)
+    finite = small[np.isfinite(small)]
+    if finite.size == 0:
+        return np.zeros((rows, cols), dtype=np.uint8)
+    lo, hi = np.percentile(finite, [0.5, 99.9])
+    span = float(hi - lo) or 1.0
+    scaled = np.clip((np.nan_to_num(small, nan=float(lo)) - lo) / span, 0.0, 1.0)
+    return np.flipud((scaled * 255.0 + 0.5).astype(np.uint8))

@@ -1,0 +1,87 @@
+"""Shared smoke run of the book for tests/test_notebooks.py and tests/test_book.py.
+
+One temporary book root per test session: the book's configuration files are
+copied there, the chapters are executed in order with the ``smoke`` profile
+into ``<root>/book`` with one run directory shared by all chapters, and the
+HTML is built into ``<root>/_build/html``. The repository's own ``book/`` and
+``_build/`` are never touched. The state lives at module level so that both
+test modules (each with its own session fixture) share one execution.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+from hrcn_lib.bookbuild import NOTEBOOKS, build_html, execute_notebook, notebook_parameters
+from hrcn_lib.paths import REPO_ROOT
+
+__all__ = ["SmokeBook", "get_smoke_book", "BOOK_FILES"]
+
+#: Files the HTML build needs besides the executed notebooks.
+BOOK_FILES: tuple[str, ...] = ("_config.yml", "_toc.yml", "book/intro.md", "book/references.bib",
+                               "book/references.md")
+
+#: Per-cell timeout of the smoke run (s): a hung cell fails the test instead of CI.
+CELL_TIMEOUT_S = 600
+
+
+class SmokeBook:
+    """A book root in a temporary folder, executed chapter by chapter on demand."""
+
+    def __init__(self, base: Path, data_dir: Path | None = None) -> None:
+        self.root = base / "book_root"
+        self.run_dir = base / "runs" / "smoke"
+        for rel in BOOK_FILES:
+            dst = self.root / rel
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO_ROOT / rel, dst)
+        (self.root / "notebooks").symlink_to(REPO_ROOT / "notebooks", target_is_directory=True)
+        if data_dir is not None:  # reuse the session's simulated smoke data
+            self.run_dir.mkdir(parents=True)
+            (self.run_dir / "data").symlink_to(data_dir, target_is_directory=True)
+        self.params = notebook_parameters("smoke", self.run_dir)
+        self.errors: dict[str, BaseException] = {}
+        self.seconds: dict[str, float] = {}
+        self.html: Path | None = None
+
+    def executed(self, stem: str) -> Path:
+        return self.root / "book" / f"{stem}.ipynb"
+
+    def execute(self, stem: str) -> Path:
+        """Execute ``stem`` (and, first, every earlier chapter); re-raise an earlier failure."""
+        for earlier in NOTEBOOKS[: NOTEBOOKS.index(stem)]:
+            if earlier not in self.seconds:
+                self.execute(earlier)
+        if stem in self.errors:
+            raise self.errors[stem]
+        if stem not in self.seconds:
+            t0 = time.perf_counter()
+            try:
+                execute_notebook(REPO_ROOT / "notebooks" / f"{stem}.ipynb", self.executed(stem),
+                                 self.params, timeout=CELL_TIMEOUT_S, cwd=self.root)
+            except BaseException as exc:
+                self.errors[stem] = exc
+                raise
+            self.seconds[stem] = time.perf_counter() - t0
+        return self.executed(stem)
+
+    def build(self) -> Path:
+        """Execute every chapter, then build the HTML once."""
+        for stem in NOTEBOOKS:
+            self.execute(stem)
+        if self.html is None:
+            self.html = build_html(self.root, log=lambda _line: None)
+        return self.html
+
+
+_BOOK: SmokeBook | None = None
+
+
+def get_smoke_book(tmp_path_factory, data_dir: Path | None = None) -> SmokeBook:
+    """The session's :class:`SmokeBook` (created on first call)."""
+    global _BOOK
+    if _BOOK is None:
+        _BOOK = SmokeBook(tmp_path_factory.mktemp("smoke_book"), data_dir)
+    return _BOOK

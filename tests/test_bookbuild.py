@@ -1,0 +1,90 @@
+"""hrcn_lib.bookbuild and ``hrcn book``: parameters, tagging, one-line failures, CLI."""
+
+from __future__ import annotations
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from hrcn_lib import bookbuild
+from hrcn_lib.cli import build_parser
+
+
+def _write_nb(path, *sources):
+    cells = [new_code_cell("x = 1", metadata={"tags": ["parameters"]})]
+    cells += [new_code_cell(src) for src in sources]
+    nb = new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+
+
+def test_notebook_parameters(tmp_path):
+    params = bookbuild.notebook_parameters("smoke", tmp_path / "r")
+    assert params == {"profile": "smoke", "run_dir": str((tmp_path / "r").resolve()),
+                      "data_dir": "", "device": "", "seed": 0}
+    assert bookbuild.notebook_parameters("cpu", tmp_path, device="cuda", seed=3)["seed"] == 3
+    with pytest.raises(ValueError, match="unknown profile"):
+        bookbuild.notebook_parameters("gpu", tmp_path)
+
+
+def test_tag_injected_parameters(tmp_path):
+    nb = new_notebook(cells=[new_code_cell("a", metadata={"tags": ["injected-parameters"]}),
+                             new_code_cell("b")])
+    path = tmp_path / "n.ipynb"
+    nbformat.write(nb, path)
+    assert bookbuild.tag_injected_parameters(path) is True
+    cells = nbformat.read(path, as_version=4).cells
+    assert cells[0].metadata.tags == ["injected-parameters", "remove-cell"]
+    assert "tags" not in cells[1].metadata
+    nbformat.write(new_notebook(cells=[new_code_cell("c")]), path)
+    assert bookbuild.tag_injected_parameters(path) is False
+
+
+@pytest.mark.slow
+def test_execution_and_failure_name_the_notebook_and_cell(tmp_path):
+    _write_nb(tmp_path / "notebooks" / "01_ok.ipynb", "y = x + 1\nprint(profile)")
+    _write_nb(tmp_path / "notebooks" / "02_bad.ipynb", "z = 1", "1 / 0  # boom")
+    lines = []
+    done = bookbuild.execute_notebooks("smoke", tmp_path / "run", notebooks=("01_ok",),
+                                       root=tmp_path, timeout=60, log=lines.append)
+    out = nbformat.read(done[0], as_version=4)
+    injected = [c for c in out.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert "remove-cell" in injected[0].metadata.tags and "profile = \"smoke\"" in injected[0].source
+    assert out.cells[-1].outputs[0]["text"] == "smoke\n"
+    assert lines[0].startswith("[1/1] 01_ok: executing") and "done in" in lines[1]
+    with pytest.raises(bookbuild.BookBuildError) as err:
+        bookbuild.execute_notebooks("smoke", tmp_path / "run", notebooks=("01_ok", "02_bad"),
+                                    root=tmp_path, timeout=60, log=lines.append)
+    msg = str(err.value)
+    assert "\n" not in msg
+    assert "02_bad.ipynb" in msg and "`1 / 0  # boom`" in msg and "ZeroDivisionError" in msg
+    assert (tmp_path / "book" / "02_bad.ipynb").exists()  # left for reading, error inside
+
+
+def test_missing_sources_and_executed_copies(tmp_path):
+    with pytest.raises(FileNotFoundError, match="chapter notebook missing"):
+        bookbuild.execute_notebooks("smoke", tmp_path, notebooks=("09_none",), root=tmp_path)
+    with pytest.raises(FileNotFoundError, match="without --skip-execute"):
+        bookbuild.build_book("smoke", skip_execute=True, root=tmp_path)
+
+
+def test_cli_book_parser():
+    args = build_parser().parse_args(["book", "--profile", "smoke", "--skip-execute",
+                                      "--run-dir", "x"])
+    assert (args.profile, args.skip_execute, args.run_dir) == ("smoke", True, "x")
+    assert args.func.__module__ == "hrcn_lib.cli.book"
+    assert build_parser().parse_args(["book"]).profile == "cpu"
+
+
+def test_cli_book_failure_is_one_line(monkeypatch, capsys):
+    from hrcn_lib.cli import book
+
+    def fail(*_a, **_k):
+        raise bookbuild.BookBuildError("notebook 04_training.ipynb failed at cell 5 `x`: E: m")
+
+    monkeypatch.setattr(bookbuild, "build_book", fail)
+    args = build_parser().parse_args(["book", "--profile", "smoke"])
+    assert book.run(args) == 1
+    err = capsys.readouterr().err
+    assert err == "hrcn book: error: notebook 04_training.ipynb failed at cell 5 `x`: E: m\n"

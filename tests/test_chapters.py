@@ -1,0 +1,132 @@
+"""hrcn_lib.chapters: the summaries the book shows (Table 4, binned accuracy, causes, ...)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hrcn_lib import chapters
+from hrcn_lib.paper_numbers import PAPER_TABLE2
+
+
+def _preds(labels, predicted, **extra) -> pd.DataFrame:
+    return pd.DataFrame({"label": labels, "prediction": predicted, **extra})
+
+
+def test_context_defaults_and_overrides(tmp_path):
+    ch = chapters.chapter_context("smoke", tmp_path / "run", None, "cpu", 7, epochs=3)
+    assert ch.paths.root == tmp_path / "run" and ch.data_dir == tmp_path / "run" / "data"
+    assert (ch.device, ch.seed, ch.profile.epochs) == ("cpu", 7, 3)
+    assert ch.spec("vgg", "lcid").enabled is False
+    with pytest.raises(ValueError, match="unknown profile"):
+        chapters.chapter_context("nope")
+    with pytest.raises(ValueError, match="no run"):
+        ch.spec("vgg", "blurry")
+
+
+def test_ensure_dataset_refuses_to_simulate_into_a_foreign_folder(tmp_path):
+    ch = chapters.chapter_context("smoke", tmp_path / "run", tmp_path / "real_lcid")
+    with pytest.raises(FileNotFoundError, match="hrcn fetch"):
+        chapters.ensure_dataset(ch)
+
+
+def test_limit_samples_balanced_and_reproducible():
+    df = pd.DataFrame({"label": ["galaxy"] * 10 + ["NSC"] * 3})
+    out = chapters.limit_samples(df, 6, seed=1)
+    assert len(out) == 6 and (out["label"] == "NSC").sum() == 3
+    assert out.index.equals(chapters.limit_samples(df, 6, seed=1).index)
+    assert chapters.limit_samples(df, None) is df
+    with pytest.raises(ValueError):
+        chapters.limit_samples(df, 0)
+
+
+def test_table4_lists_every_pair_with_paper_rows(tmp_path):
+    ch = chapters.chapter_context("smoke", tmp_path)
+    res = chapters.EvalSummary(
+        predictions=_preds(["galaxy", "NSC", "NSC"], ["galaxy", "NSC", "galaxy"]),
+        metrics={"accuracy": 2 / 3, "f1_galaxy": 0.6667, "f1_nsc": 0.6667},
+        confusion=np.array([[1, 0], [1, 1]]), timing={"preprocess_ms": 50.0, "classify_ms": 10.0})
+    t4 = chapters.table4(ch, {"hr-celestialnet_lcid": res})
+    assert len(t4) == 14
+    ours = t4.loc[("HR-CelestialNet", "LCID", "ours")]
+    assert ours["Accuracy (%)"] == pytest.approx(66.67) and ours["Total (ms)"] == 60.0
+    assert t4.loc[("HR-CelestialNet", "LCID", "paper"), "Accuracy (%)"] == 89.09
+    vgg = t4.loc[("VGGNet", "LCID", "ours")]
+    assert np.isnan(vgg["Accuracy (%)"]) and "211 GB" in vgg["Note"]
+
+
+def test_binned_accuracy_counts():
+    preds = {"m": _preds(["galaxy", "NSC", "NSC", "galaxy"], [0, 1, 0, 0],
+                         psf_fwhm=[0.05, 0.07, 0.2, 0.3])}
+    out = chapters.binned_accuracy(preds, "psf_fwhm", [0.0, 0.1, 0.5])
+    assert out["n"].tolist() == [2, 2]
+    assert out["accuracy"].tolist() == [1.0, 0.5]
+    assert out["bin"].tolist() == ["[0, 0.1)", "[0.1, 0.5)"]
+    with pytest.raises(ValueError, match="lack column"):
+        chapters.binned_accuracy(preds, "snr", [0, 1])
+    with pytest.raises(ValueError, match="unknown class"):
+        chapters.binned_accuracy({"m": _preds(["star"], ["galaxy"], snr=[1.0])}, "snr", [0, 2])
+
+
+def test_quantile_bins_cover_all_values():
+    edges = chapters.quantile_bins([1.0, 2.0, 3.0, 4.0, np.nan], 2)
+    assert edges[0] == 1.0 and edges[-1] > 4.0 and len(edges) == 3
+    assert len(chapters.quantile_bins([5.0, 5.0], 3)) == 2
+    with pytest.raises(ValueError):
+        chapters.quantile_bins([np.nan], 2)
+
+
+def test_causes_follow_the_simulator_record():
+    rows = _preds(["galaxy"] * 7, ["NSC"] * 6 + ["galaxy"],
+                  lookalike=["arm_segment~nebula_filament;edge_view", "", "", "edge_view", "", "",
+                             ""],
+                  defects=["cosmic_rays", "satellite_trail;cosmic_rays", "", "", "hot_pixels",
+                           "ghost", ""],
+                  object_fraction=[1.0, 1.0, 0.1, 0.9, 0.9, 0.9, 0.9], blurry=[False] * 7)
+    wrong = chapters.misclassified(rows)
+    assert len(wrong) == 6
+    assert wrong["cause"].tolist() == ["inter-class similarity", "insufficient features",
+                                       "insufficient features", "image noise", "image noise",
+                                       "not attributed"]
+
+
+def test_compare_table2_flags_differences():
+    table = pd.DataFrame([{"type": t, "output_size": out, "trainable_params": p}
+                          for _, t, _, _, out, _, p in PAPER_TABLE2])
+    table.loc[7, "output_size"] = (128, 121, 249)
+    table = pd.concat([table.iloc[:2], pd.DataFrame([{"type": "BatchNorm2d",
+                                                      "output_size": (32, 2042, 4090),
+                                                      "trainable_params": 64}]),
+                       table.iloc[2:]], ignore_index=True)
+    cmp = chapters.compare_table2(table)
+    assert len(cmp) == 23
+    assert cmp.index[~cmp["match"]].tolist() == ["7"]
+    with pytest.raises(ValueError, match="need type"):
+        chapters.compare_table2(table.drop(columns="trainable_params"))
+
+
+def test_evaluated_results_are_reused(tmp_path):
+    ch = chapters.chapter_context("smoke", tmp_path)
+    spec = ch.spec("hr-celestialnet", "lcid")
+    out = ch.paths.model_dir(spec.model, spec.dataset)
+    out.mkdir(parents=True)
+    _preds(["galaxy", "NSC"], ["NSC", "NSC"]).to_csv(out / "predictions_test.csv", index=False)
+    (out / "metrics_test.json").write_text(json.dumps({"accuracy": 0.5}))
+    res = chapters.ensure_evaluated(ch, spec, pd.DataFrame(), "test")  # nothing recomputed
+    np.testing.assert_array_equal(res.confusion, [[0, 1], [0, 1]])
+    assert res.timing == {}
+    with pytest.raises(FileNotFoundError, match="model.pt"):
+        chapters.ensure_evaluated(ch, spec, pd.DataFrame(), "blurry")
+    with pytest.raises(ValueError, match="disabled"):
+        chapters.ensure_trained(ch, ch.spec("vgg", "lcid"), pd.DataFrame())
+
+
+def test_layout_table_sizes():
+    table = chapters.layout_table()
+    acs = table[(table["instrument"] == "ACS/WFC") & (table["hdu"] == 1)]
+    assert set(acs.loc[acs["kind"] == "prescan", "size"]) == {"2068 x 24"}
+    uvis = table[(table["instrument"] == "WFC3/UVIS") & (table["kind"] == "serial_virtual")]
+    assert set(uvis["size"]) == {"2070 x 30"}

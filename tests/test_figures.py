@@ -1,0 +1,123 @@
+"""hrcn_lib.figures: each function returns a Figure with the expected panels; bad input errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from hrcn_lib import figures
+from hrcn_lib.instruments import chip_layout
+
+
+def _png(fig: Figure, tmp_path, name: str) -> int:
+    path = tmp_path / f"{name}.png"
+    fig.savefig(path, dpi=40)
+    return path.stat().st_size
+
+
+def test_display_image_block_means():
+    img = np.arange(16, dtype=np.float32).reshape(4, 4)
+    small = figures.display_image(img, max_pixels=2)
+    assert small.shape == (2, 2)
+    np.testing.assert_allclose(small, [[2.5, 4.5], [10.5, 12.5]])
+    assert figures.display_image(img, max_pixels=8) is not None
+    with pytest.raises(ValueError, match="2-D"):
+        figures.display_image(np.zeros((2, 2, 2)))
+
+
+def test_draw_layout_draws_every_region():
+    fig = Figure()
+    ax = fig.subplots()
+    layout = chip_layout("WFC3/UVIS", 4)
+    figures.draw_layout(ax, layout)
+    rects = [p for p in ax.patches if isinstance(p, Rectangle)]
+    assert len(rects) == 1 + len(layout.regions)  # frame + one per region
+    labels = set(ax.get_legend_handles_labels()[1])
+    assert {"serial virtual overscan", "parallel virtual overscan", "physical overscan"} <= labels
+    ticks = [t.get_text() for t in ax.get_xticklabels()]
+    assert "2073" in ticks and "4206" in ticks  # true pixel boundaries on the axis
+
+
+def test_layout_figure_and_figure1(tmp_path):
+    fig = figures.layout_figure()
+    assert len(fig.axes) == 4
+    assert _png(fig, tmp_path, "layout") > 5000
+    raw = np.full(chip_layout("ACS/WFC", 1).raw_shape, 2000.0, dtype=np.float32)
+    raw[100:200, 100:300] += 50
+    sample = np.random.default_rng(0).normal(size=(2048, 4096)).astype(np.float32)
+    fig = figures.figure1([("ACS/WFC", 1, raw, sample, "test")])
+    assert len(fig.axes) == 3
+    assert _png(fig, tmp_path, "fig1") > 5000
+    with pytest.raises(ValueError, match=r"expected shape \(2070, 4206\)"):
+        figures.figure1([("WFC3/UVIS", 1, raw, sample, "wrong shape")])
+    with pytest.raises(ValueError, match="at least one"):
+        figures.figure1([])
+
+
+def test_confusion_matrices_annotations():
+    fig = figures.confusion_matrices({"A": np.array([[3, 1], [2, 4]]), "B": np.eye(2, dtype=int)})
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert texts == ["3", "1", "2", "4"]
+    assert fig.axes[1].get_title() == "B"
+    with pytest.raises(ValueError, match="expected shape"):
+        figures.confusion_matrices({"bad": np.zeros((3, 3), dtype=int)})
+    with pytest.raises(ValueError, match="no confusion"):
+        figures.confusion_matrices({})
+
+
+def test_training_curves_lines():
+    hist = pd.DataFrame({"epoch": [1, 2], "train_loss": [0.7, 0.6], "val_loss": [0.8, 0.7],
+                         "train_accuracy": [0.5, 0.6]})
+    fig = figures.training_curves({"run": hist})
+    ax_loss, ax_acc = fig.axes
+    assert len(ax_loss.lines) == 2 and len(ax_acc.lines) == 1
+    with pytest.raises(ValueError, match="epoch"):
+        figures.training_curves({"run": hist.drop(columns="epoch")})
+
+
+def test_accuracy_by_bin_and_timing_bars():
+    binned = pd.DataFrame({"model": ["m", "m"], "bin": ["[0, 1)", "[1, 2)"],
+                           "accuracy": [0.5, 1.0], "n": [2, 3]})
+    fig = figures.accuracy_by_bin(binned, xlabel="x", reference={"m": 0.8})
+    ax = fig.axes[0]
+    assert list(ax.lines[0].get_ydata()) == [0.5, 1.0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["[0, 1)", "[1, 2)"]
+    with pytest.raises(ValueError, match="missing column"):
+        figures.accuracy_by_bin(binned.drop(columns="n"), xlabel="x")
+    table = pd.DataFrame({"run": ["a", "b"], "preprocess_ms": [1.0, 2.0], "classify_ms": [3.0, 4.0]})
+    fig = figures.timing_bars(table)
+    widths = sorted(p.get_width() for p in fig.axes[0].patches)
+    assert widths == [1.0, 2.0, 3.0, 4.0]
+
+
+def test_grids_group_and_validate():
+    imgs = [np.random.default_rng(i).normal(size=(64, 128)) for i in range(5)]
+    causes = ["a", "b", "a", "a", "b"]
+    fig = figures.misclassified_grid(imgs, [f"s{i}" for i in range(5)], causes, per_cause=2)
+    visible = [ax for ax in fig.axes if ax.axison]
+    assert len(visible) == 4  # 2 per cause
+    assert fig.axes[0].get_ylabel() == "a"
+    with pytest.raises(ValueError, match="captions"):
+        figures.misclassified_grid(imgs, ["x"], causes)
+    heats = [np.clip(i, 0, 1) for i in imgs]
+    fig = figures.saliency_grid(imgs[:2], heats[:2], ["x", "y"])
+    assert len(fig.axes[0].images) == 2  # sample + overlay
+    with pytest.raises(ValueError, match="differs"):
+        figures.saliency_grid(imgs[:1], [np.zeros((2, 2))], ["x"])
+    with pytest.raises(ValueError, match="titles"):
+        figures.thumbnail_gallery(imgs, ["only one"])
+
+
+def test_network_diagram_one_box_per_layer():
+    table = pd.DataFrame({"type": ["Input", "Convolution", "Max Pooling", "Output"],
+                          "kernel": ["-", "7x7", "8x8", "-"],
+                          "output_size": [(1, 64, 128), (32, 58, 122), (32, 13, 29), (2,)]})
+    fig = figures.network_diagram(table)
+    assert len(fig.axes[0].patches) == 4
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert "32 x 58 x 122" in texts and "Conv\n7x7" in texts
+    with pytest.raises(ValueError, match="output size"):
+        figures.network_diagram(table.drop(columns="output_size"))
