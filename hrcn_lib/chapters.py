@@ -57,6 +57,7 @@ __all__ = [
     "load_images",
     "compare_table2",
     "measured_memory",
+    "describe_mismatches",
 ]
 
 #: The paper's three causes of misclassification (Sec. 5.2), plus the rest.
@@ -277,7 +278,8 @@ def ensure_trained(ch: Chapter, spec: RunSpec, train_df: pd.DataFrame) -> Path:
     train(spec.model, spec.dataset, train_df, out, epochs=_epochs(ch, spec),
           batch_size=p.batch_size, lr=p.lr, micro_batch=p.micro_batch, precision=p.precision,
           device=ch.device, checkpoint_activations=p.checkpoint_activations,
-          resume=(out / "checkpoint.pt").exists(), seed=ch.seed, cache_dir=ch.paths.cache)
+          resume=(out / "checkpoint.pt").exists(), seed=ch.seed, cache_dir=ch.paths.cache,
+          progress=False)
     return out
 
 
@@ -331,12 +333,30 @@ def _confusion(pred: pd.DataFrame) -> np.ndarray:
     return cm
 
 
+def _flat_timing(timing: Mapping) -> dict:
+    """``{"preprocess_ms": median, "classify_ms": median, "<kind>_iqr": iqr, ...}`` (ms/sample).
+
+    Accepts :func:`hrcn_lib.evaluate.evaluate`'s timing (per-kind summaries with
+    ``median`` and ``iqr``) or plain numbers.
+    """
+    flat = {}
+    for key, value in timing.items():
+        if isinstance(value, Mapping) and key.endswith("_ms"):
+            flat[key] = float(value.get("median", float("nan")))
+            flat[key.replace("_ms", "_iqr")] = float(value.get("iqr", float("nan")))
+            flat[key.replace("_ms", "_n")] = int(value.get("n", 0))
+        else:
+            flat[key] = value
+    return flat
+
+
 def _load_summary(out: Path, set_name: str) -> EvalSummary:
     pred = pd.read_csv(out / f"predictions_{set_name}.csv", keep_default_na=False,
                        na_values={"psf_fwhm": [""], "snr": [""], "object_fraction": [""]})
     metrics = json.loads((out / f"metrics_{set_name}.json").read_text())
-    timing_path = out / "timing.json"
-    timing = json.loads(timing_path.read_text()) if timing_path.exists() else {}
+    timing_path = next((p for p in (out / f"timing_{set_name}.json", out / "timing.json")
+                        if p.exists()), None)
+    timing = _flat_timing(json.loads(timing_path.read_text())) if timing_path else {}
     cm = np.asarray(metrics["confusion"], dtype=np.int64) if "confusion" in metrics else _confusion(pred)
     return EvalSummary(predictions=pred, metrics=metrics, confusion=cm, timing=timing)
 
@@ -364,10 +384,12 @@ def ensure_evaluated(ch: Chapter, spec: RunSpec, df: pd.DataFrame, set_name: str
         from hrcn_lib.evaluate import evaluate
         from hrcn_lib.train import load_trained_model
 
-        model = load_trained_model(out, device=None if ch.device == "auto" else ch.device)
+        device = None if ch.device == "auto" else ch.device
+        model = load_trained_model(out, device=device)
+        # no sample cache: Table 4's preprocessing time is the time from the raw file
         evaluate(model, limit_samples(df, ch.profile.max_eval_samples, ch.seed), spec.dataset,
-                 out_dir=out, set_name=set_name, timing_samples=ch.profile.timing_samples,
-                 cache_dir=ch.paths.cache)
+                 out_dir=out, set_name=set_name, device=device,
+                 timing_samples=ch.profile.timing_samples, progress=False)
     return _load_summary(out, set_name)
 
 
@@ -744,42 +766,84 @@ def compare_table2(layers: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("layer")
 
 
-def measured_memory(ch: Chapter, *, measure: bool = True, segments: int = 4) -> pd.DataFrame:
+#: Pairs above this many input pixels are not measured in the smoke profile (CI budget).
+SMOKE_MEASURE_MAX_PIXELS: int = 224 * 448
+
+
+def measured_memory(ch: Chapter, *, measure: bool = True, full_resolution: bool | None = None,
+                    segments: int = 4) -> pd.DataFrame:
     """Peak memory of one training step of each enabled pair, measured once and cached.
 
     Each step runs with the profile's micro-batch (the samples of one forward
-    pass), precision and activation checkpointing (``segments`` when on), via
-    :func:`hrcn_lib.hardware.measure_peak_memory` (a fresh process on CPU). The
-    table is stored in ``<run_dir>/tables/peak_memory.csv`` and reused.
+    pass), effective precision (:func:`hrcn_lib.train.resolve_precision`: bf16
+    only where the hardware has it) and activation checkpointing (``segments``
+    when on), via :func:`hrcn_lib.hardware.measure_peak_memory` (a fresh
+    process on CPU). The table is stored in ``<run_dir>/tables/peak_memory.csv``
+    and reused.
+
+    Args:
+        ch: the chapter context.
+        measure: measure what is not cached (``False``: only read the cache).
+        full_resolution: also measure 2048 x 4096 pairs; ``None`` means yes
+            except in the ``smoke`` profile, whose CI budget has no room for a
+            full-resolution training step (those rows say so).
+        segments: checkpointing segments when the profile checkpoints activations.
 
     Returns:
         DataFrame indexed by run label: ``peak_mb``, ``training_mb`` (peak minus
         an idle process), ``step_s`` (s), ``micro_batch``, ``precision``,
-        ``checkpoint_segments``, ``device``, ``method``; empty when ``measure``
-        is false and nothing is cached.
+        ``checkpoint_segments``, ``device``, ``note``; empty when ``measure`` is
+        false and nothing is cached.
     """
     cache = ch.paths.tables / "peak_memory.csv"
     if cache.exists():
-        return pd.read_csv(cache, index_col="run")
+        return pd.read_csv(cache, index_col="run", keep_default_na=False,
+                           na_values={"peak_mb": [""], "training_mb": [""], "step_s": [""]})
     if not measure:
         return pd.DataFrame()
     import torch
 
     from hrcn_lib.hardware import measure_peak_memory
     from hrcn_lib.models import input_size
+    from hrcn_lib.train import resolve_precision
 
     p = ch.profile
+    full = (p.name != "smoke") if full_resolution is None else full_resolution
     device = ch.device if ch.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    precision = resolve_precision(p.precision, torch.device(device), warn=False)
     segs = segments if p.checkpoint_activations else 0
     rows = []
     for spec in p.enabled_runs():
-        res = measure_peak_memory(spec.model, input_size(spec.dataset), batch_size=p.micro_batch,
-                                  device=device, precision=p.precision, checkpoint_segments=segs)
-        rows.append({"run": run_label(spec), "peak_mb": round(res.peak_mb, 1),
-                     "training_mb": round(res.training_mb, 1), "step_s": round(res.seconds, 2),
-                     "micro_batch": p.micro_batch, "precision": p.precision,
-                     "checkpoint_segments": segs, "device": device, "method": res.method})
+        size = input_size(spec.dataset)
+        row = {"run": run_label(spec), "peak_mb": float("nan"), "training_mb": float("nan"),
+               "step_s": float("nan"), "micro_batch": p.micro_batch, "precision": precision,
+               "checkpoint_segments": segs, "device": device, "note": ""}
+        if not full and size[0] * size[1] > SMOKE_MEASURE_MAX_PIXELS:
+            row["note"] = f"not measured: {size[0]} x {size[1]} step skipped in profile {p.name}"
+        else:
+            res = measure_peak_memory(spec.model, size, batch_size=p.micro_batch, device=device,
+                                      precision=precision, checkpoint_segments=segs)
+            row.update(peak_mb=round(res.peak_mb, 1), training_mb=round(res.training_mb, 1),
+                       step_s=round(res.seconds, 2), note=res.method)
+        rows.append(row)
     table = pd.DataFrame(rows).set_index("run")
     cache.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(cache)
     return table
+
+
+def describe_mismatches(comparison: pd.DataFrame) -> str:
+    """One sentence listing the rows of :func:`compare_table2` that differ ("none" if none)."""
+    diff = comparison.loc[~comparison["match"]]
+    if diff.empty:
+        return "none"
+    parts = []
+    for layer, row in diff.iterrows():
+        what = []
+        if row["output (ours)"] != row["output (paper)"]:
+            what.append(f"output {row['output (ours)']} computed, {row['output (paper)']} printed")
+        if row["params (ours)"] != row["params (paper)"]:
+            what.append(f"{row['params (ours)']:,} parameters computed, "
+                        f"{row['params (paper)']:,} printed")
+        parts.append(f"layer {layer} ({row['type']}): " + ", ".join(what))
+    return "; ".join(parts)

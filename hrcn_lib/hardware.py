@@ -169,8 +169,9 @@ def layer_table(model: nn.Module, input_size: Sequence[int]) -> pd.DataFrame:
     rows: list[dict] = [dict(layer="-", type="Input", kernel="-", stride="-", output_size=chw,
                              activation="-", trainable_params=0, batchnorm_params=0, module="")]
 
-    def hook(module: nn.Module, _inputs: tuple, output: torch.Tensor) -> None:
-        shape = tuple(int(s) for s in output.shape[1:])
+    def hook(module: nn.Module, _inputs: tuple, output: object) -> None:
+        shape = (tuple(int(s) for s in output.shape[1:]) if isinstance(output, torch.Tensor)
+                 else ())
         if isinstance(module, _ACTIVATIONS):
             rows[-1]["activation"] = type(module).__name__
             return

@@ -26,7 +26,8 @@ data_dir = ""       # "" -> <run_dir>/data (simulated when missing)
 device = ""         # "" -> the profile's device
 seed = 0            # master seed'''
 
-SETUP = '''import pandas as pd
+SETUP = '''%matplotlib inline
+import pandas as pd
 from myst_nb import glue
 
 from hrcn_lib import chapters, figures
@@ -151,14 +152,14 @@ the same columns:
     code('''
 from hrcn_lib.manifest import COLUMNS
 
-lcid[list(COLUMNS)].head(12)
+lcid[list(COLUMNS)].head(12).style.format({"ra": "{:.6f}", "dec": "{:.6f}"})
 '''),
     md('''
 And the rows the paper prints (two of its OBSIDs, `ie3o05ywwq` and `j8dw03yewq`, have ten
 characters: no HST rootname does, so `hrcn_lib.manifest` refuses them rather than guess):
 '''),
     code('''
-paper.paper_table_a1()
+paper.paper_table_a1().style.format({"ra": "{:.6f}", "dec": "{:.6f}"})
 '''),
     md('''
 ## A gallery per morphology
@@ -219,7 +220,7 @@ simulator also read), in raw-array pixels:
 figures.layout_figure()
 '''),
     code('''
-chapters.layout_table()
+chapters.layout_table().set_index(["chip", "region"])[["kind", "rows", "cols", "size"]]
 '''),
     md('''
 ## Figure 1: a raw frame and its cropped sample
@@ -286,6 +287,7 @@ Its Table 2 lists each layer's kernel, stride, output size and trainable paramet
 '''),
     params(),
     code('''
+%matplotlib inline
 import torch
 from myst_nb import glue
 
@@ -319,13 +321,15 @@ glue("n_params", n_params, display=False)
 glue("n_bn", n_bn, display=False)
 glue("paper_params", paper_total, display=False)
 glue("n_mismatch", int((~comparison["match"]).sum()), display=False)
+glue("mismatches", chapters.describe_mismatches(comparison), display=False)
 comparison
 '''),
     md('''
 The model has {glue:text}`n_params:,d` trainable parameters; the paper's Table 2 sums to
 {glue:text}`paper_params:,d`. The difference, {glue:text}`n_bn:,d` parameters, is exactly the
 BatchNorm layers' scales and shifts, which the paper's note says its table omits. Rows whose
-output size or parameter count differ from the printed table: {glue:text}`n_mismatch`.
+output size or parameter count differ from the printed table ({glue:text}`n_mismatch`):
+{glue:text}`mismatches`.
 
 ## The network
 
@@ -336,9 +340,11 @@ Boxes in layer order; height grows with the output's spatial size, width with it
 figures.network_diagram(layers)
 '''),
     md(WHY.format(text='''Table 2 is architecture, not training, so it is reproduced exactly,
-apart from the BatchNorm parameters the paper leaves out of its table on purpose. Any other
-difference listed above would be a transcription slip of the printed table, and the computed
-value is the one the model has.''')),
+apart from the BatchNorm parameters the paper leaves out of its table on purpose. The printed
+output of layer 7 (128 x 121 x 248) cannot be right: a 2 x 2 pooling with stride 2 and no padding
+of 498 columns gives floor((498 - 2) / 2) + 1 = 249, and the paper's own layer 8 (a 3 x 3
+convolution without padding) prints 247 = 249 - 2 columns, so the computed 249 is what the
+network has; the slip is only in the printed table.''')),
 ]
 
 # ----------------------------------------------------------------------------- 04 training
@@ -616,7 +622,7 @@ Its examples: NGC 6744 (a galaxy with star-like point sources) and M16 (a nebula
 structure) for inter-class similarity; small parts of M82 and NGC 419 for insufficient features;
 a bright slanted trail and an "8"-shaped optical artefact for image noise.
 '''),
-    params("gradcam_samples = 4  # samples explained with Grad-CAM"),
+    params("gradcam_samples = 3  # samples explained with Grad-CAM"),
     setup(),
     code('''
 specs = [s for s in ch.profile.enabled_runs() if chapters.is_trained(ch, s)]
@@ -635,10 +641,11 @@ glue("n_preds", int(len(preds)), display=False)
 
 Of {glue:text}`n_preds` predictions (every trained model on the testing set and on LCID-Blurry),
 {glue:text}`n_wrong` are wrong. Each is attributed to a cause from what the simulator recorded
-about the sample (`hrcn_lib.chapters.assign_cause`): a built-in look-alike (a galaxy rich in
-star-forming knots, a nebula with arm-like filaments) is *inter-class similarity*; a trail or an
-optical ghost is *image noise*; a small visible fraction of the body or a blurry sample is
-*insufficient features*.
+about the sample (`hrcn_lib.chapters.assign_cause`): a body built as a look-alike of the other
+class (an elliptical with a resolved globular-cluster population, spiral arms lit like nebula
+filaments, a nearby spiral resolved into stars as in the paper's NGC 6744, ...) is *inter-class
+similarity*; a satellite trail or an optical ghost is *image noise*; a chip that sees only the
+edge of its body, or a blurry sample, is *insufficient features*.
 '''),
     code('''
 counts = (pd.crosstab(wrong["run"], wrong["cause"]) if len(wrong)

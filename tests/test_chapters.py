@@ -118,6 +118,11 @@ def test_evaluated_results_are_reused(tmp_path):
     res = chapters.ensure_evaluated(ch, spec, pd.DataFrame(), "test")  # nothing recomputed
     np.testing.assert_array_equal(res.confusion, [[0, 1], [0, 1]])
     assert res.timing == {}
+    (out / "timing_test.json").write_text(json.dumps(
+        {"preprocess_ms": {"median": 5.0, "iqr": 1.0, "n": 3}, "classify_ms": 2.0, "device": "cpu"}))
+    res = chapters.ensure_evaluated(ch, spec, pd.DataFrame(), "test")
+    assert res.timing == {"preprocess_ms": 5.0, "preprocess_iqr": 1.0, "preprocess_n": 3,
+                          "classify_ms": 2.0, "device": "cpu"}
     with pytest.raises(FileNotFoundError, match="model.pt"):
         chapters.ensure_evaluated(ch, spec, pd.DataFrame(), "blurry")
     with pytest.raises(ValueError, match="disabled"):

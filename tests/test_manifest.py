@@ -298,3 +298,24 @@ def test_dataset_table_layout_matches_paper_table1():
     ours = dataset_table({"Training": train, "Testing": test})
     paper = paper_numbers.paper_table1()
     assert list(ours.index) == list(paper.index) and list(ours.columns) == list(paper.columns)
+
+
+# ----------------------------------------------------------------------------- simulated data
+
+
+def test_simulated_manifests_read_round_trip_and_split(request, tmp_path):
+    try:
+        root = request.getfixturevalue("smoke_data")
+    except pytest.FixtureLookupError:
+        pytest.skip("smoke_data fixture (tests/conftest.py) not available")
+    for name in ("lcid_manifest.csv", "blurry_manifest.csv"):
+        df = read_manifest(Path(root) / name)
+        assert list(df.columns[: len(COLUMNS)]) == list(COLUMNS)
+        assert {"path", "subset", "blurry", "psf_fwhm", "snr", "exptime"} <= set(df.columns)
+        assert all(Path(p).is_absolute() and Path(p).is_file() for p in df["path"])
+        again = read_manifest(write_manifest(df, tmp_path / "elsewhere" / name))
+        pd.testing.assert_frame_equal(again, df)
+    lcid = read_manifest(Path(root) / "lcid_manifest.csv")
+    train, test = split_by_body(lcid, seed=0)
+    assert set(train["label"]) == set(test["label"]) == set(LABELS)
+    assert set(train["body"]).isdisjoint(test["body"])

@@ -280,6 +280,23 @@ def test_verify_with_real_header_reader(tmp_path):
     assert "ROOTNAME" in verify_raw(other.path, other)
 
 
+def test_simulated_files_are_verified_and_skipped(request):
+    pytest.importorskip("hrcn_lib.preprocess")
+    try:
+        root = Path(request.getfixturevalue("smoke_data"))
+    except pytest.FixtureLookupError:
+        pytest.skip("smoke_data fixture (tests/conftest.py) not available")
+    lcid = read_manifest(root / "lcid_manifest.csv")
+    raw = root / "raw"
+    assert {str(t.path) for t in plan_downloads(lcid, raw)} == set(lcid["path"])
+    client = FakeObservations({})  # must not be asked for anything
+    report = download(lcid, raw, client=client, progress=False)
+    assert report.ok and report.downloaded == [] and len(report.skipped) == lcid["obsid"].nunique()
+    assert client.calls == []
+    attached = attach_paths(lcid.drop(columns="path"), raw)
+    assert attached["path"].tolist() == lcid["path"].tolist()
+
+
 # ----------------------------------------------------------------------------- paths and CLI
 
 

@@ -16,8 +16,6 @@ from book_support import get_smoke_book
 from hrcn_lib.bookbuild import NOTEBOOKS
 from hrcn_lib.paths import REPO_ROOT
 
-pytestmark = pytest.mark.slow
-
 #: Library modules each chapter needs (the test skips until they exist).
 NEEDS: dict[str, tuple[str, ...]] = {
     "01_data": ("hrcn_lib.simulate", "hrcn_lib.manifest", "hrcn_lib.preprocess"),
@@ -97,6 +95,7 @@ def test_generator_reproduces_the_committed_notebooks(tmp_path, monkeypatch):
         assert fresh == committed, f"{stem}.ipynb is stale: run notebooks/_make_notebooks.py"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stem", NOTEBOOKS)
 def test_chapter_executes(stem, smoke_book):
     _require(stem)

@@ -167,12 +167,14 @@ def test_bias_removal_leaves_no_step_between_amplifiers(files, inst):
     assert 8.0 < float(sample.max()) < 10.5
 
 
-def test_numpy_fallback_matches_numba_kernel(files, monkeypatch):
+def test_numpy_fallback_and_parallel_kernel_match_the_default(files, monkeypatch):
+    pp.warm_up()
     path = files["uvis_bias"]
-    fast = pp.load_sample(path, 1)
-    monkeypatch.setattr(pp, "_KERNEL", None)
-    monkeypatch.setattr(pp, "_KERNEL_TRIED", True)
-    np.testing.assert_array_equal(pp.load_sample(path, 1), fast)
+    default = pp.load_sample(path, 1)
+    monkeypatch.setenv("HRCN_PREPROCESS_THREADS", "2")
+    np.testing.assert_array_equal(pp.load_sample(path, 1), default)
+    monkeypatch.setattr(pp, "_KERNELS", {False: None, True: None})  # as without numba
+    np.testing.assert_array_equal(pp.load_sample(path, 1), default)
 
 
 def test_unusual_scaling_falls_back_to_astropy(tmp_path, files):
@@ -296,6 +298,12 @@ def test_subarray_is_refused(tmp_path, files):
                                           (2, "not a SCI extension"), (6, "not a SCI extension")])
 def test_bad_hdu_index(files, hdu, fragment):
     _expect(files["uvis_marker"], hdu, f"HDU {hdu}", fragment)
+
+
+def test_hdu_index_must_be_an_integer(files):
+    for bad in ("1", 1.0, True):
+        with pytest.raises(PreprocessError, match="HDU index must be an integer"):
+            pp.read_header_info(files["acs_marker"], bad)
 
 
 def test_unexpected_shape(tmp_path):

@@ -39,7 +39,7 @@ class CheckpointSequential(nn.Sequential):
         starts = self._block_starts()
         k = max(1, min(self.segments, len(starts)))
         cuts = [starts[round(j * len(starts) / k)] for j in range(k)] + [len(self)]
-        return [(a, b) for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
+        return [(a, b) for a, b in zip(cuts[:-1], cuts[1:], strict=True) if b > a]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Same result as ``nn.Sequential.forward``; memory-lean when checkpointing is on."""

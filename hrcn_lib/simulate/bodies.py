@@ -133,7 +133,7 @@ def _galaxy_params(morph: str, rng: np.random.Generator) -> tuple[dict, str]:
                  bulge_n=_u(rng, 1.5, 4.0), bulge_re=_u(rng, 4, 14),
                  bulge_sb=mag_to_sb(_u(rng, 18.5, 20.5)), arms=int(rng.choice([2, 2, 3, 4])),
                  pitch=_u(rng, 12, 28), arm_amp=_u(rng, 0.5, 0.9), young_frac=_u(rng, 0.3, 0.6),
-                 dust_tau=_u(rng, 0.3, 1.2), n_knots=int(rng.integers(80, 260)),
+                 dust_tau=_u(rng, 0.3, 1.2), n_knots=int(rng.integers(400, 1200)),
                  nearby=bool(rng.random() < 0.5), phase=_u(rng, 0, 360))
         if morph == "barred_spiral":
             p.update(bar_len=_u(rng, 25, 60), bar_q=_u(rng, 0.2, 0.35),
@@ -175,7 +175,8 @@ def _nsc_params(morph: str, rng: np.random.Generator) -> tuple[dict, str]:
         p["rt"] = p["rc"] * 10 ** p["c"]
         look = "globular_core~elliptical_core"
     elif morph == "open_cluster":
-        p.update(r_pl=_u(rng, 40, 110), n_stars=int(rng.integers(300, 1500)),
+        p.update(r_pl=_u(rng, 40, 110), n_stars=int(rng.integers(800, 3000)),
+                 field_density=_u(rng, 0.003, 0.02),
                  f_max=_u(rng, 2e4, 2e5), n_sub=int(rng.integers(0, 5)),
                  nebulosity=bool(rng.random() < 0.6), neb_sb=mag_to_sb(_u(rng, 21.5, 23.0)))
         look = "open_cluster~irregular_clumps" if p["n_sub"] >= 2 or p["nebulosity"] else ""

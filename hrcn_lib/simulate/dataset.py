@@ -20,6 +20,7 @@ import multiprocessing
 import os
 import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -60,6 +61,7 @@ __all__ = [
     "estimate_disk",
     "raw_path",
     "ACS_WHEEL1",
+    "plan",
 ]
 
 #: ACS filters mounted on filter wheel 1 (the others are on wheel 2).
@@ -196,12 +198,18 @@ def _coverage_fraction(scene: Scene, grid: ChipGrid) -> tuple[float, np.ndarray]
 
 
 def _snr(signal: np.ndarray, mask: np.ndarray, background: float, read_noise: float) -> float:
-    """Median per-pixel S/N of the object signal over the (coarse) object mask."""
+    """Root-mean-square per-pixel S/N of the object signal over the (coarse) object mask.
+
+    ``sqrt(mean(S^2 / (S + background + RN^2)))`` over the object's pixels
+    (sampled at the coarse-pixel centres): dominated by the object's bright
+    features (arms, knots, stars), so it means the same for smooth galaxies and
+    for sparse star clusters.
+    """
     if not mask.any():
         return 0.0
     s = signal[COARSE // 2::COARSE, COARSE // 2::COARSE][: mask.shape[0], : mask.shape[1]]
     s = s[mask[: s.shape[0], : s.shape[1]]].astype(np.float64)
-    return float(np.median(s / np.sqrt(s + background + read_noise**2)))
+    return float(np.sqrt(np.mean(s * s / (s + background + read_noise**2))))
 
 
 def _ghost(scene: Scene, grid: ChipGrid, exp: Exposure, rng: np.random.Generator
@@ -264,7 +272,8 @@ def _render_chip(exp: Exposure, body: Body, scene: Scene, det: Detector, hdu: in
 
 
 def render_exposure(seed: int, body_name: str, index: int, *, screen_first: bool = False,
-                    keep_signal: bool = False) -> RenderedExposure:
+                    keep_signal: bool = False, exposure: Exposure | None = None
+                    ) -> RenderedExposure:
     """Render one exposure (both chips) in memory.
 
     Args:
@@ -273,6 +282,8 @@ def render_exposure(seed: int, body_name: str, index: int, *, screen_first: bool
         index: exposure number (>= 0).
         screen_first: skip rendering (``chips`` empty) when no chip would pass screening.
         keep_signal: keep the noiseless signal and cosmic-ray masks (tests, figures).
+        exposure: use these exposure parameters instead of the scheduled ones
+            (e.g. ``dataclasses.replace`` of one with another PSF; tests, figures).
 
     Raises:
         ValueError: bad body name or index.
@@ -280,7 +291,8 @@ def render_exposure(seed: int, body_name: str, index: int, *, screen_first: bool
     if not isinstance(index, (int, np.integer)) or index < 0:
         raise SimulationError(f"exposure index must be an integer >= 0, got {index!r}")
     body, scene = body_scene(int(seed), body_name)
-    exp = make_exposure(seed, body, int(index), scene.extent)
+    exp = exposure if exposure is not None else make_exposure(seed, body, int(index),
+                                                              scene.extent)
     det = detector(exp.instrument)
     primary, sci, ra_p, dec_p = _headers(exp, body)
     fractions = {hdu: _coverage_fraction(scene, chip_grid(exp, hdu))[0] for hdu in SCIENCE_HDUS}
@@ -309,6 +321,7 @@ def _row(exp: Exposure, body: Body, hdu: int, grid: ChipGrid, ra_p: float, dec_p
     frac = info["object_fraction"]
     looks = [x for x in (body.lookalike, "edge_view" if frac < EDGE_VIEW_FRACTION else "") if x]
     return {"body": body.name, "instrument": exp.instrument, "obsid": exp.obsid,
+            "exposure": exp.index,
             "filter": exp.filter, "ra": round(ra, 6), "dec": round(dec, 6), "hdu": hdu,
             "label": body.label, "path": "", "subset": body.subset,
             "blurry": is_blurry(fwhm, info["snr"]), "psf_fwhm": round(fwhm, 4),
@@ -384,9 +397,13 @@ def _check_out_dir(out_dir: Path, need: int) -> None:
     if out_dir.exists() and not out_dir.is_dir():
         raise SimulationError(f"output {out_dir} exists and is not a directory")
     parent = _existing_parent(out_dir)
-    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-        raise SimulationError(f"output directory {out_dir} is not writable "
-                              f"({parent} does not allow writing)")
+    try:
+        if not parent.is_dir():
+            raise OSError(f"{parent} is not a directory")
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+    except OSError as exc:
+        raise SimulationError(f"output directory {out_dir} is not writable ({exc})") from None
     free = shutil.disk_usage(parent).free
     if need > free:
         raise SimulationError(f"not enough disk space for {out_dir}: the dataset needs "
@@ -425,7 +442,7 @@ def plan(profile: str = "smoke", *, bodies_galaxy: int | None = None,
 def simulate_dataset(out_dir: str | os.PathLike[str], profile: str = "smoke", *,
                      bodies_galaxy: int | None = None, bodies_nsc: int | None = None,
                      exposures: int | None = None, seed: int = 0, jobs: int = 1,
-                     progress: bool = True) -> SimResult:
+                     progress: bool = True, announce: bool | None = None) -> SimResult:
     """Simulate a dataset: raw files in ``out_dir/raw`` plus the two manifests.
 
     Args:
@@ -435,7 +452,8 @@ def simulate_dataset(out_dir: str | os.PathLike[str], profile: str = "smoke", *,
         bodies_galaxy, bodies_nsc, exposures: override the profile's LCID counts.
         seed: master seed; the same call with the same seed writes byte-identical files.
         jobs: worker processes (1 = in this process).
-        progress: print the disk estimate and show a tqdm progress bar.
+        progress: show a tqdm progress bar.
+        announce: print the disk space the call will use before writing (default: ``progress``).
 
     Returns:
         :class:`SimResult`.
@@ -452,7 +470,7 @@ def simulate_dataset(out_dir: str | os.PathLike[str], profile: str = "smoke", *,
     out_dir = Path(out_dir)
     need = estimate_disk(len(tasks))
     _check_out_dir(out_dir, need)
-    if progress:
+    if progress if announce is None else announce:
         print(f"hrcn simulate: {len(tasks)} exposures -> {out_dir}: at most "
               f"{need / 1e9:.2f} GB of disk", file=sys.stderr)
     (out_dir / "raw").mkdir(parents=True, exist_ok=True)
@@ -496,7 +514,7 @@ def _manifests(rows: list[dict], out_dir: Path) -> tuple[pd.DataFrame, pd.DataFr
 
     cols = ["body", "instrument", "obsid", "filter", "ra", "dec", "hdu", "label", "path",
             "subset", "blurry", "psf_fwhm", "snr", "morphology", "defects", "exptime",
-            "object_fraction", "lookalike", "condition"]
+            "object_fraction", "lookalike", "condition", "exposure"]
     df = pd.DataFrame(rows, columns=cols)
     lcid = df[df["subset"] == "lcid"].reset_index(drop=True)
     blurry = df[(df["subset"] == "blurry") & df["blurry"]].reset_index(drop=True)

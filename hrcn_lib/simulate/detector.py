@@ -52,7 +52,7 @@ CR_LENGTH_PMF: np.ndarray = (lambda p: p / p.sum())(0.23 * 0.77 ** np.arange(40)
 #: Fraction of hot pixels (dark rate lognormal, median 0.08 e-/s).
 HOT_PIXEL_FRACTION = 2e-3
 #: Mean (e-) below which Poisson noise is drawn exactly.
-POISSON_EXACT_BELOW = 25.0
+POISSON_EXACT_BELOW = 10.0
 #: HST primary mirror (m), linear central obscuration, charge-diffusion sigma (arcsec).
 _DIAM, _OBSC, _DIFFUSION = 2.4, 0.33, 0.018
 
@@ -68,9 +68,25 @@ def _optical_stamp(scale: float, filt: str, defocus: float) -> np.ndarray:
 
 
 def measure_fwhm(stamp: np.ndarray, scale: float) -> float:
-    """FWHM (arcsec) of a centred PSF stamp (GalSim ``Image.calculateFWHM``)."""
-    return float(galsim.Image(np.ascontiguousarray(stamp, dtype=np.float64),
-                              scale=scale).calculateFWHM())
+    """FWHM (arcsec) of a centred PSF stamp.
+
+    GalSim's ``Image.calculateFWHM`` (half of the central value) for centrally
+    peaked PSFs; for a defocused "donut" PSF, whose centre is not its maximum,
+    twice the outermost radius where the azimuthal mean profile is at half its
+    maximum.
+    """
+    n = stamp.shape[0]
+    c = (n - 1) / 2.0
+    y, x = np.mgrid[:n, :n]
+    b = np.rint(np.hypot(x - c, y - c) * 2).astype(np.int64).ravel()
+    prof = np.bincount(b, stamp.ravel()) / np.maximum(np.bincount(b), 1)
+    if int(np.argmax(prof)) == 0:
+        return float(galsim.Image(np.ascontiguousarray(stamp, dtype=np.float64),
+                                  scale=scale).calculateFWHM())
+    half = prof.max() / 2.0
+    k = int(np.flatnonzero(prof >= half).max())
+    frac = (prof[k] - half) / max(prof[k] - prof[k + 1], 1e-30)
+    return float(2.0 * (k + frac) / 2.0 * scale)
 
 
 def psf_stamp(scale: float, filt: str, jitter: float = 0.0,

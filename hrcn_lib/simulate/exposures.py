@@ -6,12 +6,12 @@ An exposure is fixed by ``(seed, body, index)`` (:func:`make_exposure`).
 Observing conditions:
 
 * ``clear``: a filter matched to the body, 100-1500 s, nominal PSF.
-* ``short``: 3-25 s (acquisition-like): low S/N.
+* ``short``: 0.5-8 s (acquisition-like): low S/N.
 * ``mismatched_filter``: a band where the body's light is faint (UV for old
   populations, narrow-band continuum for galaxies, F814W/UV for gas) and 20-150 s.
 * ``jitter``: gyro-guided pointing: the PSF is convolved with a Gaussian of
   sigma 0.07-0.18 arcsec.
-* ``defocus``: telescope breathing / focus offset: 2.5 or 4 waves of defocus.
+* ``defocus``: a focus offset: 0.4 or 0.6 waves of defocus (a ring-shaped PSF).
 
 LCID bodies get a blurry condition on a fixed schedule (``(ordinal + index) % 6 == 2``,
 one exposure in six, cycling through the four blurry conditions); LCID-Blurry
@@ -26,8 +26,8 @@ Rules (documented in the book):
 * **Edge view**: a selected chip with ``object_fraction < EDGE_VIEW_FRACTION``
   gets ``edge_view`` in ``lookalike`` (the paper's "insufficient features").
 * **Blurry**: ``psf_fwhm > BLURRY_FWHM`` arcsec or ``snr < BLURRY_SNR``, where
-  ``snr`` is the median, over the chip's object pixels, of the per-pixel
-  ``S / sqrt(S + sky + dark + RN^2)`` of the noiseless object signal ``S`` (e-).
+  ``snr`` is the root-mean-square, over the chip's object pixels, of the
+  per-pixel ``S / sqrt(S + sky + dark + RN^2)`` of the noiseless signal ``S`` (e-).
 """
 
 from __future__ import annotations
@@ -64,8 +64,8 @@ MIN_OBJECT_FRACTION = 0.08
 EDGE_VIEW_FRACTION = 0.3
 #: arcsec: PSF FWHM above which a sample is blurry (HST's nominal PSF is ~0.07-0.1").
 BLURRY_FWHM = 0.16
-#: Median per-pixel S/N of the object below which a sample is blurry.
-BLURRY_SNR = 1.0
+#: RMS per-pixel S/N of the object below which a sample is blurry.
+BLURRY_SNR = 0.5
 
 _BLURRY_KINDS = ("short", "mismatched_filter", "jitter", "defocus")
 _ALNUM = "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -136,8 +136,11 @@ def make_obsid(seed: int, body: Body, index: int, instrument: str) -> str:
     """
     if not 0 <= index < 36**4:
         raise ValueError(f"exposure index {index} out of range 0..{36**4 - 1}")
-    prog = (int(seed) * 7919 + body.ordinal) % 36**3
-    return (detector(instrument).rootname_prefix + _base36(prog, 3) + _base36(index, 4) + "q")
+    # bijections modulo 36^k (multipliers coprime to 6): distinct bodies -> distinct
+    # programmes, distinct exposures of a body -> distinct visit/exposure codes
+    prog = (int(seed) * 7919 + body.ordinal * 12347 + 4321) % 36**3
+    visit = ((index + body.ordinal * 37) * 1679 + 123457) % 36**4
+    return detector(instrument).rootname_prefix + _base36(prog, 3) + _base36(visit, 4) + "q"
 
 
 def _condition(body: Body, index: int) -> str:
@@ -191,14 +194,14 @@ def make_exposure(seed: int, body: Body, index: int, extent: float) -> Exposure:
                                                                                    instrument)
     exptime = float(np.round(np.exp(rng.uniform(np.log(100), np.log(1500))), 1))
     if cond == "short":
-        exptime = float(np.round(rng.uniform(3, 25), 1))
+        exptime = float(np.round(rng.uniform(0.5, 8.0), 1))
     elif cond == "mismatched_filter":
         exptime = float(np.round(rng.uniform(20, 150), 1))
     jitter, defocus = 0.0, 0.0
     if cond == "jitter" or (body.subset == "blurry" and cond in ("short", "mismatched_filter")):
         jitter = float(rng.uniform(0.07, 0.18))
     if cond == "defocus":
-        defocus = float(rng.choice([2.5, 4.0]))
+        defocus = float(rng.choice([0.4, 0.6]))
     # pointings: near the centre first (index 0, blurry bodies), anywhere on the body later
     reach = 0.25 if index == 0 or body.subset == "blurry" else 0.75
     rad = extent * reach * np.sqrt(rng.random())

@@ -309,12 +309,23 @@ def render_smooth(scene: Scene, grid: ChipGrid, instrument: str, filt: str,
     return rate, scene.coverage(u, v).astype(np.float32)
 
 
+_KERNEL_FT: dict[tuple, np.ndarray] = {}
+
+
 def fft_convolve(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
-    """``scipy.signal.fftconvolve(image, kernel, mode="same")`` in float32 with real FFTs."""
+    """``scipy.signal.fftconvolve(image, kernel, mode="same")`` in float32 with real FFTs.
+
+    The kernel's transform is kept for the next call with the same kernel and
+    image shape (both chips of an exposure share their PSF).
+    """
     s0 = scipy.fft.next_fast_len(image.shape[0] + kernel.shape[0] - 1, real=True)
     s1 = scipy.fft.next_fast_len(image.shape[1] + kernel.shape[1] - 1, real=True)
-    prod = scipy.fft.rfft2(image, (s0, s1)) * scipy.fft.rfft2(kernel, (s0, s1))
-    full = scipy.fft.irfft2(prod, (s0, s1))
+    key = (kernel.tobytes(), kernel.shape, s0, s1)
+    kft = _KERNEL_FT.get(key)
+    if kft is None:
+        _KERNEL_FT.clear()
+        kft = _KERNEL_FT[key] = scipy.fft.rfft2(kernel.astype(np.float32), (s0, s1))
+    full = scipy.fft.irfft2(scipy.fft.rfft2(image, (s0, s1)) * kft, (s0, s1))
     h0, h1 = kernel.shape[0] // 2, kernel.shape[1] // 2
     return np.ascontiguousarray(full[h0:h0 + image.shape[0], h1:h1 + image.shape[1]],
                                 dtype=np.float32)

@@ -243,7 +243,9 @@ def _edge_on(body: Body, rng: np.random.Generator) -> Scene:
 
     def light(u, v):
         x, z, _, _ = disk_frame(u, v, pa, 1.0)
-        disk = _F(p["disk_sb"]) * np.exp(-np.abs(x) / _F(h)) / np.cosh(z / _F(z0)) ** 2
+        zc = np.clip(z / _F(z0), -30, 30)
+        disk = _F(p["disk_sb"]) * np.exp(-np.abs(x) / _F(h)) * (
+            _F(1.0) / np.cosh(zc) ** 2 + _F(0.08) / np.cosh(zc / _F(3.5)) ** 2)  # thin + thick
         bulge = sersic(elliptical_radius(u, v, pa, 0.6), 2.0, p["bulge_re"], p["bulge_sb"])
         return disk, bulge
 

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from hrcn_lib.simulate.bodies import Body, body_rng
+from hrcn_lib.simulate.exposures import COVER_SB
 from hrcn_lib.simulate.populations import (
     field_stars,
     gaussian_clump,
@@ -45,7 +46,7 @@ def _polar_points(rng: np.random.Generator, r: np.ndarray) -> tuple[np.ndarray, 
 def _globular(body: Body, rng: np.random.Generator) -> Scene:
     p = body.params
     rc, rt = p["rc"], p["rt"]
-    extent = min(rt, 700.0)
+    extent = min(rt, 8.0 * rc)  # pointings aim at the core and inner halo
     n = p["n_stars"]
     r = king_radii(rng, n, rc, rt)
     u, v = _polar_points(rng, r)
@@ -83,11 +84,7 @@ def _open_cluster(body: Body, rng: np.random.Generator) -> Scene:
         parts.append(gaussian_clump(rng, ns, cu[0], cv[0], rng.uniform(4, 12),
                                     power_law_flux(rng, ns, 5.0, p["f_max"] / 3, 2.0),
                                     rng.uniform(0.0, 0.3, ns)))
-    total = float(sum(pp.flux.sum() for pp in parts))
     tex = BodyRaster(np.exp(0.8 * gaussian_random_field(rng, _N, 3.2, 2.0)), extent + 100)
-
-    def light(u_, v_):
-        return _F(total / (np.pi * a * a)) / (_F(1.0) + (u_ * u_ + v_ * v_) / _F(a * a)) ** 2
 
     def smooth(u_, v_):
         if not p["nebulosity"]:
@@ -95,8 +92,14 @@ def _open_cluster(body: Body, rng: np.random.Generator) -> Scene:
         neb = _F(p["neb_sb"]) * tex.sample(u_, v_) * np.exp(-np.sqrt(u_ * u_ + v_ * v_) / _F(2 * a))
         return {"young": neb, "gas": neb * _F(0.5)}
 
+    # A screener sees the cluster where its members outnumber the field stars (F > 5 e-/s):
+    # coverage reaches COVER_SB where the member density equals that field density.
+    members = sum(len(pp) for pp in parts)
+    field5 = p["field_density"] * 5.0 ** -0.7
+
     def coverage(u_, v_):
-        out = light(u_, v_)
+        dens = _F(members / (np.pi * a * a)) / (_F(1.0) + (u_ * u_ + v_ * v_) / _F(a * a)) ** 2
+        out = dens * _F(COVER_SB / field5)
         if p["nebulosity"]:
             out = out + _F(p["neb_sb"]) * np.exp(-np.sqrt(u_ * u_ + v_ * v_) / _F(2 * a))
         return out
@@ -156,7 +159,7 @@ def _draw_dust(rng: np.random.Generator, p: dict, half: float) -> tuple[np.ndarr
         gu, gv = _polar_points(rng, np.array([rng.uniform(0.1, 0.9) * p["radius"]]))
         cv2.circle(mask, (int((gu[0] + half) * scale), int((half - gv[0]) * scale)),
                    max(1, int(rng.uniform(1.5, 8) * scale)), 1.0, -1, lineType=cv2.LINE_AA)
-    mask = cv2.GaussianBlur(mask, (0, 0), 1.0)
+    mask = cv2.GaussianBlur(mask, (0, 0), 2.5)  # soft, irregular edges
     rim = np.clip(cv2.GaussianBlur(mask, (0, 0), 2.5) - mask, 0, None)
     return mask, rim / max(float(rim.max()), 1e-6)
 

@@ -1,0 +1,421 @@
+"""Evaluation: the fast inference path, predictions, Table 4 metrics and timings.
+
+:class:`Predictor` turns a trained network into a lean inference function:
+
+* BatchNorm folded into the preceding convolution
+  (:func:`torch.nn.utils.fusion.fuse_conv_bn_eval`), so no BN pass over the
+  (32, 2042, 4090) first activation;
+* the first convolution + ReLU + max-pool of ``model.features`` (when unpadded, as in
+  HR-CelestialNet, whose first activation is 32x2042x4090 = 1.07 GB in fp32) computed in
+  overlapping row strips: the output rows ``[a, b)`` of the block need input rows
+  ``[a*S, (b-1)*S + K)`` (S: total stride, K: receptive field), so the strips together
+  give exactly the unstripped result and the full activation never exists; within the
+  block ReLU runs after the pool (exact: ReLU is monotone) on 16x fewer elements and the
+  pool runs in channels_last (5x faster here);
+* fully connected layers kept in bfloat16 (HR-CelestialNet's FC1 has 69M weights:
+  277 MB in fp32, 138 MB in bf16); everything else in bf16 only where the hardware has
+  native bf16 (AMX / AVX512-BF16 / CUDA), else fp32;
+* :func:`torch.inference_mode`.
+
+:func:`evaluate` runs a model over a manifest and returns an :class:`EvalResult`:
+predictions table, the metrics of Table 4 (accuracy, F1 per class) and the confusion
+matrix (scikit-learn, label order galaxy, NSC), and per-sample timings split like
+Table 4 into preprocessing and classification milliseconds.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
+from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
+from tqdm.auto import tqdm
+
+from hrcn_lib.manifest import LABELS
+from hrcn_lib.train import native_bf16, resolve_device
+
+__all__ = [
+    "Predictor",
+    "EvalResult",
+    "evaluate",
+    "compute_metrics",
+    "timing_summary",
+    "fold_batchnorm",
+    "StripBlock",
+    "CLASS_NAMES",
+    "EXTRA_COLUMNS",
+]
+
+#: Class names in the models' output order (index = :data:`hrcn_lib.manifest.LABELS`).
+CLASS_NAMES: tuple[str, ...] = tuple(sorted(LABELS, key=LABELS.__getitem__))
+#: Manifest columns copied into the predictions table when present.
+EXTRA_COLUMNS: tuple[str, ...] = ("instrument", "obsid", "filter", "subset", "blurry", "psf_fwhm",
+                                  "snr", "morphology", "defects", "lookalike", "exptime",
+                                  "object_fraction")
+
+
+# --------------------------------------------------------------------------- model rewriting
+
+
+def _shallow_structure_copy(model: nn.Module) -> nn.Module:
+    """A copy of the module tree that shares (does not copy) parameters and buffers."""
+    memo: dict[int, Any] = {id(t): t for t in list(model.parameters()) + list(model.buffers())}
+    return copy.deepcopy(model, memo)
+
+
+def _fold_pairs(parent: nn.Module, conv_name: str, bn_name: str) -> bool:
+    conv, bn = getattr(parent, conv_name, None), getattr(parent, bn_name, None)
+    if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d) and bn.track_running_stats:
+        setattr(parent, conv_name, fuse_conv_bn_eval(conv.eval(), bn.eval()))
+        setattr(parent, bn_name, nn.Identity())
+        return True
+    return False
+
+
+def fold_batchnorm(model: nn.Module) -> int:
+    """Fold every BatchNorm2d that directly follows a Conv2d into it, in place (eval only).
+
+    Handles adjacent children of ``nn.Sequential`` containers and the ``convK``/``bnK``
+    attribute pairs of torchvision ResNet blocks. The BatchNorm becomes ``nn.Identity``.
+
+    Returns:
+        the number of BatchNorm layers folded.
+    """
+    folded = 0
+    for module in list(model.modules()):
+        if isinstance(module, nn.Sequential):
+            names = list(module._modules)
+            for a, b in zip(names[:-1], names[1:]):
+                folded += _fold_pairs(module, a, b)
+        for k in ("", "1", "2", "3"):
+            folded += _fold_pairs(module, f"conv{k}", f"bn{k}")
+    return folded
+
+
+class BF16Linear(nn.Module):
+    """``nn.Linear`` with bfloat16 weights (half the memory); input/output stay float32."""
+
+    def __init__(self, linear: nn.Linear) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(linear.weight.detach().to(torch.bfloat16), requires_grad=False)
+        bias = linear.bias
+        self.bias = None if bias is None else nn.Parameter(bias.detach().to(torch.bfloat16),
+                                                           requires_grad=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x.to(torch.bfloat16), self.weight, self.bias).float()
+
+
+def _bf16_linears(model: nn.Module) -> int:
+    count = 0
+    for module in list(model.modules()):
+        for name, child in list(module._modules.items()):
+            if type(child) is nn.Linear:
+                module._modules[name] = BF16Linear(child)
+                count += 1
+    return count
+
+
+class StripBlock(nn.Module):
+    """Conv2d (no padding) -> ReLU -> MaxPool2d (no padding), computed in row strips.
+
+    Input (N, C, H, W) float; output (N, C', H', W') exactly as
+    ``pool(relu(conv(x)))``. Output rows ``[a, b)`` are computed from input rows
+    ``[a*S, (b-1)*S + K)`` with S = conv stride x pool stride and K the block's
+    receptive field, ``rows_per_strip`` output rows at a time.
+    """
+
+    def __init__(self, conv: nn.Conv2d, pool: nn.MaxPool2d, rows_per_strip: int = 32) -> None:
+        super().__init__()
+        if not self.supports(conv, pool):
+            raise ValueError("StripBlock needs an unpadded, undilated Conv2d and MaxPool2d")
+        self.conv, self.pool = conv, pool
+        kc, sc = conv.kernel_size[0], conv.stride[0]
+        kp, sp = _pair(pool.kernel_size)[0], _pair(pool.stride or pool.kernel_size)[0]
+        self.stride = sc * sp
+        self.receptive = kc + (kp - 1) * sc
+        self.rows_per_strip = int(rows_per_strip)
+
+    @staticmethod
+    def supports(conv: nn.Module, pool: nn.Module) -> bool:
+        """Whether the pair is unpadded/undilated (so strips are exact)."""
+        return (isinstance(conv, nn.Conv2d) and isinstance(pool, nn.MaxPool2d)
+                and _pair(conv.padding) == (0, 0) and _pair(conv.dilation) == (1, 1)
+                and conv.groups == 1 and _pair(pool.padding) == (0, 0)
+                and _pair(pool.dilation) == (1, 1) and not pool.ceil_mode)
+
+    def out_rows(self, h: int) -> int:
+        """Output height for input height ``h``."""
+        hc = (h - self.conv.kernel_size[0]) // self.conv.stride[0] + 1
+        kp, sp = _pair(self.pool.kernel_size)[0], _pair(self.pool.stride or self.pool.kernel_size)[0]
+        return (hc - kp) // sp + 1
+
+    def _block(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x).contiguous(memory_format=torch.channels_last)
+        return torch.relu_(self.pool(y))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h_out = self.out_rows(x.shape[2])
+        if h_out < 1:
+            raise ValueError(f"input height {x.shape[2]} is smaller than the block's receptive "
+                             f"field {self.receptive}")
+        pieces = []
+        for a in range(0, h_out, self.rows_per_strip):
+            b = min(a + self.rows_per_strip, h_out)
+            pieces.append(self._block(x[:, :, a * self.stride:(b - 1) * self.stride
+                                          + self.receptive]))
+        return torch.cat(pieces, dim=2).contiguous()
+
+
+def _pair(v: Any) -> tuple[int, int]:
+    return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
+
+
+def _install_strips(model: nn.Module, rows_per_strip: int) -> bool:
+    """Replace features[0:k] (conv, [Identity], ReLU, MaxPool) by a StripBlock."""
+    feats = getattr(model, "features", None)
+    if not isinstance(feats, nn.Sequential) or len(feats) < 3:
+        return False
+    mods = list(feats)
+    conv = mods[0]
+    i = 1
+    while i < len(mods) and isinstance(mods[i], nn.Identity):
+        i += 1
+    if i + 1 >= len(mods) or not isinstance(mods[i], nn.ReLU):
+        return False
+    pool = mods[i + 1]
+    if not StripBlock.supports(conv, pool):
+        return False
+    block = StripBlock(conv, pool, rows_per_strip)
+    new = nn.Sequential(*([block] + mods[i + 2:]))
+    new.__class__ = nn.Sequential
+    model.features = new
+    return True
+
+
+# --------------------------------------------------------------------------- Predictor
+
+
+class Predictor:
+    """Fast, memory-lean inference: ``Predictor(model)(x) -> probabilities``.
+
+    Args:
+        model: a network of :func:`hrcn_lib.models.build_model` (or any module mapping
+            (N, 1, H, W) to (N, 2) logits). It is not modified; its parameters are shared
+            where not rewritten, so drop your own reference to free its memory.
+        device: ``None``/"auto" (cuda if available, else cpu), "cpu", "cuda".
+        bf16: run convolutions in bf16: ``None`` = only where native (see
+            :func:`hrcn_lib.train.native_bf16`), True/False to force.
+        fc_bf16: keep fully connected weights in bfloat16 (default True).
+        strips: compute the first conv block in row strips when possible (default True).
+        rows_per_strip: output rows of the first block per strip.
+
+    Call: ``x`` float tensor (N, 1, H, W) -> float32 tensor (N, 2) on the cpu, softmax
+    probabilities in the order (galaxy, NSC); samples run one at a time.
+
+    Attributes:
+        folded, strip, bf16, fc_bf16: what was applied (for reports).
+    """
+
+    def __init__(self, model: nn.Module, device: str | torch.device | None = None, *,
+                 bf16: bool | None = None, fc_bf16: bool = True, strips: bool = True,
+                 rows_per_strip: int = 32) -> None:
+        self.device = resolve_device(device)
+        net = _shallow_structure_copy(model.eval())
+        self.folded = fold_batchnorm(net)
+        self.strip = _install_strips(net, rows_per_strip) if strips else False
+        self.bf16 = native_bf16(self.device) if bf16 is None else bool(bf16)
+        self.fc_bf16 = fc_bf16 and not self.bf16
+        if self.fc_bf16:
+            _bf16_linears(net)
+        net = net.to(self.device)
+        if self.bf16:
+            net = net.to(torch.bfloat16)
+        for p in net.parameters():
+            p.requires_grad_(False)
+        self.net = net.eval()
+        self._dtype = torch.bfloat16 if self.bf16 else torch.float32
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[1] != 1:
+            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f"Predictor expects a float tensor (N, 1, H, W), got {shape}")
+        if not x.is_floating_point():
+            raise ValueError(f"Predictor expects a float tensor, got dtype {x.dtype}")
+        out = torch.empty(x.shape[0], len(CLASS_NAMES), dtype=torch.float32)
+        with torch.inference_mode():
+            for i in range(x.shape[0]):
+                xi = x[i:i + 1].to(self.device, self._dtype)
+                logits = self.net(xi).float()
+                out[i] = torch.softmax(logits, dim=1)[0].cpu()
+        return out
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def compute_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[dict[str, float], np.ndarray]:
+    """Table 4 metrics and the confusion matrix (scikit-learn).
+
+    Args:
+        y_true, y_pred: integer class arrays (0 galaxy, 1 NSC), same length >= 1.
+
+    Returns:
+        (``{"accuracy", "f1_galaxy", "f1_nsc"}`` as fractions in [0, 1], confusion
+        matrix int64 (2, 2): rows true, columns predicted, order galaxy, NSC).
+    """
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if y_true.shape != y_pred.shape or y_true.ndim != 1 or len(y_true) == 0:
+        raise ValueError(f"y_true {y_true.shape} and y_pred {y_pred.shape} must be equal 1-D "
+                         "non-empty arrays")
+    labels = list(range(len(CLASS_NAMES)))
+    f1 = f1_score(y_true, y_pred, labels=labels, average=None, zero_division=0)
+    metrics = {"accuracy": float(accuracy_score(y_true, y_pred)),
+               "f1_galaxy": float(f1[LABELS["galaxy"]]), "f1_nsc": float(f1[LABELS["NSC"]])}
+    return metrics, confusion_matrix(y_true, y_pred, labels=labels).astype(np.int64)
+
+
+def timing_summary(ms: list[float] | np.ndarray) -> dict[str, float]:
+    """Median, quartiles, IQR, mean, std, min, max and count of timings in ms."""
+    a = np.asarray(ms, dtype=float)
+    if a.size == 0:
+        return {"n": 0}
+    q25, med, q75 = np.percentile(a, [25, 50, 75])
+    return {"n": int(a.size), "median": float(med), "q25": float(q25), "q75": float(q75),
+            "iqr": float(q75 - q25), "mean": float(a.mean()), "std": float(a.std()),
+            "min": float(a.min()), "max": float(a.max())}
+
+
+# --------------------------------------------------------------------------- evaluate
+
+
+@dataclass
+class EvalResult:
+    """What :func:`evaluate` returns.
+
+    Attributes:
+        predictions: one row per sample: ``path, hdu, body, label, p_galaxy, p_nsc,
+            prediction`` (+ manifest extras such as blurry, psf_fwhm, snr, morphology,
+            defects, lookalike when present).
+        metrics: ``accuracy, f1_galaxy, f1_nsc`` (fractions) and ``n``.
+        confusion: int64 (2, 2), rows true, columns predicted, order (galaxy, NSC).
+        timing: ``preprocess_ms`` and ``classify_ms`` summaries (see
+            :func:`timing_summary`; ``median`` and ``iqr`` in ms per sample, warm-up
+            excluded), ``total_ms_median``, ``device``, ``predictor``.
+        set_name: the evaluated set (``"test"``, ``"blurry"``...).
+    """
+
+    predictions: pd.DataFrame
+    metrics: dict[str, float]
+    confusion: np.ndarray
+    timing: dict[str, Any]
+    set_name: str
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+def evaluate(model: nn.Module | Predictor, df: pd.DataFrame, dataset_name: str,
+             out_dir: Path | str | None = None, *, set_name: str = "test",
+             device: str | torch.device | None = None, cache_dir: Path | str | None = None,
+             max_samples: int | None = None, timing_samples: int | None = None,
+             progress: bool = True) -> EvalResult:
+    """Predict every row of ``df`` and score it (Table 4 / Figure 3).
+
+    Each sample is read and preprocessed by :func:`hrcn_lib.datasets.make_dataset`
+    (timed: preprocessing ms) and classified by a :class:`Predictor` (timed:
+    classification ms). The first sample is a warm-up and is not timed; timings are
+    kept for the next ``timing_samples`` samples (default: all). With ``cache_dir`` the
+    preprocessing time measures cache reads, so Table 4-like timings need no cache.
+
+    Args:
+        model: a trained network (wrapped in a :class:`Predictor`) or a Predictor.
+        df: manifest rows (``path, hdu, label`` required; ``body`` and extras kept).
+        dataset_name: ``"lcid"`` or ``"lcid-resize"``: what the model reads.
+        out_dir: when given, receives ``predictions_<set>.csv``, ``metrics_<set>.json``
+            (metrics + confusion) and ``timing_<set>.json``; for ``set_name="test"``
+            also ``timing.json`` (Table 4's times are the test set's).
+        max_samples: evaluate only the first this many rows.
+
+    Raises:
+        ValueError: empty ``df`` or unknown ``dataset_name`` (from make_dataset).
+    """
+    from hrcn_lib.datasets import make_dataset
+
+    if max_samples is not None:
+        df = df.iloc[:max_samples]
+    if len(df) == 0:
+        raise ValueError(f"evaluate: no samples to evaluate for set {set_name!r}")
+    df = df.reset_index(drop=True)
+    dataset = make_dataset(df, dataset_name, cache_dir=cache_dir)
+    predictor = model if isinstance(model, Predictor) else Predictor(model, device=device)
+    n_timed = len(df) - 1 if timing_samples is None else int(timing_samples)
+    probs = np.zeros((len(df), len(CLASS_NAMES)), dtype=np.float64)
+    pre_ms: list[float] = []
+    cls_ms: list[float] = []
+    for i in tqdm(range(len(df)), desc=f"evaluate {set_name}", unit="sample", disable=not progress):
+        t0 = time.perf_counter()
+        x, _ = dataset[i]
+        t1 = time.perf_counter()
+        p = predictor(x.unsqueeze(0))
+        t2 = time.perf_counter()
+        probs[i] = p[0].numpy()
+        if 1 <= i <= n_timed:  # sample 0 is the warm-up
+            pre_ms.append((t1 - t0) * 1e3)
+            cls_ms.append((t2 - t1) * 1e3)
+    y_true = np.array([LABELS[v] for v in df["label"]], dtype=np.int64)
+    y_pred = probs.argmax(axis=1)
+    metrics, confusion = compute_metrics(y_true, y_pred)
+    metrics["n"] = len(df)
+    pred = pd.DataFrame({"path": df["path"].astype(str), "hdu": df["hdu"].astype(int),
+                         "body": df["body"] if "body" in df else "", "label": df["label"],
+                         "p_galaxy": probs[:, LABELS["galaxy"]], "p_nsc": probs[:, LABELS["NSC"]],
+                         "prediction": [CLASS_NAMES[k] for k in y_pred]})
+    for col in EXTRA_COLUMNS:
+        if col in df.columns:
+            pred[col] = df[col].to_numpy()
+    pre, cls = timing_summary(pre_ms), timing_summary(cls_ms)
+    timing = {"set": set_name, "dataset": dataset_name, "preprocess_ms": pre, "classify_ms": cls,
+              "total_ms_median": (pre.get("median", float("nan")) + cls.get("median", float("nan"))),
+              "device": str(predictor.device), "cached_preprocessing": cache_dir is not None,
+              "predictor": {"folded_bn": predictor.folded, "strips": predictor.strip,
+                            "bf16": predictor.bf16, "fc_bf16": predictor.fc_bf16},
+              "torch_threads": torch.get_num_threads()}
+    result = EvalResult(pred, metrics, confusion, timing, set_name)
+    if out_dir is not None:
+        result.files = _write_outputs(result, Path(out_dir))
+    return result
+
+
+def _atomic_text(path: Path, text: str) -> Path:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+    return path
+
+
+def _write_outputs(result: EvalResult, out_dir: Path) -> dict[str, Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    s = result.set_name
+    files = {}
+    tmp = out_dir / f".predictions_{s}.csv.{os.getpid()}.tmp"
+    result.predictions.to_csv(tmp, index=False)
+    files["predictions"] = out_dir / f"predictions_{s}.csv"
+    os.replace(tmp, files["predictions"])
+    metrics = {**result.metrics, "confusion": result.confusion.tolist(),
+               "confusion_labels": list(CLASS_NAMES), "set": s}
+    files["metrics"] = _atomic_text(out_dir / f"metrics_{s}.json", json.dumps(metrics, indent=2))
+    text = json.dumps(result.timing, indent=2)
+    files["timing"] = _atomic_text(out_dir / f"timing_{s}.json", text)
+    if s == "test":
+        _atomic_text(out_dir / "timing.json", text)
+    return files

@@ -1,0 +1,798 @@
+"""Training with the paper's recipe: SGD (lr 1e-4), batch 4, cross-entropy, 20 epochs.
+
+Sec. 3.1 of Zhang et al. (2023) trains HR-CelestialNet at 2048x4096 with SGD,
+learning rate 0.0001, batch size 4 and cross-entropy for 20 epochs. :func:`train`
+runs that recipe (every value overridable) on a run directory that receives
+
+* ``config.json`` -- the full configuration of the run (and the effective precision),
+* ``history.csv`` -- one row per finished epoch: ``epoch, loss, accuracy, lr, seconds,
+  samples_per_s`` (training loss/accuracy measured on the fly, in train mode),
+* ``checkpoint.pt`` -- the resumable state, written atomically every epoch and every
+  ``checkpoint_every`` optimizer steps,
+* ``model.pt`` -- the final weights (written when the last epoch ends).
+
+Exact resume. The order of the samples is a deterministic function of ``(seed, epoch)``
+(a :class:`~torch.utils.data.DistributedSampler` seeded with ``seed``; ``set_epoch``),
+and a checkpoint holds model, optimizer, RNG states (torch, numpy, python, CUDA) and the
+position in the data order (epoch, step). A run killed at any point and resumed with
+``resume=True`` ends with the same weights and metrics as an uninterrupted run.
+
+Memory. ``micro_batch`` samples go through the network at a time; gradients of the
+micro-batches are accumulated with the loss scaled by the size of the whole batch, so the
+optimizer step sees the gradient of the mean loss over ``batch_size`` samples exactly as
+with one pass (up to float rounding). One difference remains and is inherent:
+BatchNorm normalises each micro-batch with that micro-batch's statistics (and updates
+its running statistics once per micro-batch), so ``4 x 1`` is not bitwise ``1 x 4`` for
+networks with BatchNorm. ``precision="bf16"`` runs the forward pass under
+:func:`torch.autocast` in bfloat16 where the hardware computes bf16 natively (CUDA with
+bf16, or a CPU with AVX512-BF16/AMX); on other CPUs bf16 is emulated and ~10-100x
+slower than fp32, so it falls back to fp32 with a warning (``config.json`` records the
+effective precision). ``checkpoint_activations=True`` recomputes each network segment
+(the layers between two pooling layers) in the backward pass instead of storing its
+activations.
+
+Scale-out. ``torchrun --nproc_per_node=K -m hrcn_lib.train ...`` runs
+DistributedDataParallel (gloo on CPU, nccl on GPU); each rank takes
+``batch_size / K`` samples of every batch from a ``DistributedSampler``, so the
+effective batch stays ``batch_size``. Only rank 0 writes files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import math
+import os
+import random
+import sys
+import time
+import types
+import warnings
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.checkpoint import checkpoint as _torch_checkpoint
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from tqdm.auto import tqdm
+
+__all__ = [
+    "TrainConfig",
+    "TrainResult",
+    "CheckpointError",
+    "train",
+    "fit",
+    "load_trained_model",
+    "load_checkpoint",
+    "save_checkpoint",
+    "epoch_batches",
+    "resolve_device",
+    "resolve_precision",
+    "native_bf16",
+    "enable_activation_checkpointing",
+    "seed_everything",
+    "add_train_arguments",
+    "main",
+    "CHECKPOINT_FORMAT",
+    "MODEL_FORMAT",
+    "HISTORY_COLUMNS",
+]
+
+CHECKPOINT_FORMAT = "hrcn-checkpoint"
+MODEL_FORMAT = "hrcn-model"
+_VERSION = 1
+HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "lr", "seconds", "samples_per_s")
+#: Configuration fields that must match when a run is resumed.
+_RESUME_KEYS = ("model_name", "dataset_name", "batch_size", "lr", "momentum", "weight_decay",
+                "seed", "n_samples")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be used; the message names the file and why."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a training run (written to ``config.json``).
+
+    Attributes:
+        model_name, dataset_name: names for :func:`hrcn_lib.models.build_model`.
+        epochs: passes over the training set (paper: 20).
+        batch_size: samples per optimizer step, over all ranks (paper: 4).
+        lr: SGD learning rate (paper: 1e-4); momentum, weight_decay: SGD extras (paper: 0).
+        micro_batch: samples per forward pass (gradient accumulation up to batch_size).
+        precision: requested ``"bf16"``, ``"fp32"`` or ``"auto"`` (bf16 if native).
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"``.
+        checkpoint_activations: recompute segments in the backward pass.
+        channels_last: NHWC memory format for model and inputs.
+        checkpoint_every: write ``checkpoint.pt`` every this many optimizer steps
+            (0: only at the end of each epoch).
+        max_steps: stop after this many optimizer steps in total (``None``: all epochs);
+            the run can be resumed later. Used to simulate a kill in tests.
+        seed: seed of initialisation, data order and every RNG.
+        workers: DataLoader worker processes.
+        n_samples: size of the training set (filled in by :func:`fit`).
+    """
+
+    model_name: str = "custom"
+    dataset_name: str = "custom"
+    epochs: int = 20
+    batch_size: int = 4
+    lr: float = 1e-4
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    micro_batch: int = 1
+    precision: str = "bf16"
+    device: str = "auto"
+    checkpoint_activations: bool = False
+    channels_last: bool = True
+    checkpoint_every: int = 50
+    max_steps: int | None = None
+    seed: int = 0
+    workers: int = 0
+    n_samples: int = 0
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first invalid field."""
+        for name in ("epochs", "batch_size", "micro_batch"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"lr must be a positive finite number, got {self.lr!r}")
+        if self.precision not in ("bf16", "fp32", "auto"):
+            raise ValueError(f"precision must be 'bf16', 'fp32' or 'auto', got {self.precision!r}")
+        if self.checkpoint_every < 0:
+            raise ValueError(f"checkpoint_every must be >= 0, got {self.checkpoint_every!r}")
+        if self.max_steps is not None and self.max_steps < 0:
+            raise ValueError(f"max_steps must be >= 0 or None, got {self.max_steps!r}")
+
+
+@dataclass
+class TrainResult:
+    """What :func:`fit` / :func:`train` return.
+
+    Attributes:
+        out_dir: the run directory.
+        model: the trained network (unwrapped from DDP), on the training device.
+        history: one row per finished epoch, columns :data:`HISTORY_COLUMNS`.
+        config: the run's :class:`TrainConfig`.
+        global_step: optimizer steps taken in total.
+        completed: True when every epoch ran (False when stopped by ``max_steps``).
+        precision: the effective precision (``"bf16"`` or ``"fp32"``).
+    """
+
+    out_dir: Path
+    model: nn.Module
+    history: pd.DataFrame
+    config: TrainConfig
+    global_step: int
+    completed: bool
+    precision: str
+    extra: dict = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- devices
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """``"auto"``/None -> cuda when available else cpu; anything else as given."""
+    if device is None or str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {str(device)!r} requested but CUDA is not available")
+    return dev
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` computes bfloat16 natively (not emulated).
+
+    CUDA: :func:`torch.cuda.is_bf16_supported`. CPU: AMX tiles or AVX512-BF16
+    (without them oneDNN emulates bf16 and convolutions run 10-100x slower than fp32).
+    """
+    if device.type == "cuda":
+        return bool(torch.cuda.is_bf16_supported())
+    if device.type != "cpu":
+        return False
+    checks = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
+    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
+
+
+def resolve_precision(precision: str, device: torch.device, *, warn: bool = True) -> str:
+    """Effective precision: ``"bf16"`` only where native, otherwise ``"fp32"``.
+
+    Raises:
+        ValueError: for a precision other than ``"bf16"``, ``"fp32"``, ``"auto"``.
+    """
+    if precision not in ("bf16", "fp32", "auto"):
+        raise ValueError(f"precision must be 'bf16', 'fp32' or 'auto', got {precision!r}")
+    if precision == "fp32":
+        return "fp32"
+    if native_bf16(device):
+        return "bf16"
+    if precision == "bf16" and warn:
+        warnings.warn(f"bf16 requested but {device} has no native bf16 (AMX / AVX512-BF16 / "
+                      "CUDA bf16): training in fp32 instead", RuntimeWarning, stacklevel=3)
+    return "fp32"
+
+
+# --------------------------------------------------------------------------- RNG
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch (all devices)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _rng_state() -> dict[str, Any]:
+    """Every RNG state as tensors / primitive containers (``weights_only``-loadable)."""
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    version, internal, gauss_next = random.getstate()
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "numpy": {"name": str(name), "keys": torch.from_numpy(keys.astype(np.int64)),
+                  "pos": int(pos), "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
+        "python": {"version": int(version), "internal": list(internal), "gauss_next": gauss_next},
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    npst = state["numpy"]
+    np.random.set_state((npst["name"], npst["keys"].numpy().astype(np.uint32), npst["pos"],
+                         npst["has_gauss"], npst["cached_gaussian"]))
+    py = state["python"]
+    random.setstate((py["version"], tuple(py["internal"]), py["gauss_next"]))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+# --------------------------------------------------------------------------- data order
+
+
+def epoch_batches(n_samples: int, batch_size: int, seed: int, epoch: int, *,
+                  rank: int = 0, world_size: int = 1) -> list[list[int]]:
+    """This rank's sample indices of every optimizer step of one epoch.
+
+    The order is a :class:`~torch.utils.data.DistributedSampler` permutation seeded with
+    ``seed + epoch`` (padded so every rank has the same count); each rank takes
+    ``batch_size // world_size`` samples per step. The last step may be smaller.
+
+    Returns:
+        list over steps of lists of dataset indices.
+
+    Raises:
+        ValueError: if ``batch_size`` is not a multiple of ``world_size`` or n_samples < 1.
+    """
+    if n_samples < 1:
+        raise ValueError(f"the training set is empty (n_samples={n_samples})")
+    if batch_size % world_size:
+        raise ValueError(f"batch_size {batch_size} must be a multiple of the number of ranks "
+                         f"{world_size} so the effective batch stays {batch_size}")
+    sampler = DistributedSampler(range(n_samples), num_replicas=world_size, rank=rank,
+                                 shuffle=True, seed=seed, drop_last=False)
+    sampler.set_epoch(epoch)
+    order = list(sampler)
+    local = batch_size // world_size
+    return [order[i:i + local] for i in range(0, len(order), local)]
+
+
+def _micro_batches(step: list[int], micro_batch: int) -> list[list[int]]:
+    return [step[i:i + micro_batch] for i in range(0, len(step), micro_batch)]
+
+
+# --------------------------------------------------------------------------- activation ckpt
+
+
+_POOLS = (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)
+
+
+def _segments(seq: nn.Sequential) -> list[list[nn.Module]]:
+    """Split a Sequential after each pooling layer (or per child for block networks)."""
+    children = list(seq)
+    if not any(isinstance(m, _POOLS) for m in children):
+        return [[m] for m in children]
+    segs: list[list[nn.Module]] = [[]]
+    for m in children:
+        segs[-1].append(m)
+        if isinstance(m, _POOLS):
+            segs.append([])
+    return [s for s in segs if s]
+
+
+def _run_segment(x: torch.Tensor, modules: list[nn.Module], state: dict) -> torch.Tensor:
+    """Forward of one segment; in the backward recomputation BatchNorm stats stay frozen."""
+    recompute = state.get("done", False)
+    state["done"] = True
+    saved: list[tuple[nn.modules.batchnorm._BatchNorm, float | None, torch.Tensor | None]] = []
+    if recompute:  # running stats were already updated by the first forward
+        for m in modules:
+            for bn in m.modules():
+                if isinstance(bn, nn.modules.batchnorm._BatchNorm) and bn.training:
+                    count = bn.num_batches_tracked
+                    saved.append((bn, bn.momentum, None if count is None else count.clone()))
+                    bn.momentum = 0.0
+    try:
+        for m in modules:
+            x = m(x)
+    finally:
+        for bn, mom, count in saved:
+            bn.momentum = mom
+            if count is not None:
+                bn.num_batches_tracked.copy_(count)
+    return x
+
+
+def _checkpointed_forward(self: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
+    segs = self._hrcn_segments  # type: ignore[attr-defined]
+    if not torch.is_grad_enabled():
+        for seg in segs:
+            for m in seg:
+                x = m(x)
+        return x
+    for seg in segs:
+        x = _torch_checkpoint(_run_segment, x, seg, {}, use_reentrant=False)
+    return x
+
+
+def enable_activation_checkpointing(model: nn.Module) -> int:
+    """Recompute activations in the backward pass, segment by segment.
+
+    Every outermost :class:`~torch.nn.Sequential` that holds convolutions gets a forward
+    that runs :func:`torch.utils.checkpoint.checkpoint` over its segments (the layers up
+    to and including each pooling layer; for block networks, each child). Parameter names
+    (state_dict keys) are unchanged. BatchNorm running statistics are updated once per
+    forward, as without checkpointing.
+
+    Returns:
+        the number of segments checkpointed (0 when the model has no such Sequential).
+    """
+    count = 0
+    patched: list[str] = []
+    for name, module in model.named_modules():
+        if not isinstance(module, nn.Sequential) or len(module) < 2:
+            continue
+        if any(name.startswith(p + ".") for p in patched if p) or "" in patched:
+            continue
+        if not any(isinstance(m, nn.Conv2d) for m in module.modules()):
+            continue
+        segs = _segments(module)
+        module._hrcn_segments = segs  # type: ignore[attr-defined]
+        module.forward = types.MethodType(_checkpointed_forward, module)
+        patched.append(name)
+        count += len(segs)
+    return count
+
+
+# --------------------------------------------------------------------------- checkpoints
+
+
+def save_checkpoint(path: Path | str, payload: dict[str, Any]) -> Path:
+    """Write ``payload`` with :func:`torch.save` atomically (temp file + ``os.replace``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            torch.save(payload, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def load_checkpoint(path: Path | str, *, kind: str = CHECKPOINT_FORMAT,
+                    map_location: str | torch.device = "cpu", mmap: bool = False) -> dict[str, Any]:
+    """Load and validate an hrcn checkpoint (``weights_only=True``).
+
+    Args:
+        path: ``checkpoint.pt`` or ``model.pt`` of a run directory.
+        kind: :data:`CHECKPOINT_FORMAT` (resumable state) or :data:`MODEL_FORMAT`
+            (``model.pt``); a ``model`` kind also accepts a full checkpoint.
+        mmap: memory-map the tensors instead of reading them (low peak memory).
+
+    Raises:
+        CheckpointError: the file is missing, unreadable/corrupt, not written by
+            :mod:`hrcn_lib.train`, or of another kind; the message names the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint file not found")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
+    except Exception as exc:  # noqa: BLE001 -- every load failure means an unusable file
+        raise CheckpointError(f"{path}: not a readable torch checkpoint (corrupt or foreign "
+                              f"file): {type(exc).__name__}: {str(exc)[:300]}") from None
+    fmt = payload.get("format") if isinstance(payload, dict) else None
+    accepted = {kind} if kind == CHECKPOINT_FORMAT else {MODEL_FORMAT, CHECKPOINT_FORMAT}
+    if fmt not in accepted:
+        raise CheckpointError(f"{path}: not an hrcn_lib checkpoint (expected format "
+                              f"{kind!r}, found {fmt!r}); was it written by hrcn_lib.train?")
+    if payload.get("version") != _VERSION:
+        raise CheckpointError(f"{path}: checkpoint version {payload.get('version')!r} is not "
+                              f"supported (expected {_VERSION})")
+    missing = [k for k in ("config", "model") if k not in payload]
+    if missing:
+        raise CheckpointError(f"{path}: checkpoint lacks {missing}")
+    return payload
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _write_history(path: Path, rows: list[dict[str, Any]]) -> None:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(HISTORY_COLUMNS), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: row[k] for k in HISTORY_COLUMNS})
+    _write_text_atomic(path, buf.getvalue())
+
+
+# --------------------------------------------------------------------------- distributed
+
+
+def _dist_env() -> tuple[int, int]:
+    """(rank, world_size), initialising the process group under torchrun."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1:
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        dist.init_process_group(backend=backend)
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+# --------------------------------------------------------------------------- the loop
+
+
+def _to_device(batch: Any, device: torch.device, channels_last: bool) -> tuple[torch.Tensor,
+                                                                                  torch.Tensor]:
+    x, y = batch[0], batch[1]
+    x = x.to(device, non_blocking=True).float()
+    if channels_last and x.dim() == 4:
+        x = x.contiguous(memory_format=torch.channels_last)
+    y = torch.as_tensor(y).to(device).long()
+    return x, y
+
+
+def fit(model: nn.Module, dataset: Dataset, out_dir: Path | str, config: TrainConfig, *,
+        resume: bool = False, progress: bool = True) -> TrainResult:
+    """Train ``model`` on ``dataset`` with SGD + cross-entropy; see the module docstring.
+
+    Args:
+        model: network mapping (N, 1, H, W) float32 to (N, 2) logits (freshly initialised;
+            on resume its weights are replaced by the checkpoint's).
+        dataset: map-style dataset of ``(tensor (1, H, W) float32, int label)``.
+        out_dir: run directory (created); receives config.json, history.csv,
+            checkpoint.pt and, when every epoch ran, model.pt.
+        config: the run's :class:`TrainConfig` (``n_samples`` is filled in here).
+        resume: continue from ``out_dir/checkpoint.pt`` (error if it is missing or its
+            configuration differs in model, dataset, batch, lr, seed or data size).
+        progress: tqdm bars for epochs and steps (rank 0 only).
+
+    Raises:
+        ValueError: invalid configuration; CheckpointError: unusable or mismatching checkpoint.
+    """
+    config.validate()
+    out_dir = Path(out_dir)
+    n_samples = len(dataset)  # type: ignore[arg-type]
+    cfg = TrainConfig(**{**asdict(config), "n_samples": n_samples})
+    rank, world = _dist_env()
+    device = resolve_device(cfg.device)
+    if device.type == "cuda" and world > 1:
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+    precision = resolve_precision(cfg.precision, device, warn=rank == 0)
+    ckpt_path, hist_path = out_dir / "checkpoint.pt", out_dir / "history.csv"
+
+    history: list[dict[str, Any]] = []
+    epoch, step_in_epoch, global_step = 0, 0, 0
+    stats = {"loss_sum": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
+    payload: dict[str, Any] | None = None
+    if resume:
+        payload = load_checkpoint(ckpt_path)
+        old = payload["config"]
+        diff = {k: (old.get(k), getattr(cfg, k)) for k in _RESUME_KEYS if old.get(k) != getattr(cfg, k)}
+        if diff:
+            raise CheckpointError(f"{ckpt_path}: cannot resume, the configuration differs "
+                                  f"(checkpoint, now): {diff}")
+        model.load_state_dict(payload["model"])
+    else:
+        seed_everything(cfg.seed)
+
+    model.to(device)
+    if cfg.channels_last:
+        model.to(memory_format=torch.channels_last)
+    if cfg.checkpoint_activations:
+        enable_activation_checkpointing(model)
+    optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
+                                weight_decay=cfg.weight_decay)
+    if payload is not None:
+        optimizer.load_state_dict(payload["optimizer"])
+        pos = payload["position"]
+        epoch, step_in_epoch, global_step = pos["epoch"], pos["step"], pos["global_step"]
+        stats = dict(payload["epoch_stats"])
+        history = [dict(r) for r in payload["history"]]
+        _set_rng_state(payload["rng"])
+        del payload
+    net: nn.Module = model
+    if world > 1:
+        net = nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None)
+
+    if rank == 0:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        info = {**asdict(cfg), "precision_effective": precision, "world_size": world,
+                "device_effective": str(device), "torch": torch.__version__}
+        _write_text_atomic(out_dir / "config.json", json.dumps(info, indent=2) + "\n")
+
+    def snapshot(ep: int, st: int, finished_epoch_stats: dict[str, Any]) -> None:
+        if rank != 0:
+            return
+        save_checkpoint(ckpt_path, {
+            "format": CHECKPOINT_FORMAT, "version": _VERSION, "config": asdict(cfg),
+            "precision": precision, "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "position": {"epoch": ep, "step": st, "global_step": global_step},
+            "epoch_stats": dict(finished_epoch_stats), "history": history, "rng": _rng_state(),
+        })
+
+    autocast_dtype = torch.bfloat16 if precision == "bf16" else None
+    show = progress and rank == 0
+    stopped = False
+    ebar = tqdm(total=cfg.epochs, initial=epoch, desc=f"train {cfg.model_name}", unit="epoch",
+                disable=not show, position=0)
+    while epoch < cfg.epochs and not stopped:
+        steps = epoch_batches(n_samples, cfg.batch_size, cfg.seed, epoch, rank=rank,
+                              world_size=world)
+        todo = steps[step_in_epoch:]
+        micro = [_micro_batches(s, cfg.micro_batch) for s in todo]
+        loader_gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch)
+        loader = DataLoader(dataset, batch_sampler=[mb for s in micro for mb in s],
+                            num_workers=cfg.workers, generator=loader_gen,
+                            pin_memory=device.type == "cuda")
+        it = iter(loader)
+        net.train()
+        sbar = tqdm(total=len(steps), initial=step_in_epoch, desc=f"epoch {epoch + 1}",
+                    unit="step", disable=not show, leave=False, position=1)
+        t_start = time.perf_counter() - stats["seconds"]
+        for step_micro in micro:
+            n_step = sum(len(mb) for mb in step_micro)
+            step_loss = torch.zeros((), dtype=torch.float64, device=device)
+            step_correct = torch.zeros((), dtype=torch.int64, device=device)
+            for j, _ in enumerate(step_micro):
+                x, y = _to_device(next(it), device, cfg.channels_last)
+                sync = j == len(step_micro) - 1 or world == 1
+                ctx = net.no_sync() if (world > 1 and not sync) else nullcontext()
+                with ctx:
+                    with torch.autocast(device.type, dtype=autocast_dtype or torch.float32,
+                                        enabled=autocast_dtype is not None):
+                        logits = net(x)
+                    loss = F.cross_entropy(logits.float(), y, reduction="sum")
+                    (loss / n_step).backward()
+                step_loss += loss.detach().double()
+                step_correct += (logits.detach().argmax(1) == y).sum()
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            counts = torch.stack([step_loss, step_correct.double(),
+                                  torch.tensor(float(n_step), dtype=torch.float64, device=device)])
+            if world > 1:
+                dist.all_reduce(counts)
+            stats["loss_sum"] += float(counts[0])
+            stats["correct"] += int(round(float(counts[1])))
+            stats["seen"] += int(round(float(counts[2])))
+            stats["seconds"] = time.perf_counter() - t_start
+            step_in_epoch += 1
+            global_step += 1
+            sbar.update(1)
+            sbar.set_postfix(loss=f"{stats['loss_sum'] / max(stats['seen'], 1):.4f}")
+            end_of_epoch = step_in_epoch == len(steps)
+            hit_max = cfg.max_steps is not None and global_step >= cfg.max_steps
+            if end_of_epoch:
+                break
+            if hit_max or (cfg.checkpoint_every and global_step % cfg.checkpoint_every == 0):
+                snapshot(epoch, step_in_epoch, stats)
+            if hit_max:
+                stopped = True
+                break
+        sbar.close()
+        del it, loader
+        if step_in_epoch == len(steps):
+            seconds = stats["seconds"]
+            row = {"epoch": epoch + 1, "loss": stats["loss_sum"] / max(stats["seen"], 1),
+                   "accuracy": stats["correct"] / max(stats["seen"], 1),
+                   "lr": optimizer.param_groups[0]["lr"], "seconds": seconds,
+                   "samples_per_s": stats["seen"] / seconds if seconds > 0 else float("nan")}
+            history.append(row)
+            epoch, step_in_epoch = epoch + 1, 0
+            stats = {"loss_sum": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
+            snapshot(epoch, 0, stats)
+            if rank == 0:
+                _write_history(hist_path, history)
+            ebar.update(1)
+            ebar.set_postfix(loss=f"{row['loss']:.4f}", acc=f"{row['accuracy']:.3f}")
+            if cfg.max_steps is not None and global_step >= cfg.max_steps and epoch < cfg.epochs:
+                stopped = True
+    ebar.close()
+    completed = epoch >= cfg.epochs
+    if completed and rank == 0:
+        save_checkpoint(out_dir / "model.pt", {
+            "format": MODEL_FORMAT, "version": _VERSION, "config": asdict(cfg),
+            "precision": precision, "model": model.state_dict()})
+        if not hist_path.exists():
+            _write_history(hist_path, history)
+    if world > 1:
+        dist.barrier()
+    return TrainResult(out_dir=out_dir, model=model, history=pd.DataFrame(
+        history, columns=list(HISTORY_COLUMNS)), config=cfg, global_step=global_step,
+        completed=completed, precision=precision)
+
+
+def train(model_name: str, dataset_name: str, train_df: pd.DataFrame, out_dir: Path | str, *,
+          epochs: int = 20, batch_size: int = 4, lr: float = 1e-4, micro_batch: int = 1,
+          precision: str = "bf16", device: str = "auto", checkpoint_activations: bool = False,
+          checkpoint_every: int = 50, resume: bool = False, seed: int = 0,
+          cache_dir: Path | str | None = None, workers: int = 0, momentum: float = 0.0,
+          weight_decay: float = 0.0, channels_last: bool = True, max_steps: int | None = None,
+          progress: bool = True) -> TrainResult:
+    """Train ``build_model(model_name, dataset_name)`` on the manifest rows ``train_df``.
+
+    The paper's recipe is the default (SGD, lr 1e-4, batch 4, cross-entropy, 20 epochs).
+    Data come from :func:`hrcn_lib.datasets.make_dataset` (``dataset_name`` ``"lcid"``:
+    (1, 2048, 4096) samples; ``"lcid-resize"``: (1, 224, 448)). See :func:`fit` for the
+    run directory, resume and memory options.
+
+    Raises:
+        ValueError: bad names or hyperparameters, empty ``train_df``.
+        CheckpointError: ``resume=True`` with a missing/foreign/mismatching checkpoint.
+    """
+    from hrcn_lib.datasets import make_dataset
+    from hrcn_lib.models import build_model
+
+    if len(train_df) == 0:
+        raise ValueError("train_df has no rows: nothing to train on")
+    cfg = TrainConfig(model_name=model_name, dataset_name=dataset_name, epochs=epochs,
+                      batch_size=batch_size, lr=lr, momentum=momentum, weight_decay=weight_decay,
+                      micro_batch=micro_batch, precision=precision, device=device,
+                      checkpoint_activations=checkpoint_activations, channels_last=channels_last,
+                      checkpoint_every=checkpoint_every, max_steps=max_steps, seed=seed,
+                      workers=workers)
+    cfg.validate()
+    seed_everything(seed)
+    model = build_model(model_name, dataset_name)
+    dataset = make_dataset(train_df, dataset_name, cache_dir=cache_dir)
+    return fit(model, dataset, out_dir, cfg, resume=resume, progress=progress)
+
+
+def load_trained_model(out_dir: Path | str, device: str | torch.device | None = None, *,
+                       mmap: bool = False) -> nn.Module:
+    """The trained network of a run directory (``model.pt``, else ``checkpoint.pt``).
+
+    ``out_dir`` may also be a checkpoint file. The model is rebuilt with
+    :func:`hrcn_lib.models.build_model` from the names in the checkpoint, in eval mode,
+    float32, on ``device`` (default cpu). Its ``hrcn_config`` attribute holds the run's
+    configuration dict.
+
+    Raises:
+        CheckpointError: no usable checkpoint (message names the file).
+    """
+    from hrcn_lib.models import build_model
+
+    path = Path(out_dir)
+    if path.is_dir():
+        path = path / "model.pt" if (path / "model.pt").is_file() else path / "checkpoint.pt"
+    payload = load_checkpoint(path, kind=MODEL_FORMAT, mmap=mmap)
+    cfg = payload["config"]
+    try:
+        model = build_model(cfg["model_name"], cfg["dataset_name"])
+    except (KeyError, ValueError) as exc:
+        raise CheckpointError(f"{path}: cannot rebuild the model of this checkpoint: {exc}") from None
+    try:
+        model.load_state_dict(payload["model"])
+    except RuntimeError as exc:
+        raise CheckpointError(f"{path}: weights do not fit {cfg['model_name']}/"
+                              f"{cfg['dataset_name']}: {str(exc)[:300]}") from None
+    del payload
+    model.hrcn_config = dict(cfg)  # type: ignore[attr-defined]
+    return model.eval().to(resolve_device(device or "cpu"))
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of ``hrcn train`` / ``python -m hrcn_lib.train``."""
+    parser.add_argument("--model", required=True, help="hr-celestialnet, alexnet, vgg, resnet")
+    parser.add_argument("--dataset", required=True, help="lcid or lcid-resize")
+    parser.add_argument("--manifest", required=True, type=Path,
+                        help="manifest CSV of the training samples (e.g. splits/train.csv)")
+    parser.add_argument("--out", required=True, type=Path, help="run directory")
+    parser.add_argument("--profile", default=None,
+                        help="take the recipe defaults from this profile (smoke, cpu, paper)")
+    parser.add_argument("--epochs", type=int, default=None, help="default 20 (paper)")
+    parser.add_argument("--batch-size", type=int, default=None, help="default 4 (paper)")
+    parser.add_argument("--lr", type=float, default=None, help="default 1e-4 (paper)")
+    parser.add_argument("--micro-batch", type=int, default=None, help="default 1")
+    parser.add_argument("--precision", choices=("bf16", "fp32", "auto"), default=None)
+    parser.add_argument("--device", default=None, help="cpu, cuda or auto (default)")
+    parser.add_argument("--checkpoint-activations", action=argparse.BooleanOptionalAction,
+                        default=None)
+    parser.add_argument("--checkpoint-every", type=int, default=50,
+                        help="optimizer steps between checkpoints (0: per epoch only)")
+    parser.add_argument("--max-steps", type=int, default=None,
+                        help="stop after this many optimizer steps (resumable)")
+    parser.add_argument("--resume", action="store_true", help="continue out/checkpoint.pt")
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--cache-dir", type=Path, default=None)
+    parser.add_argument("--workers", type=int, default=0)
+    parser.add_argument("--no-progress", action="store_true")
+
+
+def run_from_args(args: argparse.Namespace) -> TrainResult:
+    """Resolve profile defaults and CLI overrides, read the manifest, call :func:`train`."""
+    from hrcn_lib.manifest import read_manifest
+    from hrcn_lib.profiles import get_profile
+
+    recipe: dict[str, Any] = {"epochs": 20, "batch_size": 4, "lr": 1e-4, "micro_batch": 1,
+                              "precision": "bf16", "device": "auto",
+                              "checkpoint_activations": False, "seed": 0}
+    if args.profile:
+        prof = get_profile(args.profile)
+        recipe.update({k: getattr(prof, k) for k in recipe})
+        spec = {r.key: r for r in prof.runs}.get(f"{args.model}_{args.dataset}")
+        if spec is not None and spec.epochs is not None:
+            recipe["epochs"] = spec.epochs
+    for key in recipe:
+        value = getattr(args, key)
+        if value is not None:
+            recipe[key] = value
+    df = read_manifest(args.manifest)
+    return train(args.model, args.dataset, df, args.out, checkpoint_every=args.checkpoint_every,
+                 resume=args.resume, cache_dir=args.cache_dir, workers=args.workers,
+                 max_steps=args.max_steps, progress=not args.no_progress, **recipe)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m hrcn_lib.train`` (and ``torchrun ... -m hrcn_lib.train``)."""
+    parser = argparse.ArgumentParser(prog="python -m hrcn_lib.train", description=__doc__.split(
+        "\n\n")[0])
+    add_train_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        result = run_from_args(args)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"hrcn train: error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
+    if int(os.environ.get("RANK", "0")) == 0:
+        state = "finished" if result.completed else f"stopped at step {result.global_step}"
+        print(f"{state}: {result.out_dir} ({len(result.history)} epochs in history)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,327 @@
+"""LCID-sim: realism (measure what was put in), manifests, determinism, bad input."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from astropy.io import fits
+from scipy import stats
+from scipy.optimize import curve_fit
+
+from hrcn_lib.instruments import SCIENCE_HDUS, detector
+from hrcn_lib.simulate import (
+    BLURRY_FWHM,
+    BLURRY_SNR,
+    SimulationError,
+    catalogue,
+    make_body,
+    render_exposure,
+    simulate_dataset,
+    simulate_file,
+)
+from hrcn_lib.simulate import detector as det_model
+from hrcn_lib.simulate.dataset import body_scene, chip_grid
+from hrcn_lib.simulate.exposures import make_exposure, make_obsid
+from hrcn_lib.simulate.populations import king_cdf
+from hrcn_lib.simulate.scene import ChipGrid, render_signal, sersic_bn
+
+AUTHOR_HEADER = ",ID,Instrument,OBSID,Filter,RA,DEC,HDU Index,Label"
+
+
+def _manifest(root: Path, name: str = "lcid_manifest.csv") -> pd.DataFrame:
+    df = pd.read_csv(root / name, index_col=0, keep_default_na=False)
+    df["path"] = [str(root / p) for p in df["path"]]
+    return df
+
+
+# ----------------------------------------------------------------------------- manifests
+
+
+def test_manifest_columns_and_obsids(smoke_data: Path) -> None:
+    for name in ("lcid_manifest.csv", "blurry_manifest.csv"):
+        header = (smoke_data / name).read_text().splitlines()[0]
+        assert header.startswith(AUTHOR_HEADER + ",path,subset,blurry,psf_fwhm,snr,morphology,"
+                                 "defects,exptime,object_fraction,lookalike")
+    lcid, blurry = _manifest(smoke_data), _manifest(smoke_data, "blurry_manifest.csv")
+    assert set(lcid["Label"]) == {"galaxy", "NSC"}
+    assert set(lcid["HDU Index"]) <= {1, 4}
+    assert set(lcid["Instrument"]) == {"ACS/WFC", "WFC3/UVIS"}
+    assert all(re.fullmatch(r"SIM-[GN]\d{3}", b) for b in lcid["ID"])
+    assert all(re.fullmatch(r"SIM-B[GN]\d{3}", b) for b in blurry["ID"])
+    assert len(blurry) > 0 and blurry["blurry"].all()
+    assert lcid["blurry"].any() and not lcid["blurry"].all()  # LCID holds some blurry samples
+    for _, row in pd.concat([lcid, blurry]).iterrows():
+        prefix = "j" if row["Instrument"] == "ACS/WFC" else "i"
+        assert re.fullmatch(prefix + r"[a-z0-9]{7}q", row["OBSID"])
+        assert Path(row["path"]).name == f"{row['OBSID']}_raw.fits"
+        assert Path(row["path"]).is_file()
+        assert row["blurry"] == (row["psf_fwhm"] > BLURRY_FWHM or row["snr"] < BLURRY_SNR)
+        assert 0.0 <= row["object_fraction"] <= 1.0
+    # one OBSID per file, one row per (file, HDU)
+    allrows = pd.concat([lcid, blurry])
+    assert not allrows.duplicated(["OBSID", "HDU Index"]).any()
+    assert allrows.groupby("OBSID")["path"].nunique().max() == 1
+
+
+def test_chip_positions_from_pointing(smoke_data: Path) -> None:
+    lcid = _manifest(smoke_data)
+    for obsid, rows in lcid.groupby("OBSID"):
+        body = make_body(0, rows["ID"].iloc[0])
+        for _, row in rows.iterrows():
+            sep = np.hypot((row["RA"] - body.ra) * np.cos(np.radians(body.dec)),
+                           row["DEC"] - body.dec) * 3600
+            assert sep < 1500, (obsid, sep)  # within the body's reach
+            with fits.open(row["path"]) as hdul:
+                head = hdul[int(row["HDU Index"])].header
+                assert head["EXTNAME"] == "SCI"
+                assert hdul[0].header["ROOTNAME"] == obsid
+                assert hdul[0].header["TARGNAME"] == row["ID"]
+        if len(rows) == 2:  # the two chips see different parts of the sky (~100 arcsec apart)
+            ra, dec = rows["RA"].to_numpy(), rows["DEC"].to_numpy()
+            sep = np.hypot(np.diff(ra)[0] * np.cos(np.radians(dec[0])), np.diff(dec)[0]) * 3600
+            assert 60 < sep < 140
+
+
+def test_obsids_unique_and_deterministic() -> None:
+    bodies = catalogue(3, 48, 23, 10, 8)
+    ids = {make_obsid(3, b, i, "ACS/WFC") for b in bodies for i in range(60)}
+    assert len(ids) == len(bodies) * 60
+    assert all(re.fullmatch(r"j[a-z0-9]{7}q", x) for x in ids)
+    assert make_obsid(3, bodies[5], 7, "WFC3/UVIS") == make_obsid(3, bodies[5], 7, "WFC3/UVIS")
+    assert {b.morphology for b in bodies if b.label == "galaxy"} >= {
+        "spiral", "barred_spiral", "elliptical", "lenticular", "irregular", "edge_on"}
+    assert {b.morphology for b in bodies if b.label == "NSC"} >= {
+        "globular_cluster", "open_cluster", "emission_nebula", "planetary_nebula",
+        "young_massive_cluster"}
+
+
+# ----------------------------------------------------------------------------- detector
+
+
+def test_overscan_holds_bias_and_read_noise(smoke_data: Path) -> None:
+    lcid = _manifest(smoke_data)
+    for inst in ("ACS/WFC", "WFC3/UVIS"):
+        path = lcid[lcid["Instrument"] == inst]["path"].iloc[0]
+        det = detector(inst)
+        with fits.open(path) as hdul:
+            for hdu in SCIENCE_HDUS:
+                data = hdul[hdu].data.astype(np.float64)
+                lay = det.chips[hdu]
+                assert data.shape == lay.raw_shape
+                sci = np.zeros(lay.raw_shape, bool)
+                for amp in lay.amps:
+                    sci[lay.science_rows[0]:lay.science_rows[1],
+                        amp.science_cols[0]:amp.science_cols[1]] = True
+                for amp in lay.amps:
+                    el = det.electronics[amp.name]
+                    cols = np.zeros(lay.raw_shape, bool)
+                    cols[:, amp.raw_cols[0]:amp.raw_cols[1]] = True
+                    over = data[cols & ~sci]
+                    assert over.size > 40_000
+                    assert abs(over.mean() - el.bias) < 0.05, (inst, hdu, amp.name)
+                    expect = np.sqrt((el.read_noise / el.gain) ** 2 + 1 / 12)  # + rounding
+                    assert over.std() == pytest.approx(expect, rel=0.03), (inst, hdu, amp.name)
+
+
+def test_cosmic_ray_fraction_matches_rate() -> None:
+    rng = np.random.default_rng(1)
+    for exptime in (100.0, 800.0):
+        img = np.zeros((2048, 4096), np.float32)
+        mask = det_model.add_cosmic_rays(rng, img, exptime)
+        expect = det_model.CR_PIXEL_RATE * exptime
+        assert mask.mean() == pytest.approx(expect, rel=0.05)
+        assert (img[mask] > 0).all() and (img[~mask] == 0).all()
+    # tracks: many hits have a hit neighbour (multi-pixel events), median deposit ~ 100s e-
+    neighbours = mask[1:-1, 1:-1] & (mask[:-2, 1:-1] | mask[2:, 1:-1] | mask[1:-1, :-2]
+                                     | mask[1:-1, 2:] | mask[:-2, :-2] | mask[2:, 2:]
+                                     | mask[:-2, 2:] | mask[2:, :-2])
+    assert neighbours.sum() / mask.sum() > 0.6
+    assert 100 < np.median(img[mask]) < 600
+
+
+def test_bleed_trails_run_along_columns() -> None:
+    img = np.full((200, 50), 100.0, np.float32)
+    img[100, 20] = 10 * 1000.0
+    total = img.sum()
+    sat = det_model.bleed(img, 1000.0)
+    assert img.sum() == pytest.approx(total)
+    assert sat[:, 20].sum() >= 8 and sat[:, [19, 21]].sum() == 0
+    assert img.max() <= 1000.0
+
+
+# ----------------------------------------------------------------------------- scenes
+
+
+def test_globular_cluster_star_counts_follow_king_profile() -> None:
+    body, scene = body_scene(0, "SIM-N001")
+    assert body.morphology == "globular_cluster"
+    n = scene.notes["n_cluster"]
+    r = np.hypot(scene.stars.u[:n], scene.stars.v[:n])
+    rc, rt = scene.notes["rc"], scene.notes["rt"]
+    assert stats.kstest(r, lambda x: king_cdf(x, rc, rt)).pvalue > 0.01
+    # binned counts agree with the King expectation (chi^2 per bin ~ 1)
+    edges = np.concatenate([[0], np.geomspace(rc / 4, rt, 12)])
+    counts, _ = np.histogram(r, edges)
+    expect = n * np.diff(king_cdf(edges, rc, rt))
+    chi2 = ((counts - expect) ** 2 / np.maximum(expect, 1)).sum()
+    assert chi2 / len(counts) < 3.0
+    # and the profile is not a Plummer-like one with the same core (King is truncated at rt)
+    assert r.max() <= rt
+
+
+def test_elliptical_radial_profile_follows_sersic_index() -> None:
+    body, scene = body_scene(0, "SIM-G002")
+    assert body.morphology == "elliptical"
+    n_true, re_, q, pa = (scene.notes[k] for k in ("n", "re", "q", "pa"))
+    grid = ChipGrid((2048, 4096), -2047.5, -1023.5, 0.05, 0.0, 0.0, 0.0)  # centred on the body
+    psf, _ = det_model.psf_stamp(0.05, "F814W")
+    signal, _ = render_signal(scene, grid, "ACS/WFC", "F814W", 500.0, psf)
+    noisy = det_model.poisson_noise(np.random.default_rng(2), signal + np.float32(60.0)) - 60.0
+    rows, cols = np.mgrid[0:2048:2, 0:4096:2]
+    u = -0.05 * (cols - 2047.5)
+    v = 0.05 * (rows - 1023.5)
+    c, s = np.cos(np.radians(pa)), np.sin(np.radians(pa))
+    rad = np.hypot(u * c + v * s, (-u * s + v * c) / q)
+    img = noisy[::2, ::2]
+    edges = np.geomspace(0.15 * re_, min(1.5 * re_, 48.0), 16)
+    mid = np.sqrt(edges[1:] * edges[:-1])
+    prof = np.array([np.median(img[(rad >= a) & (rad < b)]) for a, b in zip(edges[:-1], edges[1:],
+                                                                           strict=True)])
+
+    def model(r, log_ie, n):
+        return log_ie - sersic_bn(n) * ((r / re_) ** (1 / n) - 1) / np.log(10)
+
+    (_, n_fit), _ = curve_fit(model, mid, np.log10(prof), p0=(np.log10(prof[len(prof) // 2]), 3))
+    assert n_fit == pytest.approx(n_true, rel=0.15)
+
+
+# ----------------------------------------------------------------------------- blur
+
+
+def _star_fwhm(signal: np.ndarray, scale: float, k: int = 15) -> float:
+    """Median half-maximum FWHM (arcsec) of the 40 brightest isolated stars of an image."""
+    from scipy.ndimage import maximum_filter
+
+    peaks = (signal == maximum_filter(signal, size=2 * k + 1)) & (signal > 0)
+    r, c = np.nonzero(peaks[k:-k, k:-k])
+    r, c = r + k, c + k
+    order = np.argsort(signal[r, c])[::-1][:40]
+    out = []
+    for i in order:
+        cut = signal[r[i] - k:r[i] + k + 1, c[i] - k:c[i] + k + 1].astype(np.float64)
+        cut = cut - np.median(np.concatenate([cut[0], cut[-1], cut[:, 0], cut[:, -1]]))
+        out.append(det_model.measure_fwhm(cut, scale))
+    return float(np.median(out))
+
+
+def test_blurry_frames_have_broader_psf_or_lower_snr(smoke_data: Path) -> None:
+    # measured star widths: the same exposure with and without pointing jitter
+    body, scene = body_scene(0, "SIM-N003")  # a sparse open cluster: isolated stars
+    exp = make_exposure(0, body, 0, scene.extent)
+    exp = dataclasses.replace(exp, exptime=300.0, jitter=0.0, defocus=0.0, satellite=False)
+    clear = render_exposure(0, body.name, 0, keep_signal=True, exposure=exp)
+    shaky = render_exposure(0, body.name, 0, keep_signal=True,
+                            exposure=dataclasses.replace(exp, jitter=0.15))
+    scale = detector(exp.instrument).pixel_scale
+    f_clear, f_shaky = _star_fwhm(clear.signal[4], scale), _star_fwhm(shaky.signal[4], scale)
+    assert f_shaky > 2.0 * f_clear
+    assert f_shaky == pytest.approx(shaky.rows[0]["psf_fwhm"], rel=0.3)
+    assert shaky.rows[0]["blurry"] and shaky.rows[0]["psf_fwhm"] > BLURRY_FWHM
+    assert clear.rows[0]["psf_fwhm"] < BLURRY_FWHM
+    # measured S/N of the preprocessed samples: blurry rows lower than clear rows
+    from hrcn_lib.preprocess import load_sample
+
+    lcid = _manifest(smoke_data)
+    low = lcid[lcid["snr"] < BLURRY_SNR]
+    high = lcid[lcid["snr"] > 2.0]
+    assert len(low) and len(high)
+
+    def contrast(rows: pd.DataFrame) -> float:
+        return float(np.median([np.percentile(load_sample(p, h), 99)
+                                for p, h in zip(rows["path"], rows["HDU Index"], strict=True)]))
+
+    assert contrast(low) < contrast(high)
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def test_regenerated_file_is_byte_identical(smoke_data: Path, tmp_path: Path) -> None:
+    lcid = _manifest(smoke_data)
+    row = lcid.iloc[0]
+    path = simulate_file(tmp_path, 0, row["ID"], int(row["exposure"]))
+    assert path.name == Path(row["path"]).name
+    assert path.read_bytes() == Path(row["path"]).read_bytes()
+    other = simulate_file(tmp_path / "s1", 1, row["ID"], int(row["exposure"]))
+    assert other.read_bytes() != path.read_bytes()
+
+
+def test_preprocessing_turns_every_hdu_into_a_sample(smoke_data: Path) -> None:
+    preprocess = pytest.importorskip("hrcn_lib.preprocess")
+    files = sorted((smoke_data / "raw").glob("*_raw.fits"))
+    assert len(files) == 10  # smoke: 8 LCID + 2 LCID-Blurry bodies x 1 exposure, all selected
+    for path in files:
+        with fits.open(path) as hdul:
+            inst = "ACS/WFC" if hdul[0].header["INSTRUME"] == "ACS" else "WFC3/UVIS"
+            raws = {h: hdul[h].data.astype(np.float32) for h in SCIENCE_HDUS}
+        for hdu in SCIENCE_HDUS:
+            lay = detector(inst).chips[hdu]
+            sample = preprocess.load_sample(path, hdu)
+            assert sample.shape == (2048, 4096) and sample.dtype == np.float32
+            assert np.isfinite(sample).all()
+            sci = preprocess.extract_science(path, hdu)
+            expect = np.hstack([raws[hdu][lay.keep_rows[0]:lay.keep_rows[1], a:b]
+                                for a, b in lay.science_col_blocks])
+            np.testing.assert_array_equal(sci, expect)  # exactly the science pixels, no overscan
+
+
+def test_screening_drops_chips_off_the_object() -> None:
+    # a pointing far from the body leaves both chips without object pixels
+    body, scene = body_scene(0, "SIM-N004")
+    exp = make_exposure(0, body, 0, scene.extent)
+    far = dataclasses.replace(exp, offset_u=scene.extent * 4, offset_v=0.0)
+    out = render_exposure(0, body.name, 0, exposure=far, screen_first=True)
+    assert not out.selected and out.chips == {}
+    assert all(r["object_fraction"] == 0.0 for r in out.rows)
+    near = chip_grid(exp, 1)
+    assert near.shape == (detector(exp.instrument).chips[1].science_rows[1]
+                          - detector(exp.instrument).chips[1].science_rows[0], 4096)
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"profile": "huge"}, "unknown profile"),
+    ({"bodies_galaxy": -1}, "bodies_galaxy must be between"),
+    ({"exposures": 0}, "exposures must be between"),
+    ({"bodies_nsc": 2.5}, "bodies_nsc must be an integer"),
+    ({"bodies_galaxy": 0, "bodies_nsc": 0}, "at least one body"),
+    ({"profile": "paper", "exposures": 9999, "bodies_galaxy": 9999}, "not enough disk space"),
+    ({"jobs": 0}, "jobs must be"),
+])
+def test_bad_input_fails_before_writing(tmp_path: Path, kwargs: dict, message: str) -> None:
+    out = tmp_path / "out"
+    with pytest.raises(SimulationError, match=message):
+        simulate_dataset(out, **{"profile": "smoke", **kwargs}, progress=False)
+    assert not out.exists()
+
+
+def test_unwritable_output_and_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    with pytest.raises(SimulationError, match="not writable"):
+        simulate_dataset(blocker / "sub", "smoke", progress=False)
+    from hrcn_lib.cli import main
+
+    assert main(["simulate", "--profile", "nope", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "unknown profile 'nope'" in err[0]
+    assert not (tmp_path / "o").exists()
+    with pytest.raises(ValueError, match="not an LCID-sim name"):
+        simulate_file(tmp_path, 0, "NGC628", 0)
