@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -49,7 +50,8 @@ def run(files: int, out: Path) -> dict:
             phases.append({"file": path.name, "body": name, "render_cpu_s": c1 - c0,
                            "write_cpu_s": cpu[-1] - (c1 - c0)})
     return {"files": files, "cpu_s_per_file_median": float(np.median(cpu)),
-            "cpu_s_per_file_max": float(np.max(cpu)), "wall_s_per_file_median":
+            "cpu_s_per_file_max": float(np.max(cpu)),
+            "max_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, "wall_s_per_file_median":
             float(np.median(wall)), "loadavg_1min": os.getloadavg()[0], "cpus": os.cpu_count(),
             "per_file": phases}
 

@@ -114,6 +114,18 @@ def _failed_cell(exc) -> str:
     return f"{where} `{first}`: {exc.ename}: {evalue}"
 
 
+def _timed_out_cell(message: str) -> str:
+    """First source line of the cell in nbclient's timeout message (its preview)."""
+    lines = message.splitlines()
+    try:
+        first = lines[lines.index("-" * 19) + 1]
+    except (ValueError, IndexError):
+        return "?"
+    if first.startswith("['"):  # long cells are previewed as lists of lines
+        first = first[2:].split("'", 1)[0]
+    return first[:80]
+
+
 def execute_notebook(src: Path, dst: Path, parameters: dict, *, timeout: int,
                      cwd: Path | None = None) -> None:
     """Execute one notebook with papermill into ``dst`` and hide its injected parameters.
@@ -123,6 +135,7 @@ def execute_notebook(src: Path, dst: Path, parameters: dict, *, timeout: int,
             executed copy, with the error at the top, is left at ``dst`` for reading.
     """
     import papermill as pm
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
     dst.parent.mkdir(parents=True, exist_ok=True)
@@ -132,6 +145,13 @@ def execute_notebook(src: Path, dst: Path, parameters: dict, *, timeout: int,
                             cwd=str(cwd or REPO_ROOT))
     except PapermillExecutionError as exc:
         raise BookBuildError(f"notebook {src.name} failed at {_failed_cell(exc)}") from exc
+    except CellTimeoutError as exc:
+        raise BookBuildError(f"notebook {src.name} failed: a cell ran longer than {timeout} s "
+                             f"(`{_timed_out_cell(str(exc))}`); raise --timeout or use a "
+                             "smaller profile") from exc
+    except DeadKernelError as exc:
+        raise BookBuildError(f"notebook {src.name} failed: the kernel died "
+                             f"({' '.join(str(exc).split())[:200]}); out of memory?") from exc
     tag_injected_parameters(dst)
 
 

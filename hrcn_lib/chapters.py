@@ -58,6 +58,7 @@ __all__ = [
     "compare_table2",
     "measured_memory",
     "describe_mismatches",
+    "figure2",
 ]
 
 #: The paper's three causes of misclassification (Sec. 5.2), plus the rest.
@@ -847,3 +848,31 @@ def describe_mismatches(comparison: pd.DataFrame) -> str:
                         f"{row['params (paper)']:,} printed")
         parts.append(f"layer {layer} ({row['type']}): " + ", ".join(what))
     return "; ".join(parts)
+
+
+def figure2(lcid: pd.DataFrame, blurry: pd.DataFrame, seed: int = 0):
+    """The paper's Figure 2 (clear and blurry samples) for this run's data.
+
+    Simulated data (``morphology`` and ``blurry`` columns): one clear and one
+    blurry sample per morphology (:func:`hrcn_lib.simulate.gallery.sample_gallery`).
+    Real LCID (no such columns): two LCID samples beside two LCID-Blurry samples.
+
+    Returns:
+        A matplotlib Figure, detached from pyplot (so a notebook shows it once).
+    """
+    both = pd.concat([lcid, blurry], ignore_index=True)
+    if {"morphology", "blurry"} <= set(both.columns):
+        import matplotlib.pyplot as plt
+
+        from hrcn_lib.simulate.gallery import sample_gallery
+
+        fig = sample_gallery(both, seed=seed)
+        plt.close(fig)
+        return fig
+    from hrcn_lib.figures import thumbnail_gallery
+
+    rows = pd.concat([lcid.sample(n=min(2, len(lcid)), random_state=seed),
+                      blurry.sample(n=min(2, len(blurry)), random_state=seed)])
+    kinds = ["clear"] * min(2, len(lcid)) + ["blurry"] * min(2, len(blurry))
+    return thumbnail_gallery(load_images(rows), [f"{k}: {r.body} ({r.label})" for k, r in
+                                                 zip(kinds, rows.itertuples(), strict=True)], ncols=2)

@@ -96,7 +96,7 @@ def fold_batchnorm(model: nn.Module) -> int:
     for module in list(model.modules()):
         if isinstance(module, nn.Sequential):
             names = list(module._modules)
-            for a, b in zip(names[:-1], names[1:]):
+            for a, b in zip(names[:-1], names[1:], strict=True):
                 folded += _fold_pairs(module, a, b)
         for k in ("", "1", "2", "3"):
             folded += _fold_pairs(module, f"conv{k}", f"bn{k}")
@@ -146,6 +146,8 @@ class StripBlock(nn.Module):
         self.stride = sc * sp
         self.receptive = kc + (kp - 1) * sc
         self.rows_per_strip = int(rows_per_strip)
+        self.out_format = torch.contiguous_format
+        self._row_weight: torch.Tensor | None = None
 
     @staticmethod
     def supports(conv: nn.Module, pool: nn.Module) -> bool:
@@ -161,9 +163,22 @@ class StripBlock(nn.Module):
         kp, sp = _pair(self.pool.kernel_size)[0], _pair(self.pool.stride or self.pool.kernel_size)[0]
         return (hc - kp) // sp + 1
 
+    def _conv(self, x: torch.Tensor) -> torch.Tensor:
+        conv = self.conv
+        if conv.in_channels != 1 or x.shape[0] != 1 or _pair(conv.stride) != (1, 1):
+            return conv(x.contiguous(memory_format=torch.channels_last))
+        # one input channel: the kh shifted copies of the rows become kh input channels of
+        # a (1, kw) convolution in channels_last (oneDNN is ~2x faster than with C_in = 1)
+        kh = conv.kernel_size[0]
+        if self._row_weight is None or self._row_weight.dtype != conv.weight.dtype:
+            self._row_weight = conv.weight[:, 0].unsqueeze(2).contiguous(
+                memory_format=torch.channels_last)
+        rows = x[0, 0].unfold(0, kh, 1).contiguous().permute(2, 0, 1).unsqueeze(0)
+        return F.conv2d(rows, self._row_weight, conv.bias)
+
     def _block(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.conv(x).contiguous(memory_format=torch.channels_last)
-        return torch.relu_(self.pool(y))
+        y = self._conv(x)
+        return torch.relu_(self.pool(y.contiguous(memory_format=torch.channels_last)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h_out = self.out_rows(x.shape[2])
@@ -175,7 +190,8 @@ class StripBlock(nn.Module):
             b = min(a + self.rows_per_strip, h_out)
             pieces.append(self._block(x[:, :, a * self.stride:(b - 1) * self.stride
                                           + self.receptive]))
-        return torch.cat(pieces, dim=2).contiguous()
+        out = torch.cat(pieces, dim=2)
+        return out.contiguous(memory_format=self.out_format)
 
 
 def _pair(v: Any) -> tuple[int, int]:
@@ -199,7 +215,6 @@ def _install_strips(model: nn.Module, rows_per_strip: int) -> bool:
         return False
     block = StripBlock(conv, pool, rows_per_strip)
     new = nn.Sequential(*([block] + mods[i + 2:]))
-    new.__class__ = nn.Sequential
     model.features = new
     return True
 
@@ -242,6 +257,10 @@ class Predictor:
         net = net.to(self.device)
         if self.bf16:
             net = net.to(torch.bfloat16)
+        net = net.to(memory_format=torch.channels_last)
+        for m in net.modules():
+            if isinstance(m, StripBlock):
+                m.out_format = torch.channels_last
         for p in net.parameters():
             p.requires_grad_(False)
         self.net = net.eval()
@@ -256,7 +275,8 @@ class Predictor:
         out = torch.empty(x.shape[0], len(CLASS_NAMES), dtype=torch.float32)
         with torch.inference_mode():
             for i in range(x.shape[0]):
-                xi = x[i:i + 1].to(self.device, self._dtype)
+                xi = x[i:i + 1].to(self.device, self._dtype).contiguous(
+                    memory_format=torch.channels_last)
                 logits = self.net(xi).float()
                 out[i] = torch.softmax(logits, dim=1)[0].cpu()
         return out

@@ -693,7 +693,9 @@ def load_trained_model(out_dir: Path | str, device: str | torch.device | None = 
     ``out_dir`` may also be a checkpoint file. The model is rebuilt with
     :func:`hrcn_lib.models.build_model` from the names in the checkpoint, in eval mode,
     float32, on ``device`` (default cpu). Its ``hrcn_config`` attribute holds the run's
-    configuration dict.
+    configuration dict. The model is built on the meta device and takes the checkpoint's
+    tensors (``assign=True``), so loading needs one copy of the weights, not two; with
+    ``mmap=True`` the weights stay file-backed until touched.
 
     Raises:
         CheckpointError: no usable checkpoint (message names the file).
@@ -706,11 +708,15 @@ def load_trained_model(out_dir: Path | str, device: str | torch.device | None = 
     payload = load_checkpoint(path, kind=MODEL_FORMAT, mmap=mmap)
     cfg = payload["config"]
     try:
-        model = build_model(cfg["model_name"], cfg["dataset_name"])
+        with torch.device("meta"):  # no memory for weights that are replaced anyway
+            model = build_model(cfg["model_name"], cfg["dataset_name"])
     except (KeyError, ValueError) as exc:
         raise CheckpointError(f"{path}: cannot rebuild the model of this checkpoint: {exc}") from None
     try:
-        model.load_state_dict(payload["model"])
+        model.load_state_dict(payload["model"], assign=True)
+        left = [n for n, t in [*model.named_parameters(), *model.named_buffers()] if t.is_meta]
+        if left:
+            raise RuntimeError(f"tensors not in the checkpoint: {left[:5]}")
     except RuntimeError as exc:
         raise CheckpointError(f"{path}: weights do not fit {cfg['model_name']}/"
                               f"{cfg['dataset_name']}: {str(exc)[:300]}") from None

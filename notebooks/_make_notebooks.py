@@ -162,15 +162,26 @@ characters: no HST rootname does, so `hrcn_lib.manifest` refuses them rather tha
 paper.paper_table_a1().style.format({"ra": "{:.6f}", "dec": "{:.6f}"})
 '''),
     md('''
-## A gallery per morphology
+## Figure 2: clear and blurry samples
 
-Up to three samples of each simulated morphology (the `morphology` column the simulator records),
-as the models see them after preprocessing (`hrcn_lib.preprocess.load_sample`):
+The paper's Figure 2 shows clear and blurry samples side by side. For LCID-sim, one clear and one
+blurry sample of each morphology (`hrcn_lib.simulate.gallery`), with the PSF FWHM and the S/N the
+simulator recorded, as the models see them after preprocessing:
 '''),
     code('''
-gallery = chapters.pick_rows(lcid, "morphology", per_group=3, seed=ch.seed, max_groups=6)
+chapters.figure2(lcid, blurry, seed=ch.seed)
+'''),
+    md('''
+## A gallery per morphology
+
+Up to three samples of each morphology (the `morphology` column the simulator records; the body
+for real data):
+'''),
+    code('''
+column = "morphology" if "morphology" in lcid.columns else "body"
+gallery = chapters.pick_rows(lcid, column, per_group=3, seed=ch.seed, max_groups=6)
 figures.thumbnail_gallery(chapters.load_images(gallery),
-                          [f"{r.morphology}: {r.body} ({r.label})" for r in gallery.itertuples()],
+                          [f"{r[column]}: {r['body']} ({r['label']})" for _, r in gallery.iterrows()],
                           ncols=3)
 '''),
     md('''

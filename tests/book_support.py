@@ -24,7 +24,7 @@ BOOK_FILES: tuple[str, ...] = ("_config.yml", "_toc.yml", "book/intro.md", "book
                                "book/references.md")
 
 #: Per-cell timeout of the smoke run (s): a hung cell fails the test instead of CI.
-CELL_TIMEOUT_S = 600
+CELL_TIMEOUT_S = 900
 
 
 class SmokeBook:

@@ -27,7 +27,7 @@ MODULES = ("hrcn_lib.simulate", "hrcn_lib.preprocess", "hrcn_lib.hardware", "hrc
            "hrcn_lib.evaluate")
 #: (min <img> of figures, min <table>) per chapter page in the smoke build.
 MIN_PER_PAGE: dict[str, tuple[int, int]] = {
-    "01_data": (1, 4), "02_preprocessing": (3, 2), "03_architecture": (1, 2),
+    "01_data": (2, 4), "02_preprocessing": (3, 2), "03_architecture": (1, 2),
     "04_training": (1, 2), "05_hardware": (0, 3), "06_results": (2, 1),
     "07_blurry_robustness": (3, 1), "08_misclassification": (2, 1),
 }

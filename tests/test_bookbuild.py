@@ -62,6 +62,18 @@ def test_execution_and_failure_name_the_notebook_and_cell(tmp_path):
     assert (tmp_path / "book" / "02_bad.ipynb").exists()  # left for reading, error inside
 
 
+@pytest.mark.slow
+def test_a_hung_cell_fails_with_one_line(tmp_path):
+    _write_nb(tmp_path / "notebooks" / "03_slow.ipynb", "import time\ntime.sleep(60)")
+    with pytest.raises(bookbuild.BookBuildError) as err:
+        bookbuild.execute_notebooks("smoke", tmp_path / "run", notebooks=("03_slow",),
+                                    root=tmp_path, timeout=2, log=lambda _l: None)
+    msg = str(err.value)
+    assert "\n" not in msg
+    assert msg.startswith("notebook 03_slow.ipynb failed: a cell ran longer than 2 s")
+    assert "`import time`" in msg
+
+
 def test_missing_sources_and_executed_copies(tmp_path):
     with pytest.raises(FileNotFoundError, match="chapter notebook missing"):
         bookbuild.execute_notebooks("smoke", tmp_path, notebooks=("09_none",), root=tmp_path)

@@ -29,7 +29,7 @@ NEEDS: dict[str, tuple[str, ...]] = {
 }
 #: Minimum number of figures (image/png outputs) each executed chapter shows.
 MIN_FIGURES: dict[str, int] = {
-    "01_data": 1, "02_preprocessing": 3, "03_architecture": 1, "04_training": 1,
+    "01_data": 2, "02_preprocessing": 3, "03_architecture": 1, "04_training": 1,
     "05_hardware": 0, "06_results": 2, "07_blurry_robustness": 3, "08_misclassification": 2,
 }
 #: Minimum number of tables (text/html DataFrame outputs) each executed chapter shows.

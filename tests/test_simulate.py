@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from astropy.io import fits
+from astropy.wcs import WCS
 from scipy import stats
 from scipy.optimize import curve_fit
 
@@ -76,11 +77,28 @@ def test_chip_positions_from_pointing(smoke_data: Path) -> None:
             sep = np.hypot((row["RA"] - body.ra) * np.cos(np.radians(body.dec)),
                            row["DEC"] - body.dec) * 3600
             assert sep < 1500, (obsid, sep)  # within the body's reach
+            hdu = int(row["HDU Index"])
             with fits.open(row["path"]) as hdul:
-                head = hdul[int(row["HDU Index"])].header
+                head = hdul[hdu].header
                 assert head["EXTNAME"] == "SCI"
                 assert hdul[0].header["ROOTNAME"] == obsid
                 assert hdul[0].header["TARGNAME"] == row["ID"]
+            # the manifest's RA/DEC is the chip centre of the file's WCS, and the scene is
+            # drawn where that WCS puts it (to 0.05 pixel)
+            wcs = WCS(head)
+            lay = detector(row["Instrument"]).chips[hdu]
+            n_rows = lay.science_rows[1] - lay.science_rows[0]
+            ra, dec = wcs.all_pix2world(lay.ltv[0] + 2047.5, lay.science_rows[0]
+                                        + (n_rows - 1) / 2, 0)
+            assert abs(ra - row["RA"]) * 3600 * np.cos(np.radians(dec)) < 0.01
+            assert abs(dec - row["DEC"]) * 3600 < 0.01
+            _, scene = body_scene(0, body.name)
+            grid = chip_grid(make_exposure(0, body, int(row["exposure"]), scene.extent), hdu,
+                             body)
+            x, y = wcs.all_world2pix(body.ra, body.dec, 0)
+            r, c = grid.to_pixels(np.zeros(1), np.zeros(1))
+            assert abs(float(x) - (c[0] + lay.ltv[0])) < 0.05
+            assert abs(float(y) - (r[0] + lay.science_rows[0])) < 0.05
         if len(rows) == 2:  # the two chips see different parts of the sky (~100 arcsec apart)
             ra, dec = rows["RA"].to_numpy(), rows["DEC"].to_numpy()
             sep = np.hypot(np.diff(ra)[0] * np.cos(np.radians(dec[0])), np.diff(dec)[0]) * 3600
@@ -325,3 +343,26 @@ def test_unwritable_output_and_cli_errors(tmp_path: Path, capsys: pytest.Capture
     assert not (tmp_path / "o").exists()
     with pytest.raises(ValueError, match="not an LCID-sim name"):
         simulate_file(tmp_path, 0, "NGC628", 0)
+
+
+def test_gallery_draws_clear_and_blurry_per_morphology(smoke_data: Path) -> None:
+    pytest.importorskip("hrcn_lib.preprocess")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from hrcn_lib.simulate.gallery import pick_gallery_rows, sample_gallery
+
+    df = pd.concat([_manifest(smoke_data), _manifest(smoke_data, "blurry_manifest.csv")])
+    df = df.rename(columns={"ID": "body", "HDU Index": "hdu", "Label": "label",
+                            "Filter": "filter"})
+    picked = pick_gallery_rows(df)
+    morphs = df["morphology"].nunique()
+    assert picked["morphology"].nunique() == morphs
+    assert set(picked["kind"]) == {"clear", "blurry"}
+    assert (picked.loc[picked["kind"] == "blurry", "blurry"]).all()
+    fig = sample_gallery(df)
+    assert fig.axes[0].get_gridspec().get_geometry() == (morphs, 2)
+    drawn = sum(1 for ax in fig.axes if ax.images)
+    assert drawn == len(picked)
+    with pytest.raises(ValueError, match="morphology"):
+        pick_gallery_rows(df.drop(columns=["morphology"]))

@@ -14,6 +14,7 @@ only files with at least one chip selected by the screening rule
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import multiprocessing
@@ -142,15 +143,43 @@ def raw_path(out_dir: str | os.PathLike[str], obsid: str) -> Path:
     return Path(out_dir) / "raw" / f"{obsid}_raw.fits"
 
 
-def chip_grid(exp: Exposure, hdu: int) -> ChipGrid:
-    """Pixel <-> body-frame mapping of one chip, consistent with the file's WCS."""
+def chip_grid(exp: Exposure, hdu: int, body: Body | None = None) -> ChipGrid:
+    """Pixel <-> body-frame mapping of one chip, consistent with the file's WCS.
+
+    With ``body`` the map is exact to first order across the chip: focal-plane
+    offsets go through the file's CD matrix to the sky (tangent plane at the
+    pointing) and back to the body's tangent plane (an affine fit over the chip).
+    """
     det = detector(exp.instrument)
     lay = det.chips[hdu]
     head = default_sci_header(exp.instrument, hdu)
     n_rows = lay.science_rows[1] - lay.science_rows[0]
-    return ChipGrid(shape=(n_rows, 4096), x0=lay.ltv[0] - (head["CRPIX1"] - 1.0),
+    grid = ChipGrid(shape=(n_rows, 4096), x0=lay.ltv[0] - (head["CRPIX1"] - 1.0),
                     y0=lay.science_rows[0] - (head["CRPIX2"] - 1.0), scale=det.pixel_scale,
                     roll_deg=exp.roll, pu=exp.offset_u, pv=exp.offset_v)
+    if body is None:
+        return grid
+    ra_p, dec_p = _gnomonic_inverse(body.ra, body.dec, exp.offset_u / 3600,
+                                    exp.offset_v / 3600)
+    cd = grid.matrix / 3600.0
+    step = 2000.0
+    pts = []
+    for x, y in ((0.0, 0.0), (step, 0.0), (0.0, step)):
+        ra, dec = _gnomonic_inverse(ra_p, dec_p, cd[0, 0] * x + cd[0, 1] * y,
+                                    cd[1, 0] * x + cd[1, 1] * y)
+        pts.append(np.array(_gnomonic_forward(body.ra, body.dec, ra, dec)) * 3600.0)
+    affine = np.stack([(pts[1] - pts[0]) / step, (pts[2] - pts[0]) / step], axis=1)
+    return dataclasses.replace(grid, pu=float(pts[0][0]), pv=float(pts[0][1]),
+                               affine=tuple(tuple(float(a) for a in row) for row in affine))
+
+
+def _gnomonic_forward(ra0: float, dec0: float, ra: float, dec: float) -> tuple[float, float]:
+    """Tangent-plane offsets (xi east, eta north; deg) of (ra, dec) about (ra0, dec0)."""
+    a0, d0, a, d = (math.radians(t) for t in (ra0, dec0, ra, dec))
+    cosc = math.sin(d0) * math.sin(d) + math.cos(d0) * math.cos(d) * math.cos(a - a0)
+    xi = math.cos(d) * math.sin(a - a0) / cosc
+    eta = (math.cos(d0) * math.sin(d) - math.sin(d0) * math.cos(d) * math.cos(a - a0)) / cosc
+    return math.degrees(xi), math.degrees(eta)
 
 
 def _gnomonic_inverse(ra0: float, dec0: float, xi: float, eta: float) -> tuple[float, float]:
@@ -186,7 +215,7 @@ def _chip_centre(grid: ChipGrid, ra_p: float, dec_p: float) -> tuple[float, floa
     """RA/Dec (deg) of the centre of a chip's science area."""
     x = (grid.shape[1] - 1) / 2.0 + grid.x0
     y = (grid.shape[0] - 1) / 2.0 + grid.y0
-    m = grid.matrix
+    m = dataclasses.replace(grid, affine=None).matrix  # the file's CD matrix (x 3600)
     return _gnomonic_inverse(ra_p, dec_p, (m[0, 0] * x + m[0, 1] * y) / 3600,
                              (m[1, 0] * x + m[1, 1] * y) / 3600)
 
@@ -238,10 +267,12 @@ def _satellite_line(exp: Exposure, rng: np.random.Generator) -> tuple[float, flo
 
 
 def _render_chip(exp: Exposure, body: Body, scene: Scene, det: Detector, hdu: int,
-                 psf: np.ndarray, rng: np.random.Generator, sat_line, keep: bool
+                 psf: np.ndarray, rng: np.random.Generator,
+                 sat_line: tuple[float, float, float] | None, keep: bool
                  ) -> tuple[np.ndarray, dict, np.ndarray | None, np.ndarray | None]:
+    """One chip: signal, screening numbers, noise, defects, raw DN (see :mod:`.detector`)."""
     lay = det.chips[hdu]
-    grid = chip_grid(exp, hdu)
+    grid = chip_grid(exp, hdu, body)
     ghost = _ghost(scene, grid, exp, rng)
     signal, cov = render_signal(scene, grid, exp.instrument, exp.filter, exp.exptime, psf, ghost)
     mask = cov > COVER_SB
@@ -295,11 +326,12 @@ def render_exposure(seed: int, body_name: str, index: int, *, screen_first: bool
                                                               scene.extent)
     det = detector(exp.instrument)
     primary, sci, ra_p, dec_p = _headers(exp, body)
-    fractions = {hdu: _coverage_fraction(scene, chip_grid(exp, hdu))[0] for hdu in SCIENCE_HDUS}
+    grids = {hdu: chip_grid(exp, hdu, body) for hdu in SCIENCE_HDUS}
+    fractions = {hdu: _coverage_fraction(scene, grids[hdu])[0] for hdu in SCIENCE_HDUS}
     out = RenderedExposure(exp, body, {}, primary, sci, [])
     psf, fwhm = det_model.psf_stamp(det.pixel_scale, exp.filter, exp.jitter, exp.defocus)
     if screen_first and not any(is_selected(f) for f in fractions.values()):
-        out.rows = [_row(exp, body, hdu, chip_grid(exp, hdu), ra_p, dec_p, fwhm,
+        out.rows = [_row(exp, body, hdu, grids[hdu], ra_p, dec_p, fwhm,
                          {"object_fraction": fractions[hdu], "snr": 0.0, "defects": ""})
                     for hdu in SCIENCE_HDUS]
         return out
@@ -410,14 +442,9 @@ def _check_out_dir(out_dir: Path, need: int) -> None:
                               f"{need / 1e9:.2f} GB, {free / 1e9:.2f} GB are free")
 
 
-def plan(profile: str = "smoke", *, bodies_galaxy: int | None = None,
-         bodies_nsc: int | None = None, exposures: int | None = None, seed: int = 0
-         ) -> tuple[list[tuple[str, int]], dict]:
-    """The (body, exposure) list of a dataset and its sizes, after validating the input.
-
-    Raises:
-        SimulationError: unknown profile or impossible counts.
-    """
+def _sizes(profile: str, bodies_galaxy: int | None, bodies_nsc: int | None,
+           exposures: int | None, seed: int) -> dict[str, int]:
+    """Validated body/exposure counts of a dataset (profile values unless overridden)."""
     try:
         prof = get_profile(profile)
     except ValueError as exc:
@@ -431,6 +458,21 @@ def plan(profile: str = "smoke", *, bodies_galaxy: int | None = None,
     _check_counts(**sizes)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise SimulationError(f"seed must be an integer >= 0, got {seed!r}")
+    sizes["files"] = ((sizes["bodies_galaxy"] + sizes["bodies_nsc"]) * sizes["exposures"]
+                      + (sizes["blurry_bodies_galaxy"] + sizes["blurry_bodies_nsc"])
+                      * sizes["exposures_blurry"])
+    return sizes
+
+
+def plan(profile: str = "smoke", *, bodies_galaxy: int | None = None,
+         bodies_nsc: int | None = None, exposures: int | None = None, seed: int = 0
+         ) -> tuple[list[tuple[str, int]], dict]:
+    """The (body, exposure) list of a dataset and its sizes, after validating the input.
+
+    Raises:
+        SimulationError: unknown profile or impossible counts.
+    """
+    sizes = _sizes(profile, bodies_galaxy, bodies_nsc, exposures, seed)
     bodies = catalogue(seed, sizes["bodies_galaxy"], sizes["bodies_nsc"],
                        sizes["blurry_bodies_galaxy"], sizes["blurry_bodies_nsc"])
     tasks = [(b.name, i) for b in bodies
@@ -463,13 +505,14 @@ def simulate_dataset(out_dir: str | os.PathLike[str], profile: str = "smoke", *,
             or not enough disk space -- before anything is written.
     """
     t0 = time.perf_counter()
-    tasks, _ = plan(profile, bodies_galaxy=bodies_galaxy, bodies_nsc=bodies_nsc,
-                    exposures=exposures, seed=seed)
+    sizes = _sizes(profile, bodies_galaxy, bodies_nsc, exposures, seed)
     if isinstance(jobs, bool) or not isinstance(jobs, (int, np.integer)) or jobs < 1:
         raise SimulationError(f"jobs must be an integer >= 1, got {jobs!r}")
     out_dir = Path(out_dir)
-    need = estimate_disk(len(tasks))
+    need = estimate_disk(sizes["files"])
     _check_out_dir(out_dir, need)
+    tasks, _ = plan(profile, bodies_galaxy=bodies_galaxy, bodies_nsc=bodies_nsc,
+                    exposures=exposures, seed=seed)
     if progress if announce is None else announce:
         print(f"hrcn simulate: {len(tasks)} exposures -> {out_dir}: at most "
               f"{need / 1e9:.2f} GB of disk", file=sys.stderr)

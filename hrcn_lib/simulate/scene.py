@@ -210,7 +210,10 @@ class ChipGrid:
     pixel (row, col) sits at focal-plane offset ``x = col + x0``, ``y = row + y0``
     (pixels from the WCS reference point); the sky offset is
     ``(u, v) = (pu, pv) + scale * M @ (x, y)`` with ``M`` the roll matrix of the
-    CD matrix (``u`` east, ``v`` north, arcsec).
+    CD matrix (``u`` east, ``v`` north, arcsec), or ``(pu, pv) + affine @ (x, y)``
+    when ``affine`` (arcsec per pixel, 2x2) is given: the exact linear map from
+    the pointing's tangent plane to the body's, which differ by the convergence
+    of the meridians (a rotation of ``delta_RA sin(Dec)``).
     """
 
     shape: tuple[int, int]
@@ -220,10 +223,13 @@ class ChipGrid:
     roll_deg: float
     pu: float
     pv: float
+    affine: tuple[tuple[float, float], tuple[float, float]] | None = None
 
     @property
     def matrix(self) -> np.ndarray:
-        """2x2 float64: pixel offset -> (u, v) arcsec (CD matrix x 3600)."""
+        """2x2 float64: pixel offset -> (u, v) arcsec (CD matrix x 3600, or ``affine``)."""
+        if self.affine is not None:
+            return np.array(self.affine, dtype=np.float64)
         c, s = np.cos(np.radians(self.roll_deg)), np.sin(np.radians(self.roll_deg))
         return self.scale * np.array([[-c, s], [s, c]])
 

@@ -1,0 +1,134 @@
+"""Inference of one 2048x4096 sample: naive fp32 eager vs :class:`hrcn_lib.evaluate.Predictor`.
+
+Each mode runs in a fresh process that loads the model from a checkpoint file and
+predicts (``--repeats`` times, the first call reported separately), so the peak RSS is
+that of "a process that loads the model and predicts once" (plus repeats of the same
+call, which allocate nothing new).
+
+* ``naive``: ``build_model`` + ``load_state_dict(torch.load(...))``, ``model.eval()``,
+  ``torch.no_grad()``, fp32, NCHW, softmax.
+* ``fast``: ``load_trained_model(mmap=True)`` + ``Predictor`` (BN folded, first block in
+  row strips, channels_last, FC weights in bf16, bf16 convolutions only where native).
+
+Prints Markdown rows and writes benchmarks/results/inference_<model>.json.
+
+    .venv/bin/python benchmarks/bench_inference.py [--model hr-celestialnet] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _write_checkpoint(model_name: str, dataset: str, path: Path) -> None:
+    """A model.pt like hrcn train writes, with random weights and non-trivial BN stats."""
+    import torch
+
+    from hrcn_lib.models import build_model
+    from hrcn_lib.train import MODEL_FORMAT, TrainConfig, save_checkpoint
+
+    torch.manual_seed(0)
+    model = build_model(model_name, dataset)
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.1, 0.1)
+            m.running_var.uniform_(0.5, 1.5)
+    cfg = TrainConfig(model_name=model_name, dataset_name=dataset)
+    from dataclasses import asdict
+    save_checkpoint(path, {"format": MODEL_FORMAT, "version": 1, "config": asdict(cfg),
+                           "precision": "fp32", "model": model.state_dict()})
+
+
+def _child(mode: str, ckpt: Path, repeats: int, dataset: str) -> dict:
+    import torch
+
+    from hrcn_lib.models import build_model, input_size
+
+    torch.manual_seed(1)
+    x = torch.randn(1, 1, *input_size(dataset))
+    t0 = time.perf_counter()
+    if mode == "naive":
+        payload = torch.load(ckpt, weights_only=True)
+        model = build_model(payload["config"]["model_name"], dataset)
+        model.load_state_dict(payload["model"])
+        del payload
+        model.eval()
+
+        def predict() -> torch.Tensor:
+            with torch.no_grad():
+                return torch.softmax(model(x), dim=1)
+    else:
+        from hrcn_lib.evaluate import Predictor
+        from hrcn_lib.train import load_trained_model
+
+        model = load_trained_model(ckpt, mmap=True)
+        predictor = Predictor(model)
+        del model
+
+        def predict() -> torch.Tensor:
+            return predictor(x)
+    load_s = time.perf_counter() - t0
+    times, probs = [], None
+    for _ in range(repeats):
+        t = time.perf_counter()
+        probs = predict()
+        times.append(time.perf_counter() - t)
+    return {"mode": mode, "load_s": load_s, "first_s": times[0], "times_s": times,
+            "best_s": min(times), "probs": probs.tolist(),
+            "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", default="hr-celestialnet")
+    p.add_argument("--dataset", default="lcid")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--child", choices=("naive", "fast"), help=argparse.SUPPRESS)
+    p.add_argument("--ckpt", type=Path, default=None, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.child:
+        print(json.dumps(_child(args.child, args.ckpt, args.repeats, args.dataset)))
+        return 0
+    RESULTS.mkdir(exist_ok=True)
+    ckpt = RESULTS / f"bench_{args.model}_{args.dataset}_model.pt"
+    _write_checkpoint(args.model, args.dataset, ckpt)
+    rows = {}
+    for mode in ("naive", "fast"):
+        load = os.getloadavg()[0]
+        proc = subprocess.run([sys.executable, __file__, "--child", mode, "--ckpt", str(ckpt),
+                               "--model", args.model, "--dataset", args.dataset,
+                               "--repeats", str(args.repeats)], capture_output=True, text=True)
+        if proc.returncode:
+            print(proc.stderr[-3000:], file=sys.stderr)
+            return proc.returncode
+        rows[mode] = json.loads(proc.stdout.strip().splitlines()[-1])
+        rows[mode].update(load_before=load, load_after=os.getloadavg()[0])
+    ckpt.unlink()
+    n, f = rows["naive"], rows["fast"]
+    diff = max(abs(a - b) for a, b in zip(n["probs"][0], f["probs"][0], strict=True))
+    out = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M"),
+           "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cpus",
+           "model": args.model, "dataset": args.dataset, "naive": n, "fast": f,
+           "speedup_best": n["best_s"] / f["best_s"], "max_prob_diff": diff}
+    (RESULTS / f"inference_{args.model}_{args.dataset}.json").write_text(json.dumps(out, indent=2))
+    for mode, r in rows.items():
+        print(f"| {out['date']} | {r['load_before']:.1f} / {r['load_after']:.1f} | {args.model} | "
+              f"{mode} | {r['first_s']:.2f} | {r['best_s']:.2f} | {r['peak_rss_gb']:.2f} |")
+    print(f"speed-up (best of {args.repeats}): {out['speedup_best']:.2f}x; "
+          f"max |p_fast - p_naive| = {diff:.2e}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

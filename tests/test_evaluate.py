@@ -1,0 +1,204 @@
+"""Tests of hrcn_lib.evaluate: the fast Predictor, strips, BN folding, metrics, evaluate()."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
+from torch import nn
+
+from hrcn_lib.evaluate import (
+    CLASS_NAMES,
+    Predictor,
+    StripBlock,
+    compute_metrics,
+    evaluate,
+    fold_batchnorm,
+    timing_summary,
+)
+
+
+class Small(nn.Module):
+    """(N, 1, 64, 96) -> (N, 2); unpadded first conv block like HR-CelestialNet's."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 8, 7), nn.BatchNorm2d(8), nn.ReLU(inplace=True), nn.MaxPool2d(8, 4),
+            nn.Conv2d(8, 16, 3), nn.BatchNorm2d(16), nn.ReLU(inplace=True), nn.MaxPool2d(2, 2))
+        self.classifier = nn.Sequential(nn.Linear(16 * 5 * 9, 32), nn.ReLU(inplace=True),
+                                        nn.Linear(32, 2))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(torch.flatten(self.features(x), 1))
+
+
+def randomise_bn(model: nn.Module, seed: int = 0) -> nn.Module:
+    g = torch.Generator().manual_seed(seed)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            n = m.num_features
+            m.running_mean.copy_(torch.rand(n, generator=g) * 0.4 - 0.2)
+            m.running_var.copy_(torch.rand(n, generator=g) + 0.5)
+            m.weight.data.copy_(torch.rand(n, generator=g) + 0.5)
+            m.bias.data.copy_(torch.rand(n, generator=g) * 0.2 - 0.1)
+    return model.eval()
+
+
+def small_model() -> nn.Module:
+    torch.manual_seed(0)
+    return randomise_bn(Small())
+
+
+@pytest.mark.parametrize("rows", [1, 3, 7, 1000])
+def test_strip_block_equals_unstripped(rows):
+    torch.manual_seed(1)
+    conv, pool = nn.Conv2d(1, 4, 7), nn.MaxPool2d(8, 4)
+    x = torch.randn(1, 1, 203, 150)
+    block = StripBlock(conv, pool, rows_per_strip=rows)
+    assert (block.stride, block.receptive) == (4, 14)
+    with torch.inference_mode():
+        ref = pool(torch.relu(conv(x)))
+        out = block(x)
+    assert out.shape == ref.shape == (1, 4, 48, 35)
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-6)
+
+
+def test_strip_block_generic_path_and_errors():
+    torch.manual_seed(2)
+    conv, pool = nn.Conv2d(3, 5, 3, stride=2), nn.MaxPool2d(2, 2)
+    x = torch.randn(2, 3, 41, 30)
+    with torch.inference_mode():
+        torch.testing.assert_close(StripBlock(conv, pool, 2)(x), pool(torch.relu(conv(x))),
+                                   rtol=1e-5, atol=1e-6)
+    assert not StripBlock.supports(nn.Conv2d(1, 2, 3, padding=1), pool)
+    with pytest.raises(ValueError, match="unpadded"):
+        StripBlock(nn.Conv2d(1, 2, 3, padding=1), pool)
+    with pytest.raises(ValueError, match="receptive field"):
+        StripBlock(nn.Conv2d(1, 2, 7), nn.MaxPool2d(8, 4))(torch.randn(1, 1, 10, 40))
+
+
+def test_fold_batchnorm_keeps_outputs():
+    model = small_model()
+    x = torch.randn(2, 1, 64, 96)
+    ref = model(x)
+    copy = Small()
+    copy.load_state_dict(model.state_dict())
+    copy.eval()
+    assert fold_batchnorm(copy) == 2
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in copy.modules())
+    torch.testing.assert_close(copy(x), ref, rtol=1e-5, atol=1e-5)
+
+
+def test_predictor_matches_fp32_eager_and_leaves_model_alone():
+    model = small_model()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    x = torch.randn(3, 1, 64, 96) * 2
+    with torch.no_grad():
+        ref = torch.softmax(model(x), 1)
+    exact = Predictor(model, device="cpu", fc_bf16=False, rows_per_strip=2)
+    assert exact.strip and exact.folded == 2
+    p = exact(x)
+    assert p.shape == (3, 2) and p.dtype == torch.float32
+    torch.testing.assert_close(p, ref, rtol=1e-5, atol=1e-5)
+    lean = Predictor(model, device="cpu")
+    assert lean.fc_bf16 or lean.bf16
+    assert (lean(x) - ref).abs().max() < 0.05
+    torch.testing.assert_close(lean(x).sum(1), torch.ones(3))
+    after = model.state_dict()
+    assert before.keys() == after.keys()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
+
+
+def test_predictor_rejects_bad_input():
+    pred = Predictor(small_model(), device="cpu")
+    with pytest.raises(ValueError, match=r"\(N, 1, H, W\).*\(2, 3, 64, 96\)"):
+        pred(torch.zeros(2, 3, 64, 96))
+    with pytest.raises(ValueError, match="float tensor"):
+        pred(torch.zeros(1, 1, 64, 96, dtype=torch.int64))
+
+
+@pytest.mark.slow
+def test_predictor_full_resolution_hrcelestialnet():
+    models = pytest.importorskip("hrcn_lib.models")
+    torch.manual_seed(0)
+    model = randomise_bn(models.build_model("hr-celestialnet", "lcid"))
+    x = torch.randn(1, 1, 2048, 4096)
+    feats = {}
+    model.features.register_forward_hook(lambda m, i, o: feats.__setitem__("eager", o.clone()))
+    with torch.no_grad():
+        ref = torch.softmax(model(x), 1)
+    pred = Predictor(model, device="cpu")
+    assert pred.strip and pred.folded == 12
+    pred.net.features.register_forward_hook(lambda m, i, o: feats.__setitem__("fast", o.clone()))
+    p = pred(x)
+    scale = feats["eager"].abs().max()
+    assert (feats["fast"] - feats["eager"]).abs().max() <= 1e-4 * scale
+    assert (p - ref).abs().max() < 0.05
+
+
+def test_compute_metrics_equals_sklearn():
+    y_true = np.array([0, 0, 0, 0, 1, 1, 1, 0, 1, 1])
+    y_pred = np.array([0, 0, 1, 0, 1, 0, 1, 0, 1, 1])
+    metrics, cm = compute_metrics(y_true, y_pred)
+    assert cm.tolist() == [[4, 1], [1, 4]]
+    assert metrics["accuracy"] == pytest.approx(0.8)
+    assert metrics["f1_galaxy"] == pytest.approx(0.8) and metrics["f1_nsc"] == pytest.approx(0.8)
+    rng = np.random.default_rng(0)
+    t, p = rng.integers(0, 2, 200), rng.integers(0, 2, 200)
+    metrics, cm = compute_metrics(t, p)
+    f1 = f1_score(t, p, labels=[0, 1], average=None)
+    assert metrics == {"accuracy": accuracy_score(t, p), "f1_galaxy": f1[0], "f1_nsc": f1[1]}
+    assert (cm == confusion_matrix(t, p, labels=[0, 1])).all()
+    _, cm = compute_metrics(np.array([1, 1]), np.array([1, 1]))  # one class only: still 2x2
+    assert cm.tolist() == [[0, 0], [0, 2]]
+    with pytest.raises(ValueError, match="non-empty"):
+        compute_metrics(np.array([]), np.array([]))
+
+
+def test_timing_summary():
+    s = timing_summary([1.0, 2.0, 3.0, 4.0, 10.0])
+    assert (s["n"], s["median"], s["q25"], s["q75"], s["iqr"]) == (5, 3.0, 2.0, 4.0, 2.0)
+    assert s["mean"] == pytest.approx(4.0) and (s["min"], s["max"]) == (1.0, 10.0)
+    assert timing_summary([]) == {"n": 0}
+
+
+def test_evaluate_on_simulated_data(smoke_data, tmp_path):
+    models = pytest.importorskip("hrcn_lib.models")
+    from hrcn_lib.manifest import read_manifest
+
+    df = read_manifest(smoke_data / "lcid_manifest.csv")
+    torch.manual_seed(0)
+    model = models.build_model("resnet", "lcid-resize").eval()
+    res = evaluate(model, df, "lcid-resize", tmp_path, set_name="test", max_samples=6,
+                   progress=False)
+    pred = res.predictions
+    assert len(pred) == 6
+    assert list(pred.columns[:7]) == ["path", "hdu", "body", "label", "p_galaxy", "p_nsc",
+                                      "prediction"]
+    for col in ("blurry", "psf_fwhm", "snr", "morphology", "defects", "lookalike"):
+        assert col in pred.columns
+    np.testing.assert_allclose(pred["p_galaxy"] + pred["p_nsc"], 1.0, atol=1e-6)
+    assert set(pred["prediction"]) <= set(CLASS_NAMES)
+    t = pred["label"].map({"galaxy": 0, "NSC": 1}).to_numpy()
+    p = pred["prediction"].map({"galaxy": 0, "NSC": 1}).to_numpy()
+    assert res.metrics["accuracy"] == pytest.approx(accuracy_score(t, p))
+    assert (res.confusion == confusion_matrix(t, p, labels=[0, 1])).all()
+    assert res.confusion.sum() == 6 and res.metrics["n"] == 6
+    assert res.timing["preprocess_ms"]["n"] == 5 and res.timing["classify_ms"]["n"] == 5
+    assert res.timing["classify_ms"]["median"] > 0 and res.timing["preprocess_ms"]["iqr"] >= 0
+    for name in ("predictions_test.csv", "metrics_test.json", "timing_test.json", "timing.json"):
+        assert (tmp_path / name).is_file(), name
+    saved = json.loads((tmp_path / "metrics_test.json").read_text())
+    assert saved["confusion"] == res.confusion.tolist()
+    assert saved["confusion_labels"] == ["galaxy", "NSC"]
+    blurry = read_manifest(smoke_data / "blurry_manifest.csv")
+    evaluate(model, blurry, "lcid-resize", tmp_path / "b", set_name="blurry", progress=False)
+    assert (tmp_path / "b" / "predictions_blurry.csv").is_file()
+    assert not (tmp_path / "b" / "timing.json").exists()
+    with pytest.raises(ValueError, match="no samples"):
+        evaluate(model, df.iloc[:0], "lcid-resize", progress=False)
