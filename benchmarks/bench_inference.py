@@ -7,7 +7,7 @@ call, which allocate nothing new).
 
 * ``naive``: ``build_model`` + ``load_state_dict(torch.load(...))``, ``model.eval()``,
   ``torch.no_grad()``, fp32, NCHW, softmax.
-* ``fast``: ``load_trained_model(mmap=True)`` + ``Predictor`` (BN folded, first block in
+* ``fast``: ``Predictor.from_checkpoint`` (memory-mapped checkpoint, BN folded, first block in
   row strips, channels_last, FC weights in bf16, bf16 convolutions only where native).
 
 Prints Markdown rows and writes benchmarks/results/inference_<model>.json.
@@ -50,39 +50,39 @@ def _write_checkpoint(model_name: str, dataset: str, path: Path) -> None:
                            "precision": "fp32", "model": model.state_dict()})
 
 
-def _child(mode: str, ckpt: Path, repeats: int, dataset: str) -> dict:
+def _child(mode: str, ckpt: Path, repeats: int, dataset: str, device: str) -> dict:
     import torch
 
     from hrcn_lib.models import build_model, input_size
 
     torch.manual_seed(1)
     x = torch.randn(1, 1, *input_size(dataset))
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
     t0 = time.perf_counter()
     if mode == "naive":
         payload = torch.load(ckpt, weights_only=True)
         model = build_model(payload["config"]["model_name"], dataset)
         model.load_state_dict(payload["model"])
         del payload
-        model.eval()
+        model.eval().to(device)
 
         def predict() -> torch.Tensor:
             with torch.no_grad():
-                return torch.softmax(model(x), dim=1)
+                return torch.softmax(model(x.to(device)), dim=1).cpu()
     else:
         from hrcn_lib.evaluate import Predictor
-        from hrcn_lib.train import load_trained_model
 
-        model = load_trained_model(ckpt, mmap=True)
-        predictor = Predictor(model)
-        del model
+        predictor = Predictor.from_checkpoint(ckpt, device=device)
 
         def predict() -> torch.Tensor:
             return predictor(x)
     load_s = time.perf_counter() - t0
     times, probs = [], None
     for _ in range(repeats):
+        sync()
         t = time.perf_counter()
         probs = predict()
+        sync()
         times.append(time.perf_counter() - t)
     return {"mode": mode, "load_s": load_s, "first_s": times[0], "times_s": times,
             "best_s": min(times), "probs": probs.tolist(),
@@ -94,11 +94,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", default="hr-celestialnet")
     p.add_argument("--dataset", default="lcid")
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--device", default="cpu", help="cpu or cuda (both modes use it)")
     p.add_argument("--child", choices=("naive", "fast"), help=argparse.SUPPRESS)
     p.add_argument("--ckpt", type=Path, default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
-        print(json.dumps(_child(args.child, args.ckpt, args.repeats, args.dataset)))
+        print(json.dumps(_child(args.child, args.ckpt, args.repeats, args.dataset, args.device)))
         return 0
     RESULTS.mkdir(exist_ok=True)
     ckpt = RESULTS / f"bench_{args.model}_{args.dataset}_model.pt"
@@ -108,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         load = os.getloadavg()[0]
         proc = subprocess.run([sys.executable, __file__, "--child", mode, "--ckpt", str(ckpt),
                                "--model", args.model, "--dataset", args.dataset,
-                               "--repeats", str(args.repeats)], capture_output=True, text=True)
+                               "--repeats", str(args.repeats), "--device", args.device], capture_output=True, text=True)
         if proc.returncode:
             print(proc.stderr[-3000:], file=sys.stderr)
             return proc.returncode
@@ -119,12 +120,12 @@ def main(argv: list[str] | None = None) -> int:
     diff = max(abs(a - b) for a, b in zip(n["probs"][0], f["probs"][0], strict=True))
     out = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M"),
            "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cpus",
-           "model": args.model, "dataset": args.dataset, "naive": n, "fast": f,
+           "model": args.model, "dataset": args.dataset, "device": args.device, "naive": n, "fast": f,
            "speedup_best": n["best_s"] / f["best_s"], "max_prob_diff": diff}
     (RESULTS / f"inference_{args.model}_{args.dataset}.json").write_text(json.dumps(out, indent=2))
     for mode, r in rows.items():
         print(f"| {out['date']} | {r['load_before']:.1f} / {r['load_after']:.1f} | {args.model} | "
-              f"{mode} | {r['first_s']:.2f} | {r['best_s']:.2f} | {r['peak_rss_gb']:.2f} |")
+              f"{args.device} {mode} | {r['first_s']:.2f} | {r['best_s']:.2f} | {r['peak_rss_gb']:.2f} |")
     print(f"speed-up (best of {args.repeats}): {out['speedup_best']:.2f}x; "
           f"max |p_fast - p_naive| = {diff:.2e}")
     return 0

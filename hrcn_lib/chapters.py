@@ -59,6 +59,11 @@ __all__ = [
     "measured_memory",
     "describe_mismatches",
     "figure2",
+    "not_run",
+    "collect_predictions",
+    "figure4_rows",
+    "table3_comparison",
+    "train_profile_runs",
 ]
 
 #: The paper's three causes of misclassification (Sec. 5.2), plus the rest.
@@ -260,7 +265,10 @@ def is_trained(ch: Chapter, spec: RunSpec) -> bool:
 def ensure_trained(ch: Chapter, spec: RunSpec, train_df: pd.DataFrame) -> Path:
     """Train one enabled pair unless a finished run is already in its model directory.
 
-    An unfinished run (checkpoint without enough epochs) is resumed.
+    An unfinished run (checkpoint without enough epochs) is resumed. A profile
+    may cap the training samples with ``extra["max_train_samples"]`` (a
+    class-balanced, seeded subset, :func:`limit_samples`), e.g. to keep the
+    ``smoke`` profile's full-resolution training within the CI budget.
 
     Returns:
         The model directory (``config.json``, ``history.csv``, ``model.pt``).
@@ -276,12 +284,32 @@ def ensure_trained(ch: Chapter, spec: RunSpec, train_df: pd.DataFrame) -> Path:
     from hrcn_lib.train import train
 
     p = ch.profile
+    train_df = limit_samples(train_df, p.extra.get("max_train_samples"), ch.seed)
     train(spec.model, spec.dataset, train_df, out, epochs=_epochs(ch, spec),
           batch_size=p.batch_size, lr=p.lr, micro_batch=p.micro_batch, precision=p.precision,
           device=ch.device, checkpoint_activations=p.checkpoint_activations,
           resume=(out / "checkpoint.pt").exists(), seed=ch.seed, cache_dir=ch.paths.cache,
           progress=False)
     return out
+
+
+def train_profile_runs(ch: Chapter, train_df: pd.DataFrame) -> pd.DataFrame:
+    """Train every enabled pair of the profile (reusing finished runs); one row per pair.
+
+    Returns:
+        DataFrame indexed by run label with ``epochs`` and ``status``
+        (``"trained now"``, ``"reused finished run"`` or ``"disabled: <reason>"``),
+        every pair of the paper included.
+    """
+    rows = []
+    for spec in ch.profile.runs:
+        status = f"disabled: {spec.reason}"
+        if spec.enabled:
+            reused = is_trained(ch, spec)
+            ensure_trained(ch, spec, train_df)
+            status = "reused finished run" if reused else "trained now"
+        rows.append({"run": run_label(spec), "epochs": _epochs(ch, spec), "status": status})
+    return pd.DataFrame(rows).set_index("run")
 
 
 def load_histories(ch: Chapter, specs: Sequence[RunSpec] | None = None) -> dict[str, pd.DataFrame]:
@@ -296,7 +324,7 @@ def load_histories(ch: Chapter, specs: Sequence[RunSpec] | None = None) -> dict[
 
 
 def run_configs(ch: Chapter, specs: Sequence[RunSpec] | None = None) -> pd.DataFrame:
-    """One row per trained pair from its ``config.json`` (scalar entries only)."""
+    """One row per trained pair from its ``config.json`` (scalar entries, as text for display)."""
     specs = ch.profile.enabled_runs() if specs is None else specs
     rows = []
     for spec in specs:
@@ -304,8 +332,8 @@ def run_configs(ch: Chapter, specs: Sequence[RunSpec] | None = None) -> pd.DataF
         if cfg_path.exists():
             cfg = json.loads(cfg_path.read_text())
             rows.append({"run": run_label(spec),
-                         **{k: v for k, v in cfg.items() if isinstance(v, (str, int, float, bool))
-                            or v is None}})
+                         **{k: str(v) for k, v in cfg.items()
+                            if isinstance(v, (str, int, float, bool)) or v is None}})
     return pd.DataFrame(rows).set_index("run") if rows else pd.DataFrame()
 
 
@@ -414,7 +442,7 @@ def table4(ch: Chapter, results: Mapping[str, EvalSummary]) -> pd.DataFrame:
         DataFrame indexed by (Model, Data set, Source) with columns
         ``Accuracy (%)``, ``F1 Galaxy (%)``, ``F1 NSC (%)``,
         ``Preprocessing (ms)``, ``Classification (ms)``, ``Total (ms)``, ``Note``.
-        A pair the profile does not run has NaN numbers and its reason as the note.
+        A pair the profile does not run has NaN numbers; :func:`not_run` gives the reason.
     """
     rows = []
     for spec in ch.profile.runs:
@@ -426,17 +454,76 @@ def table4(ch: Chapter, results: Mapping[str, EvalSummary]) -> pd.DataFrame:
             rows.append((*key, "ours", _pct(res.metrics.get("accuracy")),
                          _pct(res.metrics.get("f1_galaxy")), _pct(res.metrics.get("f1_nsc")),
                          round(pre, 1), round(cls, 1), round(pre + cls, 1),
-                         f"{len(res.predictions)} test samples, profile {ch.profile.name}"))
+                         f"{len(res.predictions)} samples"))
         else:
-            note = spec.reason if not spec.enabled else "enabled but not evaluated in this run"
-            rows.append((*key, "ours", *([float("nan")] * 6), f"not run: {note}"))
+            rows.append((*key, "ours", *([float("nan")] * 6), "not run (see below)"))
         paper = PAPER_TABLE4[(spec.model, spec.dataset)]
         rows.append((*key, "paper", paper["accuracy"], paper["f1_galaxy"], paper["f1_nsc"],
-                     paper["preprocess_ms"], paper["classify_ms"], paper["total_ms"],
-                     "Zhang et al. (2023), Table 4"))
+                     paper["preprocess_ms"], paper["classify_ms"], paper["total_ms"], "Table 4"))
     cols = ["Model", "Data set", "Source", "Accuracy (%)", "F1 Galaxy (%)", "F1 NSC (%)",
             "Preprocessing (ms)", "Classification (ms)", "Total (ms)", "Note"]
     return pd.DataFrame(rows, columns=cols).set_index(["Model", "Data set", "Source"])
+
+
+def not_run(ch: Chapter, results: Mapping[str, object] | None = None) -> pd.DataFrame:
+    """The pairs of the paper this run has no result for, with the reason.
+
+    Args:
+        ch: the chapter context.
+        results: :attr:`RunSpec.key` -> result of the pairs that were run
+            (``None``: only the profile's disabled pairs are listed).
+
+    Returns:
+        DataFrame indexed by run label with a ``reason`` column (empty if none).
+    """
+    rows = []
+    for spec in ch.profile.runs:
+        if not spec.enabled:
+            rows.append({"run": run_label(spec), "reason": spec.reason})
+        elif results is not None and spec.key not in results:
+            rows.append({"run": run_label(spec), "reason": "enabled but not trained in this run "
+                         "directory (run the training chapter)"})
+    return pd.DataFrame(rows, columns=["run", "reason"]).set_index("run")
+
+
+def collect_predictions(ch: Chapter, specs: Sequence[RunSpec],
+                        sets: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Every trained pair's predictions on every set, in one table.
+
+    Args:
+        ch: the chapter context.
+        specs: trained pairs.
+        sets: set name (``"test"``, ``"blurry"``) -> its manifest.
+
+    Returns:
+        The predictions (:func:`ensure_evaluated`) stacked, with ``run`` (label)
+        and ``set`` columns added.
+    """
+    parts = [ensure_evaluated(ch, spec, df, name).predictions.assign(run=run_label(spec), set=name)
+             for spec in specs for name, df in sets.items()]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def figure4_rows(wrong: pd.DataFrame, predictions: pd.DataFrame, *, per_cause: int = 4,
+                 seed: int = 0) -> pd.DataFrame:
+    """The samples Figure 4 shows: up to ``per_cause`` distinct misclassified samples per cause.
+
+    When nothing is misclassified, the four correctly classified samples with
+    the smallest margin ``|p_galaxy - p_nsc|`` are shown instead, under the
+    cause "lowest-confidence correct", so the figure is never empty.
+
+    Returns:
+        Rows of ``wrong`` (or ``predictions``) with a ``cause`` column, by cause.
+    """
+    if len(wrong):
+        rows = wrong.drop_duplicates(subset=["path", "hdu"])
+    else:
+        margin = (predictions["p_galaxy"] - predictions["p_nsc"]).abs()
+        rows = (predictions.assign(cause="lowest-confidence correct", margin=margin)
+                .sort_values("margin").drop_duplicates(subset=["path", "hdu"]).head(per_cause))
+    order = {c: i for i, c in enumerate(CAUSES)}
+    picked = pick_rows(rows, "cause", per_group=per_cause, seed=seed)
+    return picked.sort_values("cause", key=lambda c: c.map(order).fillna(len(order)), kind="stable")
 
 
 def blurry_table(results: Mapping[str, EvalSummary], specs: Sequence[RunSpec],
@@ -876,3 +963,32 @@ def figure2(lcid: pd.DataFrame, blurry: pd.DataFrame, seed: int = 0):
     kinds = ["clear"] * min(2, len(lcid)) + ["blurry"] * min(2, len(blurry))
     return thumbnail_gallery(load_images(rows), [f"{k}: {r.body} ({r.label})" for k, r in
                                                  zip(kinds, rows.itertuples(), strict=True)], ncols=2)
+
+
+def table3_comparison(ours: pd.DataFrame, paper: pd.DataFrame) -> pd.DataFrame:
+    """Table 3 computed beside Table 3 printed, per (model, dataset).
+
+    Args:
+        ours: :func:`hrcn_lib.hardware.table3` (``model, dataset, image_size,
+            input_mb, model_mb, total_gb``).
+        paper: :func:`hrcn_lib.paper_numbers.paper_table3` (same columns).
+
+    Returns:
+        DataFrame indexed by run label: ``image size``, then ``input MB``,
+        ``model MB``, ``total GB`` each as ``(ours)`` / ``(paper)``, and
+        ``match`` (all three equal after rounding ours to two decimals).
+    """
+    from hrcn_lib.paper_numbers import DATASET_LABELS as DL
+    from hrcn_lib.paper_numbers import MODEL_LABELS as ML
+
+    both = ours.merge(paper, on=["model", "dataset"], suffixes=(" (ours)", " (paper)"))
+    out = pd.DataFrame({"run": [f"{ML[m]} ({DL[d]})" for m, d in zip(both["model"], both["dataset"],
+                                                                     strict=True)],
+                        "image size": both["image_size (ours)"]})
+    match = np.ones(len(both), dtype=bool)
+    for col, name in (("input_mb", "input MB"), ("model_mb", "model MB"), ("total_gb", "total GB")):
+        out[f"{name} (ours)"] = both[f"{col} (ours)"].round(2).to_numpy()
+        out[f"{name} (paper)"] = both[f"{col} (paper)"].to_numpy()
+        match &= np.isclose(out[f"{name} (ours)"], out[f"{name} (paper)"], atol=0.005)
+    out["match"] = match
+    return out.set_index("run")

@@ -26,8 +26,11 @@ Table 4 into preprocessing and classification milliseconds.
 from __future__ import annotations
 
 import copy
+import ctypes
 import json
+import mmap
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,13 +40,19 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 from tqdm.auto import tqdm
 
 from hrcn_lib.manifest import LABELS
-from hrcn_lib.train import native_bf16, resolve_device
+from hrcn_lib.train import (
+    MODEL_FORMAT,
+    checkpoint_file,
+    load_checkpoint,
+    model_from_payload,
+    native_bf16,
+    resolve_device,
+)
 
 __all__ = [
     "Predictor",
@@ -109,12 +118,40 @@ class BF16Linear(nn.Module):
     def __init__(self, linear: nn.Linear) -> None:
         super().__init__()
         self.weight = nn.Parameter(linear.weight.detach().to(torch.bfloat16), requires_grad=False)
+        # (a weight that is already bf16, see Predictor.from_checkpoint, is not copied)
         bias = linear.bias
         self.bias = None if bias is None else nn.Parameter(bias.detach().to(torch.bfloat16),
                                                            requires_grad=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.linear(x.to(torch.bfloat16), self.weight, self.bias).float()
+
+
+def _release_file_pages(t: torch.Tensor) -> None:
+    """Drop the resident pages of a tensor that lives in a private file mapping.
+
+    Only for tensors of ``torch.load(..., mmap=True)`` that will not be written: the
+    kernel re-reads the file if they are touched again, so no data is lost, and the
+    process's RSS no longer counts them (``madvise(MADV_DONTNEED)``, Linux only).
+    """
+    if sys.platform != "linux" or not t.is_contiguous() or t.device.type != "cpu":
+        return
+    page = mmap.PAGESIZE
+    start, end = t.data_ptr(), t.data_ptr() + t.numel() * t.element_size()
+    lo, hi = -(-start // page) * page, end // page * page
+    if hi > lo:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.madvise(ctypes.c_void_p(lo), ctypes.c_size_t(hi - lo), 4)  # MADV_DONTNEED
+
+
+def _bf16_from_mapped(t: torch.Tensor, chunk: int = 1 << 22) -> torch.Tensor:
+    """bf16 copy of a file-mapped float tensor, releasing its pages chunk by chunk."""
+    out = torch.empty(t.shape, dtype=torch.bfloat16)
+    src, dst = t.reshape(-1), out.view(-1)
+    for i in range(0, src.numel(), chunk):
+        dst[i:i + chunk].copy_(src[i:i + chunk])
+        _release_file_pages(src[i:i + chunk])
+    return out
 
 
 def _bf16_linears(model: nn.Module) -> int:
@@ -185,13 +222,17 @@ class StripBlock(nn.Module):
         if h_out < 1:
             raise ValueError(f"input height {x.shape[2]} is smaller than the block's receptive "
                              f"field {self.receptive}")
-        pieces = []
+        out: torch.Tensor | None = None
         for a in range(0, h_out, self.rows_per_strip):
             b = min(a + self.rows_per_strip, h_out)
-            pieces.append(self._block(x[:, :, a * self.stride:(b - 1) * self.stride
-                                          + self.receptive]))
-        out = torch.cat(pieces, dim=2)
-        return out.contiguous(memory_format=self.out_format)
+            piece = self._block(x[:, :, a * self.stride:(b - 1) * self.stride + self.receptive])
+            if out is None:  # written strip by strip: no list of pieces, no concatenation
+                out = torch.empty((piece.shape[0], piece.shape[1], h_out, piece.shape[3]),
+                                  dtype=piece.dtype, device=piece.device,
+                                  memory_format=self.out_format)
+            out[:, :, a:b] = piece
+        assert out is not None
+        return out
 
 
 def _pair(v: Any) -> tuple[int, int]:
@@ -264,7 +305,36 @@ class Predictor:
         for p in net.parameters():
             p.requires_grad_(False)
         self.net = net.eval()
+        self.config: dict[str, Any] = dict(getattr(model, "hrcn_config", {}))
         self._dtype = torch.bfloat16 if self.bf16 else torch.float32
+
+    @classmethod
+    def from_checkpoint(cls, path: Path | str, device: str | torch.device | None = None,
+                        **kwargs: Any) -> Predictor:
+        """A Predictor straight from ``model.pt`` / ``checkpoint.pt`` / a run directory.
+
+        The checkpoint is memory-mapped; fully connected weights are converted to bf16
+        chunk by chunk and their file pages released as they are read, so the fp32 FC
+        weights (277 MB for HR-CelestialNet) never sit in memory next to their bf16 copy.
+        The Predictor's ``config`` holds the run's configuration.
+
+        Raises:
+            CheckpointError: missing, corrupt or foreign file (named).
+        """
+        file = checkpoint_file(path)
+        payload = load_checkpoint(file, kind=MODEL_FORMAT, mmap=True)
+        dev = resolve_device(device)
+        if kwargs.get("fc_bf16", True) and not (kwargs.get("bf16") or native_bf16(dev)):
+            state = payload["model"]
+            for key, t in list(state.items()):
+                if key.endswith(".weight") and t.dim() == 2 and t.is_floating_point():
+                    state[key] = _bf16_from_mapped(t)
+        model = model_from_payload(payload, file)
+        config = dict(payload["config"])
+        del payload
+        pred = cls(model, device=dev, **kwargs)
+        pred.config = config
+        return pred
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[1] != 1:
@@ -295,6 +365,8 @@ def compute_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[dict[str, f
         (``{"accuracy", "f1_galaxy", "f1_nsc"}`` as fractions in [0, 1], confusion
         matrix int64 (2, 2): rows true, columns predicted, order galaxy, NSC).
     """
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score  # ~80 MB: lazily
+
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     if y_true.shape != y_pred.shape or y_true.ndim != 1 or len(y_true) == 0:
         raise ValueError(f"y_true {y_true.shape} and y_pred {y_pred.shape} must be equal 1-D "

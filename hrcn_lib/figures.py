@@ -38,6 +38,7 @@ __all__ = [
     "saliency_grid",
     "network_diagram",
     "timing_bars",
+    "memory_bars",
 ]
 
 #: Colour of each :class:`hrcn_lib.instruments.Region` kind in Figure 1.
@@ -558,4 +559,36 @@ def timing_bars(table: pd.DataFrame, *, title: str = "time per sample") -> Figur
     ax.set(xlabel="ms per sample", title=title)
     ax.legend(fontsize=8)
     ax.grid(axis="x", alpha=0.3)
+    return fig
+
+
+def memory_bars(table: pd.DataFrame, *, title: str = "training memory") -> Figure:
+    """Grouped horizontal bars (log scale, GB) of memory columns per run.
+
+    Args:
+        table: indexed by run label; every numeric column (e.g. ``"estimate
+            (ours)"``, ``"estimate (paper)"``, ``"measured peak"``) is one bar
+            per run, in GB; NaN bars are left out.
+
+    Raises:
+        ValueError: if the table has no numeric column or no row.
+    """
+    num = table.select_dtypes("number")
+    if num.empty or len(num.columns) == 0:
+        raise ValueError("memory_bars: no numeric column / row to draw")
+    fig = Figure(figsize=(9, 0.55 * len(num) * max(1, len(num.columns)) / 2 + 1.8),
+                 layout="constrained")
+    ax = fig.subplots()
+    height = 0.8 / len(num.columns)
+    y = np.arange(len(num))
+    for k, (col, colour) in enumerate(zip(num.columns, sns.color_palette("tab10"), strict=False)):
+        vals = num[col].to_numpy(dtype=float)
+        ok = np.isfinite(vals) & (vals > 0)
+        ax.barh(y[ok] + k * height, vals[ok], height=height, color=colour, label=str(col))
+    ax.set_xscale("log")
+    ax.set_yticks(y + height * (len(num.columns) - 1) / 2, [str(i) for i in num.index], fontsize=8)
+    ax.invert_yaxis()
+    ax.set(xlabel="GB (log scale)", title=title)
+    ax.grid(axis="x", alpha=0.3, which="both")
+    ax.legend(fontsize=8)
     return fig

@@ -3,8 +3,8 @@
 Every constant here is *the paper's*, copied from its tables and text; none of
 them is measured by this project. The book shows them in a "paper" column
 beside "ours" and never presents them as our results. Table 3 (hardware) is
-owned by :mod:`hrcn_lib.hardware` when that module defines ``PAPER_TABLE3``;
-:func:`paper_table3` prefers that copy so the two cannot drift apart.
+transcribed once, as :data:`hrcn_lib.hardware.PAPER_TABLE3`, beside the code
+that recomputes it; :func:`paper_table3` returns it.
 
 Units: accuracies and F1 scores are percentages (0-100) as printed; times are
 milliseconds per sample; memory sizes are MB (input, model) and GB (total).
@@ -18,7 +18,6 @@ __all__ = [
     "PAPER_CITATION",
     "PAPER_TABLE1",
     "PAPER_TABLE2",
-    "PAPER_TABLE3",
     "PAPER_TABLE4",
     "PAPER_TABLE_A1",
     "PAPER_BLURRY",
@@ -80,18 +79,6 @@ PAPER_TABLE2: tuple[tuple[str, str, str, str, tuple[int, ...], str, int], ...] =
     ("21", "Fully Connected", "-", "-", (4096,), "ReLU", 16_781_312),
     ("22", "Output", "-", "-", (2,), "Softmax", 8_194),
 )
-
-#: Table 3: (model, dataset) -> image size (H, W), input MB (batch 4, fp32),
-#: model size MB and estimated total training size GB (torchsummary).
-PAPER_TABLE3: dict[tuple[str, str], dict[str, float | tuple[int, int]]] = {
-    ("alexnet", "lcid-resize"): {"image_size": (224, 448), "input_mb": 1.53, "model_mb": 385.42, "total_gb": 0.44},
-    ("alexnet", "lcid"): {"image_size": (2048, 4096), "input_mb": 128.0, "model_mb": 385.42, "total_gb": 6.21},
-    ("vgg", "lcid-resize"): {"image_size": (224, 448), "input_mb": 1.53, "model_mb": 904.22, "total_gb": 3.40},
-    ("vgg", "lcid"): {"image_size": (2048, 4096), "input_mb": 128.0, "model_mb": 904.22, "total_gb": 211.14},
-    ("resnet", "lcid-resize"): {"image_size": (224, 448), "input_mb": 1.53, "model_mb": 42.62, "total_gb": 0.53},
-    ("resnet", "lcid"): {"image_size": (2048, 4096), "input_mb": 128.0, "model_mb": 42.62, "total_gb": 41.17},
-    ("hr-celestialnet", "lcid"): {"image_size": (2048, 4096), "input_mb": 128.0, "model_mb": 370.21, "total_gb": 32.79},
-}
 
 #: Table 4: (model, dataset) -> accuracy and F1 (percent), times (ms/sample).
 PAPER_TABLE4: dict[tuple[str, str], dict[str, float]] = {
@@ -192,25 +179,14 @@ def paper_table2() -> pd.DataFrame:
 
 
 def paper_table3() -> pd.DataFrame:
-    """Table 3 as printed: model, dataset, image size, input MB, model MB, total GB.
+    """Table 3 as printed: ``model, dataset, image_size, input_mb, model_mb, total_gb``.
 
-    Uses ``hrcn_lib.hardware.PAPER_TABLE3`` when that module defines it (one
-    source for the hardware chapter), else this module's copy.
+    The transcription lives in :data:`hrcn_lib.hardware.PAPER_TABLE3` (one copy,
+    next to the code that recomputes it); this returns a copy of it.
     """
-    table = PAPER_TABLE3
-    try:  # prefer the hardware module's transcription when it exists
-        from hrcn_lib import hardware  # noqa: PLC0415
+    from hrcn_lib.hardware import PAPER_TABLE3
 
-        table = getattr(hardware, "PAPER_TABLE3", table)
-    except ImportError:
-        pass
-    if isinstance(table, pd.DataFrame):
-        return table.copy()
-    return pd.DataFrame(
-        [{"model": m, "dataset": d, "image_size": f"{v['image_size'][0]} x {v['image_size'][1]}",
-          "input_mb": v["input_mb"], "model_mb": v["model_mb"], "total_gb": v["total_gb"]}
-         for (m, d), v in table.items()]
-    )
+    return PAPER_TABLE3.copy()
 
 
 def paper_table4() -> pd.DataFrame:

@@ -73,6 +73,8 @@ __all__ = [
     "fit",
     "load_trained_model",
     "load_checkpoint",
+    "model_from_payload",
+    "checkpoint_file",
     "save_checkpoint",
     "epoch_batches",
     "resolve_device",
@@ -686,6 +688,14 @@ def train(model_name: str, dataset_name: str, train_df: pd.DataFrame, out_dir: P
     return fit(model, dataset, out_dir, cfg, resume=resume, progress=progress)
 
 
+def checkpoint_file(path: Path | str) -> Path:
+    """``path`` itself, or for a run directory its ``model.pt`` (else ``checkpoint.pt``)."""
+    path = Path(path)
+    if path.is_dir():
+        return path / "model.pt" if (path / "model.pt").is_file() else path / "checkpoint.pt"
+    return path
+
+
 def load_trained_model(out_dir: Path | str, device: str | torch.device | None = None, *,
                        mmap: bool = False) -> nn.Module:
     """The trained network of a run directory (``model.pt``, else ``checkpoint.pt``).
@@ -700,12 +710,21 @@ def load_trained_model(out_dir: Path | str, device: str | torch.device | None = 
     Raises:
         CheckpointError: no usable checkpoint (message names the file).
     """
+    path = checkpoint_file(out_dir)
+    payload = load_checkpoint(path, kind=MODEL_FORMAT, mmap=mmap)
+    model = model_from_payload(payload, path)
+    del payload
+    return model.eval().to(resolve_device(device or "cpu"))
+
+
+def model_from_payload(payload: dict[str, Any], path: Path | str) -> nn.Module:
+    """The network of a loaded checkpoint ``payload`` (built on meta, tensors assigned).
+
+    Raises:
+        CheckpointError: the model cannot be rebuilt or the weights do not fit (names ``path``).
+    """
     from hrcn_lib.models import build_model
 
-    path = Path(out_dir)
-    if path.is_dir():
-        path = path / "model.pt" if (path / "model.pt").is_file() else path / "checkpoint.pt"
-    payload = load_checkpoint(path, kind=MODEL_FORMAT, mmap=mmap)
     cfg = payload["config"]
     try:
         with torch.device("meta"):  # no memory for weights that are replaced anyway
@@ -720,9 +739,9 @@ def load_trained_model(out_dir: Path | str, device: str | torch.device | None = 
     except RuntimeError as exc:
         raise CheckpointError(f"{path}: weights do not fit {cfg['model_name']}/"
                               f"{cfg['dataset_name']}: {str(exc)[:300]}") from None
-    del payload
     model.hrcn_config = dict(cfg)  # type: ignore[attr-defined]
-    return model.eval().to(resolve_device(device or "cpu"))
+    return model.eval()
+
 
 
 # --------------------------------------------------------------------------- command line

@@ -27,6 +27,8 @@ device = ""         # "" -> the profile's device
 seed = 0            # master seed'''
 
 SETUP = '''%matplotlib inline
+import warnings
+
 import pandas as pd
 from myst_nb import glue
 
@@ -34,6 +36,8 @@ from hrcn_lib import chapters, figures
 from hrcn_lib import paper_numbers as paper
 
 pd.set_option("display.precision", 2)
+pd.set_option("display.max_colwidth", None)
+warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm without ipywidgets
 ch = chapters.chapter_context(profile, run_dir or None, data_dir or None, device or None, seed)
 lcid, blurry = chapters.ensure_dataset(ch)
 train_df, test_df = chapters.ensure_split(ch, lcid)
@@ -317,7 +321,7 @@ layers = hardware.layer_table(model, input_size("lcid"))
 every layer's output size and trainable parameters:
 '''),
     code('''
-layers
+layers.set_index("layer").drop(columns="module")
 '''),
     md('''
 Beside the paper's printed table, row by row (`hrcn_lib.chapters.compare_table2`):
@@ -384,16 +388,7 @@ Every pair of the paper, with what this profile does with it. Enabled pairs are 
 run is already there (then it is reused).
 '''),
     code('''
-runs = []
-for spec in ch.profile.runs:
-    status = "disabled: " + spec.reason
-    if spec.enabled:
-        reused = chapters.is_trained(ch, spec)
-        chapters.ensure_trained(ch, spec, train_df)
-        status = "reused finished run" if reused else "trained now"
-    runs.append({"run": chapters.run_label(spec), "epochs": spec.epochs or ch.profile.epochs,
-                 "status": status})
-runs = pd.DataFrame(runs).set_index("run")
+runs = chapters.train_profile_runs(ch, train_df)
 glue("n_enabled", int(len(ch.profile.enabled_runs())), display=False)
 glue("n_pairs", int(len(ch.profile.runs)), display=False)
 glue("epochs", int(ch.profile.epochs), display=False)
@@ -453,10 +448,15 @@ the total training memory for each pair at batch size 4; the paper's printed val
 from hrcn_lib import hardware
 
 ours3 = hardware.table3()
-ours3
+table3 = chapters.table3_comparison(ours3, paper.paper_table3())
+hr3 = ours3.set_index(["model", "dataset"]).loc[("hr-celestialnet", "lcid")]
+glue("hr_total_gb", float(hr3["total_gb"]), display=False)
+glue("n_match3", int(table3["match"].sum()), display=False)
+table3
 '''),
-    code('''
-paper.paper_table3()
+    md('''
+{glue:text}`n_match3` of 7 rows agree with the printed table to its two decimals; the estimate
+for HR-CelestialNet is {glue:text}`hr_total_gb:.2f` GB (the paper: 32.79 GB).
 '''),
     md('''
 ## Measured peak memory
@@ -467,14 +467,24 @@ micro-batch, precision and activation checkpointing:
 '''),
     code('''
 measured = chapters.measured_memory(ch, measure=measure)
-glue("n_measured", int(len(measured)), display=False)
 measured
+'''),
+    md('''
+Estimated (ours and the paper's) and measured training memory side by side, in GB:
+'''),
+    code('''
+memory = table3[["total GB (ours)", "total GB (paper)"]].rename(
+    columns={"total GB (ours)": "estimate, batch 4 (ours)", "total GB (paper)": "estimate, batch 4 (paper)"})
+if len(measured):
+    memory["measured peak, this profile"] = measured["peak_mb"].reindex(memory.index) / 1024
+figures.memory_bars(memory)
 '''),
     md(WHY.format(text='''The estimate is arithmetic on layer sizes, so it can be reproduced
 exactly when the same convention is used (float32, batch 4, activations and gradients counted as
 `torchsummary` counts them). Measured peaks are far below the estimates because this profile
-trains with micro-batches, bf16 autocast and activation checkpointing, which the estimate does not
-model.''')),
+trains with micro-batches of one sample and activation checkpointing (and bf16 only where the
+hardware computes it natively), which the estimate does not model; they are the peak resident
+memory of a fresh process, Python and PyTorch included.''')),
 ]
 
 # ----------------------------------------------------------------------------- 06 results
@@ -514,7 +524,13 @@ glue("n_test_eval", int(max((len(r.predictions) for r in results.values()), defa
 reason. Accuracy and F1 in percent, times in ms per sample (medians).
 '''),
     code('''
-t4
+t4.drop(columns="Note").style.format(precision=2, na_rep="-")
+'''),
+    md('''
+Pairs without a result in this run, and why:
+'''),
+    code('''
+chapters.not_run(ch, results)
 '''),
     md('''
 ## Time per sample
@@ -597,11 +613,8 @@ can be broken down by the very quantities that make a sample blurry. Bins are qu
 LCID-Blurry and testing samples together; `n` is the number of samples in a bin.
 '''),
     code('''
-test_results = {s.key: chapters.ensure_evaluated(ch, s, test_df, "test") for s in specs}
-preds = {chapters.run_label(s): pd.concat([results[s.key].predictions,
-                                           test_results[s.key].predictions], ignore_index=True)
-         for s in specs}
-everything = pd.concat(preds.values())
+everything = chapters.collect_predictions(ch, specs, {"blurry": blurry, "test": test_df})
+preds = dict(list(everything.groupby("run", sort=False)))
 fwhm_bins = chapters.quantile_bins(everything["psf_fwhm"], 3)
 figures.accuracy_by_bin(chapters.binned_accuracy(preds, "psf_fwhm", fwhm_bins),
                         xlabel="PSF FWHM (arcsec)", title="accuracy against PSF FWHM")
@@ -637,12 +650,7 @@ a bright slanted trail and an "8"-shaped optical artefact for image noise.
     setup(),
     code('''
 specs = [s for s in ch.profile.enabled_runs() if chapters.is_trained(ch, s)]
-preds = []
-for s in specs:
-    for set_name, df in (("test", test_df), ("blurry", blurry)):
-        p = chapters.ensure_evaluated(ch, s, df, set_name).predictions
-        preds.append(p.assign(run=chapters.run_label(s), set=set_name))
-preds = pd.concat(preds, ignore_index=True)
+preds = chapters.collect_predictions(ch, specs, {"test": test_df, "blurry": blurry})
 wrong = chapters.misclassified(preds)
 glue("n_wrong", int(len(wrong)), display=False)
 glue("n_preds", int(len(preds)), display=False)
@@ -671,10 +679,7 @@ true and the predicted class. When a run has no error at all, its correctly clas
 with the lowest confidence are shown instead, so the figure is never empty.
 '''),
     code('''
-shown = wrong.drop_duplicates(subset=["path", "hdu"]) if len(wrong) else (
-    preds.assign(cause="lowest-confidence correct", margin=(preds["p_galaxy"] - preds["p_nsc"]).abs())
-         .sort_values("margin").drop_duplicates(subset=["path", "hdu"]).head(4))
-shown = chapters.pick_rows(shown, "cause", per_group=4, seed=ch.seed)
+shown = chapters.figure4_rows(wrong, preds, per_cause=4, seed=ch.seed)
 figures.misclassified_grid(chapters.load_images(shown),
                            [f"{r.body}: {r.label} -> {r.prediction}" for r in shown.itertuples()],
                            list(shown["cause"]))

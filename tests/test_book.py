@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import os
 import re
 import shutil
 import threading
@@ -28,7 +29,7 @@ MODULES = ("hrcn_lib.simulate", "hrcn_lib.preprocess", "hrcn_lib.hardware", "hrc
 #: (min <img> of figures, min <table>) per chapter page in the smoke build.
 MIN_PER_PAGE: dict[str, tuple[int, int]] = {
     "01_data": (2, 4), "02_preprocessing": (3, 2), "03_architecture": (1, 2),
-    "04_training": (1, 2), "05_hardware": (0, 3), "06_results": (2, 1),
+    "04_training": (1, 2), "05_hardware": (1, 2), "06_results": (2, 2),
     "07_blurry_robustness": (3, 1), "08_misclassification": (2, 1),
 }
 ARTIFACTS = REPO_ROOT / "test-artifacts"
@@ -39,10 +40,12 @@ CHROMIUM_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-
 
 @pytest.fixture(scope="session")
 def smoke_book(tmp_path_factory, request):
-    try:
-        data = request.getfixturevalue("smoke_data")
-    except pytest.FixtureLookupError:
-        data = None
+    data = None
+    if not os.environ.get("HRCN_SMOKE_RUN_DIR"):  # else the reused run has its own data
+        try:
+            data = request.getfixturevalue("smoke_data")
+        except pytest.FixtureLookupError:
+            pass
     return get_smoke_book(tmp_path_factory, data)
 
 
@@ -75,7 +78,7 @@ def test_every_chapter_page_has_its_tables_and_figures(html):
         assert n_table >= min_table, f"{stem}: {n_table} tables, expected >= {min_table}"
         for src in _content_images(page):
             assert (html / "book" / src).resolve().exists(), f"{stem}: missing image {src}"
-        assert "Traceback" not in page and "Error" not in re.sub(r"<[^>]+>", "", page)[:200]
+        assert "output traceback" not in page and "Traceback (most recent call last)" not in page
         # the injected-parameters cell is removed; the profile shows in the prose instead
         assert "injected-parameters" not in page
     assert "Zhang" in (html / "book" / "references.html").read_text()
@@ -99,8 +102,11 @@ def _browser():
 
 @pytest.fixture(scope="module")
 def server(html):
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(html))
-    handler.log_message = lambda *a, **k: None
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *_args) -> None:  # keep the test output clean
+            pass
+
+    handler = functools.partial(Quiet, directory=str(html))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -112,25 +118,35 @@ def server(html):
 def test_pages_render_in_a_real_browser(server, html, tmp_path):
     opts, service, webdriver = _browser()
     opts.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
+    from selenium.webdriver.support.ui import WebDriverWait
+
     driver = webdriver.Chrome(options=opts, service=service)
     ARTIFACTS.mkdir(exist_ok=True)
     try:
         driver.set_page_load_timeout(60)
         for i, page in enumerate(["index.html", *(f"book/{s}.html" for s in NOTEBOOKS)]):
             driver.get(f"{server}/{page}")
+            if i == 0:  # index.html redirects to the intro page
+                WebDriverWait(driver, 30).until(lambda d: d.current_url.endswith("intro.html"))
+            WebDriverWait(driver, 30).until(lambda d: d.execute_script(
+                "return document.readyState === 'complete' && document.body !== null;"))
             driver.execute_script("window.scrollTo(0, document.body.scrollHeight);")
-            # all images loaded (complete) and decoded with a real size
+            WebDriverWait(driver, 30).until(lambda d: d.execute_script(
+                "return Array.from(document.images).every(i => i.complete);"))
+            # every image decoded with a real size
             state = driver.execute_script(
                 "return Array.from(document.images).map(i => "
                 "[i.getAttribute('src'), i.complete, i.naturalWidth, i.closest('main') !== null]);")
             broken = [s for s, complete, width, _ in state if not complete or width == 0]
             assert broken == [], f"{page}: broken images {broken}"
+            driver.execute_script("window.scrollTo(0, 0);")
             if page.startswith("book/"):
                 stem = page[5:-5]
                 in_main = [s for s, _, w, main in state if main and w > 0]
                 assert len(in_main) >= MIN_PER_PAGE[stem][0], f"{page}: {len(in_main)} figures"
-                title = driver.find_element("css selector", "main h1").text
-                assert title.strip(), f"{page}: no chapter title rendered"
+                title = driver.execute_script(
+                    "const h = document.querySelector('article h1'); return h ? h.innerText : '';")
+                assert title.strip()[:1].isdigit(), f"{page}: chapter title {title!r} not rendered"
             if i == 0:
                 driver.save_screenshot(str(ARTIFACTS / "book-index.png"))
             if page == "book/02_preprocessing.html":

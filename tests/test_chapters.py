@@ -55,7 +55,25 @@ def test_table4_lists_every_pair_with_paper_rows(tmp_path):
     assert ours["Accuracy (%)"] == pytest.approx(66.67) and ours["Total (ms)"] == 60.0
     assert t4.loc[("HR-CelestialNet", "LCID", "paper"), "Accuracy (%)"] == 89.09
     vgg = t4.loc[("VGGNet", "LCID", "ours")]
-    assert np.isnan(vgg["Accuracy (%)"]) and "211 GB" in vgg["Note"]
+    assert np.isnan(vgg["Accuracy (%)"]) and vgg["Note"] == "not run (see below)"
+    missing = chapters.not_run(ch, {"hr-celestialnet_lcid": res})
+    assert "211 GB" in missing.loc["VGGNet (LCID)", "reason"]
+    assert "not trained" in missing.loc["AlexNet (LCID-Resize)", "reason"]
+    assert len(missing) == 6 and len(chapters.not_run(ch)) == 3
+
+
+def test_figure4_rows_by_cause_and_fallback():
+    preds = _preds(["galaxy", "NSC", "NSC", "galaxy"], ["NSC", "galaxy", "NSC", "galaxy"],
+                   path=["a", "b", "c", "d"], hdu=[1, 1, 1, 1], p_galaxy=[0.4, 0.6, 0.45, 0.9],
+                   p_nsc=[0.6, 0.4, 0.55, 0.1], lookalike=["", "x~y", "", ""],
+                   defects=["ghost", "", "", ""])
+    wrong = chapters.misclassified(preds)
+    rows = chapters.figure4_rows(wrong, preds)
+    assert rows["path"].tolist() == ["b", "a"]
+    assert rows["cause"].tolist() == ["inter-class similarity", "image noise"]
+    fallback = chapters.figure4_rows(wrong.iloc[:0], preds, per_cause=2)
+    assert sorted(fallback["path"]) == ["a", "c"]  # the two smallest margins
+    assert set(fallback["cause"]) == {"lowest-confidence correct"}
 
 
 def test_binned_accuracy_counts():
@@ -135,3 +153,24 @@ def test_layout_table_sizes():
     assert set(acs.loc[acs["kind"] == "prescan", "size"]) == {"2068 x 24"}
     uvis = table[(table["instrument"] == "WFC3/UVIS") & (table["kind"] == "serial_virtual")]
     assert set(uvis["size"]) == {"2070 x 30"}
+
+
+def test_finished_runs_are_reused_not_retrained(tmp_path):
+    ch = chapters.chapter_context("smoke", tmp_path)
+    for spec in ch.profile.enabled_runs():
+        out = ch.paths.model_dir(spec.model, spec.dataset)
+        out.mkdir(parents=True)
+        (out / "model.pt").write_bytes(b"weights")
+        pd.DataFrame({"epoch": [1], "loss": [0.7], "accuracy": [0.5]}).to_csv(
+            out / "history.csv", index=False)
+        (out / "config.json").write_text(json.dumps({"lr": 1e-4, "epochs": 1}))
+    runs = chapters.train_profile_runs(ch, pd.DataFrame())  # would fail if it trained
+    assert len(runs) == 7
+    assert (runs["status"] == "reused finished run").sum() == 4
+    assert runs.loc["VGGNet (LCID)", "status"].startswith("disabled: VGG at 2048x4096")
+    assert set(chapters.load_histories(ch)) == {chapters.run_label(s)
+                                                for s in ch.profile.enabled_runs()}
+    assert chapters.run_configs(ch).loc["HR-CelestialNet (LCID)", "lr"] == "0.0001"
+    short = ch.paths.model_dir("alexnet", "lcid-resize") / "history.csv"
+    short.write_text("epoch,loss,accuracy\n")
+    assert not chapters.is_trained(ch, ch.spec("alexnet", "lcid-resize"))

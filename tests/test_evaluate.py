@@ -202,3 +202,25 @@ def test_evaluate_on_simulated_data(smoke_data, tmp_path):
     assert not (tmp_path / "b" / "timing.json").exists()
     with pytest.raises(ValueError, match="no samples"):
         evaluate(model, df.iloc[:0], "lcid-resize", progress=False)
+
+
+def test_predictor_from_checkpoint_equals_predictor_of_loaded_model(tmp_path):
+    models = pytest.importorskip("hrcn_lib.models")
+    from dataclasses import asdict
+
+    from hrcn_lib.train import MODEL_FORMAT, CheckpointError, TrainConfig, save_checkpoint
+
+    torch.manual_seed(0)
+    model = randomise_bn(models.build_model("resnet", "lcid-resize"))
+    cfg = TrainConfig(model_name="resnet", dataset_name="lcid-resize")
+    save_checkpoint(tmp_path / "model.pt", {"format": MODEL_FORMAT, "version": 1,
+                                            "config": asdict(cfg), "model": model.state_dict()})
+    x = torch.randn(2, 1, 224, 448)
+    fast = Predictor.from_checkpoint(tmp_path)  # FC weights streamed to bf16, pages released
+    assert fast.config["model_name"] == "resnet"
+    assert torch.equal(fast(x), Predictor(model)(x))
+    with torch.no_grad():
+        assert (fast(x) - torch.softmax(model(x), 1)).abs().max() < 0.05
+    (tmp_path / "bad.pt").write_bytes(b"\x80\x04garbage")
+    with pytest.raises(CheckpointError, match="bad.pt"):
+        Predictor.from_checkpoint(tmp_path / "bad.pt")

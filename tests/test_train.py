@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -82,7 +81,7 @@ def test_epoch_batches_deterministic_and_complete():
     assert sorted(i for s in a for i in s) == list(range(10))
     r0 = epoch_batches(10, 4, 3, 1, rank=0, world_size=2)
     r1 = epoch_batches(10, 4, 3, 1, rank=1, world_size=2)
-    assert [sorted(x + y) for x, y in zip(r0, r1)] == [sorted(s) for s in a]
+    assert [sorted(x + y) for x, y in zip(r0, r1, strict=True)] == [sorted(s) for s in a]
     with pytest.raises(ValueError, match="multiple of the number of ranks"):
         epoch_batches(10, 3, 0, 0, rank=0, world_size=2)
 

@@ -15,7 +15,10 @@ def register(subparsers) -> None:
         description="Execute notebooks/NN_*.ipynb in order with a profile into book/ "
         "(reusing finished artefacts in the run directory), then run "
         "`jupyter-book build . --warningiserror --keep-going`.")
-    p.add_argument("--profile", default="cpu", help="smoke, cpu (default) or paper")
+    from hrcn_lib.profiles import PROFILES
+
+    p.add_argument("--profile", default="cpu", choices=sorted(PROFILES),
+                   help="run size (default cpu; smoke for CI, paper for a GPU)")
     p.add_argument("--run-dir", default=None, help="run directory (default runs/<profile>)")
     p.add_argument("--data-dir", default=None,
                    help="folder with lcid_manifest.csv/blurry_manifest.csv (default <run-dir>/data, "

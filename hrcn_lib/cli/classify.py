@@ -46,12 +46,9 @@ def classify_files(files: list[Path], checkpoint: Path, device: str | None = Non
     from hrcn_lib.evaluate import CLASS_NAMES, Predictor
     from hrcn_lib.instruments import SCIENCE_HDUS
     from hrcn_lib.preprocess import load_sample
-    from hrcn_lib.train import load_trained_model
 
-    model = load_trained_model(checkpoint, mmap=True)
-    dataset = model.hrcn_config["dataset_name"]
-    predictor = Predictor(model, device=device)
-    del model
+    predictor = Predictor.from_checkpoint(checkpoint, device=device)
+    dataset = predictor.config["dataset_name"]
     records, errors = [], []
     for path in files:
         for hdu in SCIENCE_HDUS:
