@@ -10,7 +10,9 @@ call, which allocate nothing new).
 * ``fast``: ``Predictor.from_checkpoint`` (memory-mapped checkpoint, BN folded, first block in
   row strips, channels_last, FC weights in bf16, bf16 convolutions only where native).
 
-Prints Markdown rows and writes benchmarks/results/inference_<model>.json.
+A third process runs both modes alternately, naive then fast, ``--repeats`` times. The
+ratio of each pair is measured under nearly the same machine load, which matters on a
+shared machine. Prints Markdown rows and writes benchmarks/results/inference_<model>.json.
 
     .venv/bin/python benchmarks/bench_inference.py [--model hr-celestialnet] [--repeats 3]
 """
@@ -89,15 +91,54 @@ def _child(mode: str, ckpt: Path, repeats: int, dataset: str, device: str) -> di
             "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6}
 
 
+def _paired(ckpt: Path, repeats: int, dataset: str, device: str) -> dict:
+    """Both modes in one process, called alternately: paired timings share the load."""
+    import torch
+
+    from hrcn_lib.evaluate import Predictor
+    from hrcn_lib.models import build_model, input_size
+
+    torch.manual_seed(1)
+    x = torch.randn(1, 1, *input_size(dataset))
+    payload = torch.load(ckpt, weights_only=True)
+    model = build_model(payload["config"]["model_name"], dataset)
+    model.load_state_dict(payload["model"])
+    model.eval().to(device)
+    del payload
+    predictor = Predictor.from_checkpoint(ckpt, device=device)
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+    predictor(x)  # warm-up of both
+    with torch.no_grad():
+        model(x.to(device))
+    pairs = []
+    for _ in range(repeats):
+        sync()
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            torch.softmax(model(x.to(device)), dim=1).cpu()
+        sync()
+        t1 = time.perf_counter()
+        predictor(x)
+        sync()
+        t2 = time.perf_counter()
+        pairs.append((t1 - t0, t2 - t1))
+    ratios = sorted(a / b for a, b in pairs)
+    return {"pairs_s": pairs, "median_ratio": ratios[len(ratios) // 2],
+            "min_ratio": ratios[0], "max_ratio": ratios[-1]}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", default="hr-celestialnet")
     p.add_argument("--dataset", default="lcid")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--device", default="cpu", help="cpu or cuda (both modes use it)")
-    p.add_argument("--child", choices=("naive", "fast"), help=argparse.SUPPRESS)
+    p.add_argument("--child", choices=("naive", "fast", "paired"), help=argparse.SUPPRESS)
     p.add_argument("--ckpt", type=Path, default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.child == "paired":
+        print(json.dumps(_paired(args.ckpt, args.repeats, args.dataset, args.device)))
+        return 0
     if args.child:
         print(json.dumps(_child(args.child, args.ckpt, args.repeats, args.dataset, args.device)))
         return 0
@@ -105,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     ckpt = RESULTS / f"bench_{args.model}_{args.dataset}_model.pt"
     _write_checkpoint(args.model, args.dataset, ckpt)
     rows = {}
-    for mode in ("naive", "fast"):
+    for mode in ("naive", "fast", "paired"):
         load = os.getloadavg()[0]
         proc = subprocess.run([sys.executable, __file__, "--child", mode, "--ckpt", str(ckpt),
                                "--model", args.model, "--dataset", args.dataset,
@@ -116,17 +157,21 @@ def main(argv: list[str] | None = None) -> int:
         rows[mode] = json.loads(proc.stdout.strip().splitlines()[-1])
         rows[mode].update(load_before=load, load_after=os.getloadavg()[0])
     ckpt.unlink()
-    n, f = rows["naive"], rows["fast"]
+    n, f, paired = rows["naive"], rows["fast"], rows.pop("paired")
     diff = max(abs(a - b) for a, b in zip(n["probs"][0], f["probs"][0], strict=True))
     out = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M"),
            "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cpus",
            "model": args.model, "dataset": args.dataset, "device": args.device, "naive": n, "fast": f,
-           "speedup_best": n["best_s"] / f["best_s"], "max_prob_diff": diff}
+           "speedup_best": n["best_s"] / f["best_s"], "paired": paired,
+           "max_prob_diff": diff}
     (RESULTS / f"inference_{args.model}_{args.dataset}.json").write_text(json.dumps(out, indent=2))
     for mode, r in rows.items():
         print(f"| {out['date']} | {r['load_before']:.1f} / {r['load_after']:.1f} | {args.model} | "
               f"{args.device} {mode} | {r['first_s']:.2f} | {r['best_s']:.2f} | {r['peak_rss_gb']:.2f} |")
-    print(f"speed-up (best of {args.repeats}): {out['speedup_best']:.2f}x; "
+    print(f"speed-up (best of {args.repeats}, separate processes): {out['speedup_best']:.2f}x; "
+          f"paired in one process: median {paired['median_ratio']:.2f}x "
+          f"(range {paired['min_ratio']:.2f}-{paired['max_ratio']:.2f}, load "
+          f"{paired['load_before']:.1f}/{paired['load_after']:.1f}); "
           f"max |p_fast - p_naive| = {diff:.2e}")
     return 0
 

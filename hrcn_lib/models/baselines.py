@@ -30,7 +30,6 @@ architecture.
 
 from __future__ import annotations
 
-import torchvision.models as tvm
 from torch import nn
 
 from .checkpointing import CheckpointSequential
@@ -81,6 +80,8 @@ def alexnet() -> nn.Module:
 
     Input (N, 1, H, W), H, W >= 63; output logits (N, 2).
     """
+    import torchvision.models as tvm  # lazy: torchvision adds ~0.13 GB to every process
+
     model = tvm.alexnet(weights=None, num_classes=NUM_CLASSES)
     # torchvision's AlexNet keeps PyTorch's default init: new layers keep it too.
     model.features[0] = nn.Conv2d(IN_CHANNELS, 64, kernel_size=11, stride=4, padding=2)
@@ -97,6 +98,8 @@ def vgg() -> nn.Module:
 
     Input (N, 1, H, W), H, W >= 32; output logits (N, 2).
     """
+    import torchvision.models as tvm  # lazy: torchvision adds ~0.13 GB to every process
+
     model = tvm.vgg16_bn(weights=None, num_classes=NUM_CLASSES)
     model.features[0] = _init_conv(nn.Conv2d(IN_CHANNELS, 64, kernel_size=3, padding=1))
     model.features = CheckpointSequential(*model.features)
@@ -115,6 +118,8 @@ def resnet() -> nn.Module:
 
     Input (N, 1, H, W), H, W >= 1; output logits (N, 2).
     """
+    import torchvision.models as tvm  # lazy: torchvision adds ~0.13 GB to every process
+
     model = tvm.resnet18(weights=None, num_classes=NUM_CLASSES)
     model.conv1 = _init_conv(nn.Conv2d(IN_CHANNELS, 64, kernel_size=7, stride=2, padding=3,
                                        bias=False))
