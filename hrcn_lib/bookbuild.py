@@ -15,6 +15,7 @@ message names the notebook, the cell and the exception.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -52,6 +53,9 @@ NOTEBOOKS: tuple[str, ...] = (
 
 #: Per-cell execution timeout (s) of each profile: a hung cell fails the build.
 EXECUTION_TIMEOUT: dict[str, int] = {"smoke": 900, "cpu": 3 * 3600, "paper": 48 * 3600}
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 class BookBuildError(RuntimeError):
@@ -216,8 +220,10 @@ def build_html(root: Path = REPO_ROOT, *, strict: bool = True,
     env = {**os.environ, "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
     proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
-        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-30:])
-        raise BookBuildError(f"jupyter-book build failed (exit {proc.returncode}):\n{tail}")
+        lines = [_ANSI.sub("", line) for line in (proc.stdout + proc.stderr).splitlines()]
+        problems = [line for line in lines if "WARNING:" in line or "ERROR:" in line]
+        detail = "\n".join(problems or lines[-30:])
+        raise BookBuildError(f"jupyter-book build failed (exit {proc.returncode}):\n{detail}")
     html = root / "_build" / "html"
     log(f"jupyter-book: HTML in {html} ({time.perf_counter() - t0:.1f} s)")
     return html

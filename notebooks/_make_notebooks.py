@@ -64,7 +64,7 @@ def code(text: str, tags: list[str] | None = None):
 
 
 def params(extra: str = ""):
-    return code(PARAMETERS + ("\n" + extra.strip() if extra else ""), tags=["parameters"])
+    return code(PARAMETERS + ("\n" + extra.strip() if extra else ""), tags=["parameters", "hide-input"])
 
 
 def setup():

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import nbformat
 import pytest
+import yaml
 from nbformat.v4 import new_code_cell, new_notebook
 
 from hrcn_lib import bookbuild
 from hrcn_lib.cli import build_parser
+from hrcn_lib.paths import REPO_ROOT
 
 
 def _write_nb(path, *sources):
@@ -100,3 +102,35 @@ def test_cli_book_failure_is_one_line(monkeypatch, capsys):
     assert book.run(args) == 1
     err = capsys.readouterr().err
     assert err == "hrcn book: error: notebook 04_training.ipynb failed at cell 5 `x`: E: m\n"
+
+
+def test_binder_environment_matches_pyproject():
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+    env = yaml.safe_load((REPO_ROOT / "environment.yml").read_text())
+    deps = env["dependencies"]
+    assert "python=3.11" in deps
+    pip = next(d["pip"] for d in deps if isinstance(d, dict) and "pip" in d)
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    assert pip[-1] == "-e ."
+    assert pip[:-1] == project["dependencies"], "environment.yml is out of step with pyproject.toml"
+
+
+def test_book_config_executes_nothing():
+    cfg = yaml.safe_load((REPO_ROOT / "_config.yml").read_text())
+    assert cfg["execute"]["execute_notebooks"] == "off"  # the string, not YAML's false
+    assert cfg["only_build_toc_files"] is True
+    toc = yaml.safe_load((REPO_ROOT / "_toc.yml").read_text())
+    files = [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    assert files[:8] == [f"book/{s}" for s in bookbuild.NOTEBOOKS]
+
+
+@pytest.mark.slow
+def test_html_build_failure_lists_the_warnings(tmp_path):
+    (tmp_path / "_config.yml").write_text("title: t\nexecute:\n  execute_notebooks: 'off'\n")
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: intro\n")
+    (tmp_path / "intro.md").write_text("# Intro\n\n{glue:text}`no_such_key`\n")
+    with pytest.raises(bookbuild.BookBuildError) as err:
+        bookbuild.build_html(tmp_path, log=lambda _l: None)
+    msg = str(err.value)
+    assert msg.startswith("jupyter-book build failed (exit 1):")
+    assert "intro.md" in msg and "WARNING" in msg and "\x1b[" not in msg
