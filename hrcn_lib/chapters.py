@@ -266,7 +266,7 @@ def ensure_trained(ch: Chapter, spec: RunSpec, train_df: pd.DataFrame) -> Path:
     """Train one enabled pair unless a finished run is already in its model directory.
 
     An unfinished run (checkpoint without enough epochs) is resumed. A profile
-    may cap the training samples with ``extra["max_train_samples"]`` (a
+    may cap the training samples per pair (:meth:`Profile.train_cap`: a
     class-balanced, seeded subset, :func:`limit_samples`), e.g. to keep the
     ``smoke`` profile's full-resolution training within the CI budget.
 
@@ -284,7 +284,7 @@ def ensure_trained(ch: Chapter, spec: RunSpec, train_df: pd.DataFrame) -> Path:
     from hrcn_lib.train import train
 
     p = ch.profile
-    train_df = limit_samples(train_df, p.extra.get("max_train_samples"), ch.seed)
+    train_df = limit_samples(train_df, p.train_cap(spec), ch.seed)
     train(spec.model, spec.dataset, train_df, out, epochs=_epochs(ch, spec),
           batch_size=p.batch_size, lr=p.lr, micro_batch=p.micro_batch, precision=p.precision,
           device=ch.device, checkpoint_activations=p.checkpoint_activations,

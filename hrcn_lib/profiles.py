@@ -15,7 +15,7 @@ Notebooks take ``profile`` (plus overrides) as papermill parameters;
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 __all__ = ["RunSpec", "Profile", "PROFILES", "get_profile", "MODEL_NAMES", "DATASET_NAMES"]
 
@@ -35,6 +35,8 @@ class RunSpec:
         enabled: whether the profile trains and evaluates this pair.
         reason: why a pair is disabled (shown in the book instead of dropping it).
         epochs: override of the profile's epochs for this pair (``None``: profile's).
+        max_train_samples: cap on the training samples of this pair (a seeded,
+            class-balanced subset; ``None``: the profile's ``max_train_samples``).
     """
 
     model: str
@@ -42,6 +44,7 @@ class RunSpec:
     enabled: bool = True
     reason: str = ""
     epochs: int | None = None
+    max_train_samples: int | None = None
 
     @property
     def key(self) -> str:
@@ -49,15 +52,19 @@ class RunSpec:
         return f"{self.model}_{self.dataset}"
 
 
-def _all_pairs(disabled: dict[str, str], epochs: dict[str, int] | None = None) -> tuple[RunSpec, ...]:
-    """The paper's seven Table 4 pairs, with some disabled (key -> reason)."""
+def _all_pairs(disabled: dict[str, str], epochs: dict[str, int] | None = None,
+               caps: dict[str, int] | None = None) -> tuple[RunSpec, ...]:
+    """The paper's seven Table 4 pairs, some disabled (key -> reason), with per-pair
+    epochs and training-sample caps (key -> value)."""
     pairs = [("alexnet", "lcid-resize"), ("alexnet", "lcid"), ("vgg", "lcid-resize"), ("vgg", "lcid"),
              ("resnet", "lcid-resize"), ("resnet", "lcid"), ("hr-celestialnet", "lcid")]
     epochs = epochs or {}
+    caps = caps or {}
     out = []
     for model, dataset in pairs:
         key = f"{model}_{dataset}"
-        out.append(RunSpec(model, dataset, key not in disabled, disabled.get(key, ""), epochs.get(key)))
+        out.append(RunSpec(model, dataset, key not in disabled, disabled.get(key, ""),
+                           epochs.get(key), caps.get(key)))
     return tuple(out)
 
 
@@ -77,9 +84,14 @@ class Profile:
         epochs, batch_size, lr: SGD recipe (paper: 20 epochs, batch 4, lr 1e-4).
         micro_batch: samples per forward pass; gradient accumulation makes the
             effective batch ``batch_size``.
-        precision: ``"bf16"`` (autocast) or ``"fp32"``.
+        precision: ``"auto"`` (bf16 autocast where the hardware computes bf16
+            natively -- CUDA, or a CPU with AMX / AVX512-BF16 -- else fp32),
+            ``"bf16"`` or ``"fp32"``. On a CPU without native bf16 (e.g. AVX2
+            only), bf16 convolutions are 10-400x slower than fp32.
         device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
         checkpoint_activations: activation checkpointing for full-resolution runs.
+        max_train_samples: default cap on training samples per pair (a seeded,
+            class-balanced subset; ``None``: all); a pair's own cap wins.
         max_eval_samples: cap on evaluated samples per set (``None``: all).
         timing_samples: samples timed for Table 4's per-sample times.
         seed: master seed of data simulation, split and training.
@@ -97,15 +109,20 @@ class Profile:
     batch_size: int = 4
     lr: float = 1e-4
     micro_batch: int = 1
-    precision: str = "bf16"
+    precision: str = "auto"
     device: str = "auto"
-    checkpoint_activations: bool = True
+    checkpoint_activations: bool = False
     test_fraction: float = 0.2
+    max_train_samples: int | None = None
     max_eval_samples: int | None = None
     timing_samples: int = 5
     seed: int = 0
     description: str = ""
-    extra: dict = field(default_factory=dict)
+
+    def train_cap(self, spec: RunSpec) -> int | None:
+        """Training-sample cap of one pair: its own, else the profile's (``None``: all)."""
+        return spec.max_train_samples if spec.max_train_samples is not None \
+            else self.max_train_samples
 
     def enabled_runs(self) -> tuple[RunSpec, ...]:
         """The pairs this profile trains."""
@@ -123,10 +140,16 @@ class Profile:
         return replace(self, **overrides)
 
 
+# Measured on the 2-core AVX2 machine (fp32, batch 1, 2048x4096, load ~3.5): one training
+# step of HR-CelestialNet takes ~29 s, AlexNet ~17 s, ResNet-18 ~56 s; one inference pass
+# 7 s, 3 s and 9 s. The cpu profile's caps keep the whole book within ~60 minutes.
 _CPU_INFEASIBLE = {
     "vgg_lcid": "VGG at 2048x4096 needs ~211 GB to train (paper Table 3) and ~2.6 TMAC per "
                 "forward pass: not feasible on a 2-core CPU",
 }
+
+_CPU_BUDGET = ("over the cpu profile's time budget on 2 cores (~56 s per full-resolution "
+               "training step); train it with the paper profile on a GPU")
 
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(
@@ -141,7 +164,7 @@ PROFILES: dict[str, Profile] = {
             **_CPU_INFEASIBLE,
             "resnet_lcid": "smoke profile: kept to the cheap pairs so CI stays within minutes",
             "alexnet_lcid": "smoke profile: kept to the cheap pairs so CI stays within minutes",
-        }),
+        }, caps={"hr-celestialnet_lcid": 4}),
         epochs=1,
         batch_size=2,
         timing_samples=2,
@@ -156,9 +179,11 @@ PROFILES: dict[str, Profile] = {
         blurry_bodies_galaxy=10,
         blurry_bodies_nsc=8,
         blurry_exposures_per_body=1,
-        runs=_all_pairs(dict(_CPU_INFEASIBLE), epochs={"hr-celestialnet_lcid": 2,
-                                                       "resnet_lcid": 1, "alexnet_lcid": 2}),
-        epochs=5,
+        runs=_all_pairs({**_CPU_INFEASIBLE, "resnet_lcid": "ResNet-18 at 2048x4096 is " + _CPU_BUDGET},
+                        epochs={"hr-celestialnet_lcid": 1, "alexnet_lcid": 1},
+                        caps={"hr-celestialnet_lcid": 48, "alexnet_lcid": 48,
+                              "vgg_lcid-resize": 100}),
+        epochs=2,
         description="default book build: full-resolution HR-CelestialNet on simulated LCID, "
                     "feasible baselines, on a 2-core CPU",
     ),
@@ -173,7 +198,6 @@ PROFILES: dict[str, Profile] = {
         runs=_all_pairs({}),
         epochs=20,
         micro_batch=4,
-        checkpoint_activations=False,
         precision="fp32",
         device="cuda",
         timing_samples=50,
