@@ -29,7 +29,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check hrcn_lib tests benchmarks
 
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks
+	for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
 clean:
 	rm -rf _build book/*.ipynb test-artifacts

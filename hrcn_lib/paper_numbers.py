@@ -101,7 +101,6 @@ PAPER_TABLE4: dict[tuple[str, str], dict[str, float]] = {
 #: Table A1 (Appendix A): the printed rows of the LCID sample listing.
 PAPER_TABLE_A1: tuple[tuple[str, str, str, str, float, float, int], ...] = (
     ("NGC628", "ACS/WFC", "j96r23b7q", "F435W", 24.152604, 15.769880, 1),
-    ("NGC628", "ACS/WFC", "j96r23b7q", "F435W", 24.152604, 15.769880, 1),
     ("NGC628", "ACS/WFC", "j96r23b7q", "F435W", 24.179654, 15.782398, 4),
     ("NGC6302", "WFC3/UVIS", "ie3o05ywwq", "F673N", 258.422912, -37.091733, 1),
     ("NGC6302", "WFC3/UVIS", "ie3o05ywwq", "F673N", 258.441272, -37.109340, 4),

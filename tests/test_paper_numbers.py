@@ -43,4 +43,11 @@ def test_table3_is_the_hardware_modules_transcription():
     assert len(t3) == 7
     row = t3[(t3["model"] == "vgg") & (t3["dataset"] == "lcid")].iloc[0]
     assert row["total_gb"] == 211.14
-    assert len(pn.paper_table_a1()) == 21 and len(pn.paper_table4()) == 7
+    assert len(pn.paper_table4()) == 7
+
+
+def test_table_a1_has_the_twenty_printed_rows_once_each():
+    a1 = pn.paper_table_a1()
+    assert len(a1) == 20
+    keys = list(zip(a1["obsid"], a1["hdu"]))
+    assert len(set(keys)) == len(keys)
