@@ -23,6 +23,7 @@ book: $(STAMP)
 	$(BIN)/hrcn book --profile $(PROFILE)
 
 test: $(STAMP)
+	$(BIN)/ruff check hrcn_lib tests benchmarks notebooks/_make_notebooks.py
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

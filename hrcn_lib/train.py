@@ -48,7 +48,6 @@ import os
 import random
 import sys
 import time
-import types
 import warnings
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
@@ -61,9 +60,10 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.checkpoint import checkpoint as _torch_checkpoint
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm.auto import tqdm
+
+from hrcn_lib.models import set_activation_checkpointing
 
 __all__ = [
     "TrainConfig",
@@ -80,7 +80,7 @@ __all__ = [
     "resolve_device",
     "resolve_precision",
     "native_bf16",
-    "enable_activation_checkpointing",
+    "ACTIVATION_CHECKPOINT_SEGMENTS",
     "seed_everything",
     "add_train_arguments",
     "main",
@@ -90,6 +90,9 @@ __all__ = [
 ]
 
 CHECKPOINT_FORMAT = "hrcn-checkpoint"
+#: Activation-checkpointing segments used when ``checkpoint_activations`` is on
+#: (:func:`hrcn_lib.models.set_activation_checkpointing`).
+ACTIVATION_CHECKPOINT_SEGMENTS = 4
 MODEL_FORMAT = "hrcn-model"
 _VERSION = 1
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "lr", "seconds", "samples_per_s")
@@ -297,89 +300,6 @@ def _micro_batches(step: list[int], micro_batch: int) -> list[list[int]]:
     return [step[i:i + micro_batch] for i in range(0, len(step), micro_batch)]
 
 
-# --------------------------------------------------------------------------- activation ckpt
-
-
-_POOLS = (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)
-
-
-def _segments(seq: nn.Sequential) -> list[list[nn.Module]]:
-    """Split a Sequential after each pooling layer (or per child for block networks)."""
-    children = list(seq)
-    if not any(isinstance(m, _POOLS) for m in children):
-        return [[m] for m in children]
-    segs: list[list[nn.Module]] = [[]]
-    for m in children:
-        segs[-1].append(m)
-        if isinstance(m, _POOLS):
-            segs.append([])
-    return [s for s in segs if s]
-
-
-def _run_segment(x: torch.Tensor, modules: list[nn.Module], state: dict) -> torch.Tensor:
-    """Forward of one segment; in the backward recomputation BatchNorm stats stay frozen."""
-    recompute = state.get("done", False)
-    state["done"] = True
-    saved: list[tuple[nn.modules.batchnorm._BatchNorm, float | None, torch.Tensor | None]] = []
-    if recompute:  # running stats were already updated by the first forward
-        for m in modules:
-            for bn in m.modules():
-                if isinstance(bn, nn.modules.batchnorm._BatchNorm) and bn.training:
-                    count = bn.num_batches_tracked
-                    saved.append((bn, bn.momentum, None if count is None else count.clone()))
-                    bn.momentum = 0.0
-    try:
-        for m in modules:
-            x = m(x)
-    finally:
-        for bn, mom, count in saved:
-            bn.momentum = mom
-            if count is not None:
-                bn.num_batches_tracked.copy_(count)
-    return x
-
-
-def _checkpointed_forward(self: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
-    segs = self._hrcn_segments  # type: ignore[attr-defined]
-    if not torch.is_grad_enabled():
-        for seg in segs:
-            for m in seg:
-                x = m(x)
-        return x
-    for seg in segs:
-        x = _torch_checkpoint(_run_segment, x, seg, {}, use_reentrant=False)
-    return x
-
-
-def enable_activation_checkpointing(model: nn.Module) -> int:
-    """Recompute activations in the backward pass, segment by segment.
-
-    Every outermost :class:`~torch.nn.Sequential` that holds convolutions gets a forward
-    that runs :func:`torch.utils.checkpoint.checkpoint` over its segments (the layers up
-    to and including each pooling layer; for block networks, each child). Parameter names
-    (state_dict keys) are unchanged. BatchNorm running statistics are updated once per
-    forward, as without checkpointing.
-
-    Returns:
-        the number of segments checkpointed (0 when the model has no such Sequential).
-    """
-    count = 0
-    patched: list[str] = []
-    for name, module in model.named_modules():
-        if not isinstance(module, nn.Sequential) or len(module) < 2:
-            continue
-        if any(name.startswith(p + ".") for p in patched if p) or "" in patched:
-            continue
-        if not any(isinstance(m, nn.Conv2d) for m in module.modules()):
-            continue
-        segs = _segments(module)
-        module._hrcn_segments = segs  # type: ignore[attr-defined]
-        module.forward = types.MethodType(_checkpointed_forward, module)
-        patched.append(name)
-        count += len(segs)
-    return count
-
-
 # --------------------------------------------------------------------------- checkpoints
 
 
@@ -528,7 +448,7 @@ def fit(model: nn.Module, dataset: Dataset, out_dir: Path | str, config: TrainCo
     if cfg.channels_last:
         model.to(memory_format=torch.channels_last)
     if cfg.checkpoint_activations:
-        enable_activation_checkpointing(model)
+        set_activation_checkpointing(model, ACTIVATION_CHECKPOINT_SEGMENTS)
     optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
                                 weight_decay=cfg.weight_decay)
     if payload is not None:

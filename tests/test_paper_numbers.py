@@ -49,5 +49,5 @@ def test_table3_is_the_hardware_modules_transcription():
 def test_table_a1_has_the_twenty_printed_rows_once_each():
     a1 = pn.paper_table_a1()
     assert len(a1) == 20
-    keys = list(zip(a1["obsid"], a1["hdu"]))
+    keys = list(zip(a1["obsid"], a1["hdu"], strict=True))
     assert len(set(keys)) == len(keys)

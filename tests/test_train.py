@@ -16,11 +16,11 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset, TensorDataset
 
+from hrcn_lib.models import CheckpointSequential, set_activation_checkpointing
 from hrcn_lib.train import (
     HISTORY_COLUMNS,
     CheckpointError,
     TrainConfig,
-    enable_activation_checkpointing,
     epoch_batches,
     fit,
     load_checkpoint,
@@ -37,7 +37,7 @@ class Tiny(nn.Module):
 
     def __init__(self, bn: bool = True, dropout: float = 0.25) -> None:
         super().__init__()
-        self.features = nn.Sequential(*[nn.Conv2d(1, 4, 3)] + ([nn.BatchNorm2d(4)] if bn else []) + [
+        self.features = CheckpointSequential(*[nn.Conv2d(1, 4, 3)] + ([nn.BatchNorm2d(4)] if bn else []) + [
             nn.ReLU(inplace=True), nn.MaxPool2d(2, 2), nn.Conv2d(4, 8, 3), nn.ReLU(inplace=True),
             nn.MaxPool2d(2, 2)])
         self.drop = nn.Dropout(dropout)
@@ -208,7 +208,7 @@ def test_activation_checkpointing_same_gradients_and_bn_stats():
     for ckpt in (False, True):
         m = tiny_model(dropout=0.0).train()
         if ckpt:
-            assert enable_activation_checkpointing(m) == 2
+            assert set_activation_checkpointing(m, 2) == 1
         nn.functional.cross_entropy(m(x), y).backward()
         grads.append({k: p.grad.clone() for k, p in m.named_parameters()}
                      | {k: b.clone() for k, b in m.named_buffers()})

@@ -5,9 +5,10 @@
 backward pass instead of storing them. It cuts only at block starts (a
 convolution, or any child that is not a plain layer, e.g. a ResNet block) so an
 in-place ReLU never opens a segment: an in-place op on a segment's saved input
-would corrupt the recomputation. BatchNorm layers in train mode update their
-running statistics once more during recomputation (a known property of
-checkpointing in PyTorch); the learned weights are unaffected.
+would corrupt the recomputation. BatchNorm running statistics are updated once
+per forward, as without checkpointing: during the backward recomputation each
+BatchNorm's momentum is set to 0 and its batch counter restored, so gradients,
+weights and running statistics equal those of the plain ``nn.Sequential``.
 """
 
 from __future__ import annotations
@@ -47,9 +48,35 @@ class CheckpointSequential(nn.Sequential):
             return super().forward(x)
         groups = self._groups()
         for n, (a, b) in enumerate(groups):
-            run = nn.Sequential(*list(self)[a:b])
-            x = run(x) if n == len(groups) - 1 else checkpoint(run, x, use_reentrant=False)
+            modules = list(self)[a:b]
+            if n == len(groups) - 1:
+                x = _run_group(x, modules, {})
+            else:
+                x = checkpoint(_run_group, x, modules, {}, use_reentrant=False)
         return x
+
+
+def _run_group(x: torch.Tensor, modules: list[nn.Module], state: dict) -> torch.Tensor:
+    """Forward of one group; on its second call (the backward recomputation) BatchNorm
+    running statistics stay frozen, since the first call already updated them."""
+    recompute = state.get("done", False)
+    state["done"] = True
+    saved: list[tuple[nn.modules.batchnorm._BatchNorm, float | None, torch.Tensor | None]] = []
+    if recompute:
+        for bn in (b for m in modules for b in m.modules()):
+            if isinstance(bn, nn.modules.batchnorm._BatchNorm) and bn.training:
+                count = bn.num_batches_tracked
+                saved.append((bn, bn.momentum, None if count is None else count.clone()))
+                bn.momentum = 0.0
+    try:
+        for m in modules:
+            x = m(x)
+    finally:
+        for bn, momentum, count in saved:
+            bn.momentum = momentum
+            if count is not None:
+                bn.num_batches_tracked.copy_(count)
+    return x
 
 
 def set_activation_checkpointing(model: nn.Module, segments: int = 4) -> int:
