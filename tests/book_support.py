@@ -22,7 +22,7 @@ from pathlib import Path
 from hrcn_lib.bookbuild import NOTEBOOKS, build_html, execute_notebook, notebook_parameters
 from hrcn_lib.paths import REPO_ROOT
 
-__all__ = ["SmokeBook", "get_smoke_book", "BOOK_FILES"]
+__all__ = ["SmokeBook", "BOOK_FILES"]
 
 #: Files the HTML build needs besides the executed notebooks.
 BOOK_FILES: tuple[str, ...] = ("_config.yml", "_toc.yml", "book/intro.md", "book/references.bib",
@@ -82,14 +82,3 @@ class SmokeBook:
         if self.html is None:
             self.html = build_html(self.root, log=lambda _line: None)
         return self.html
-
-
-_BOOK: SmokeBook | None = None
-
-
-def get_smoke_book(tmp_path_factory, data_dir: Path | None = None) -> SmokeBook:
-    """The session's :class:`SmokeBook` (created on first call)."""
-    global _BOOK
-    if _BOOK is None:
-        _BOOK = SmokeBook(tmp_path_factory.mktemp("smoke_book"), data_dir)
-    return _BOOK

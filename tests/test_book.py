@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import functools
 import http.server
-import os
 import re
 import shutil
 import threading
 from pathlib import Path
 
 import pytest
-from book_support import get_smoke_book
 
 from hrcn_lib.bookbuild import NOTEBOOKS
 from hrcn_lib.paths import REPO_ROOT
@@ -36,17 +34,6 @@ ARTIFACTS = REPO_ROOT / "test-artifacts"
 CHROMIUM_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                   "--disable-background-networking", "--disable-component-update",
                   "--disable-sync", "--no-first-run", "--window-size=1280,2000")
-
-
-@pytest.fixture(scope="session")
-def smoke_book(tmp_path_factory, request):
-    data = None
-    if not os.environ.get("HRCN_SMOKE_RUN_DIR"):  # else the reused run has its own data
-        try:
-            data = request.getfixturevalue("smoke_data")
-        except pytest.FixtureLookupError:
-            pass
-    return get_smoke_book(tmp_path_factory, data)
 
 
 @pytest.fixture(scope="module")

@@ -8,11 +8,9 @@ its chapter executed without error and holds the outputs the book needs.
 from __future__ import annotations
 
 import json
-import os
 
 import nbformat
 import pytest
-from book_support import get_smoke_book
 
 from hrcn_lib.bookbuild import NOTEBOOKS
 from hrcn_lib.paths import REPO_ROOT
@@ -50,17 +48,6 @@ def _require(stem: str) -> None:
 
         if not hasattr(simulate, "simulate_dataset"):
             pytest.skip("hrcn_lib.simulate.simulate_dataset not written yet")
-
-
-@pytest.fixture(scope="session")
-def smoke_book(tmp_path_factory, request):
-    data = None
-    if not os.environ.get("HRCN_SMOKE_RUN_DIR"):  # else the reused run has its own data
-        try:
-            data = request.getfixturevalue("smoke_data")
-        except pytest.FixtureLookupError:
-            pass
-    return get_smoke_book(tmp_path_factory, data)
 
 
 def _outputs(nb, mime: str) -> int:
