@@ -27,6 +27,7 @@ import pandas as pd
 from hrcn_lib.paper_numbers import DATASET_LABELS, MODEL_LABELS, PAPER_TABLE4
 from hrcn_lib.paths import REPO_ROOT, RunPaths
 from hrcn_lib.profiles import Profile, RunSpec, get_profile
+from hrcn_lib.simulate.exposures import EDGE_VIEW_FRACTION
 
 __all__ = [
     "Chapter",
@@ -69,8 +70,6 @@ __all__ = [
 #: The paper's three causes of misclassification (Sec. 5.2), plus the rest.
 CAUSES: tuple[str, ...] = ("inter-class similarity", "insufficient features", "image noise",
                            "not attributed")
-#: A sample showing less than this fraction of its body counts as "insufficient features".
-MIN_OBJECT_FRACTION: float = 0.3
 #: Simulator defects that make an "image noise" sample (the paper's satellite trail and
 #: "8"-shaped optical ghost); cosmic rays / hot pixels are everywhere and not a cause.
 NOISE_DEFECTS: tuple[str, ...] = ("trail", "satellite", "ghost", "diffraction", "spike", "glint")
@@ -596,7 +595,8 @@ def assign_cause(row: Mapping) -> str:
     ``"arm_segment~nebula_filament"``) -> inter-class similarity; a
     trail/ghost-type defect (``defects``) -> image noise; a chip that sees only
     the edge of its body (``edge_view`` in ``lookalike``, or ``object_fraction``
-    < :data:`MIN_OBJECT_FRACTION`) or a blurry sample -> insufficient features;
+    < the simulator's :data:`~hrcn_lib.simulate.EDGE_VIEW_FRACTION`) or a blurry
+    sample -> insufficient features;
     otherwise "not attributed".
     """
     looks = {t.strip() for t in str(row.get("lookalike", "") or "").split(";")}
@@ -608,7 +608,7 @@ def assign_cause(row: Mapping) -> str:
         return CAUSES[2]
     frac = pd.to_numeric(row.get("object_fraction", np.nan), errors="coerce")
     blurry = str(row.get("blurry", "")).lower() in ("true", "1")
-    small = pd.notna(frac) and float(frac) < MIN_OBJECT_FRACTION
+    small = pd.notna(frac) and float(frac) < EDGE_VIEW_FRACTION
     if "edge_view" in looks or small or blurry:
         return CAUSES[1]
     return CAUSES[3]
