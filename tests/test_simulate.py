@@ -21,6 +21,7 @@ from hrcn_lib.simulate import (
     SimulationError,
     catalogue,
     make_body,
+    plan,
     render_exposure,
     simulate_dataset,
     simulate_file,
@@ -366,3 +367,23 @@ def test_gallery_draws_clear_and_blurry_per_morphology(smoke_data: Path) -> None
     assert drawn == len(picked)
     with pytest.raises(ValueError, match="morphology"):
         pick_gallery_rows(df.drop(columns=["morphology"]))
+
+
+@pytest.mark.parametrize("profile", ["smoke", "cpu", "paper"])
+def test_nsc_bodies_get_the_profiles_exposure_factor(profile: str) -> None:
+    from collections import Counter
+
+    from hrcn_lib.profiles import get_profile
+
+    prof = get_profile(profile)
+    tasks, sizes = plan(profile)
+    per_body = Counter(name for name, _ in tasks)
+    galaxy = {n for n in per_body if n.startswith("SIM-G")}
+    nsc = {n for n in per_body if n.startswith("SIM-N")}
+    assert len(galaxy) == prof.bodies_galaxy and len(nsc) == prof.bodies_nsc
+    assert {per_body[n] for n in galaxy} == {prof.exposures_per_body}
+    assert {per_body[n] for n in nsc} == {prof.exposures_per_body * prof.nsc_exposure_factor}
+    assert sizes["files"] == len(tasks)
+    # exposure indices of a body are 0..k-1, so any file can be regenerated from its index
+    assert sorted(i for name, i in tasks if name in nsc and name.endswith("001")) == list(
+        range(prof.exposures_per_body * prof.nsc_exposure_factor))

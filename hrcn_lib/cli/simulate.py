@@ -22,7 +22,8 @@ def register(subparsers) -> None:
     p.add_argument("--bodies-nsc", type=int, default=None,
                    help="LCID nebulae/star clusters (default: the profile's)")
     p.add_argument("--exposures", type=int, default=None,
-                   help="raw files per LCID body (default: the profile's)")
+                   help="raw files per LCID galaxy body; NSC bodies get the profile's "
+                        "nsc_exposure_factor times as many (default: the profile's)")
     p.add_argument("--seed", type=int, default=0, help="master seed (default 0)")
     p.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -454,14 +454,24 @@ def _sizes(profile: str, bodies_galaxy: int | None, bodies_nsc: int | None,
              "exposures": prof.exposures_per_body if exposures is None else exposures,
              "blurry_bodies_galaxy": prof.blurry_bodies_galaxy,
              "blurry_bodies_nsc": prof.blurry_bodies_nsc,
-             "exposures_blurry": prof.blurry_exposures_per_body}
+             "exposures_blurry": prof.blurry_exposures_per_body,
+             "exposures_nsc_factor": prof.nsc_exposure_factor}
     _check_counts(**sizes)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise SimulationError(f"seed must be an integer >= 0, got {seed!r}")
-    sizes["files"] = ((sizes["bodies_galaxy"] + sizes["bodies_nsc"]) * sizes["exposures"]
+    sizes["files"] = ((sizes["bodies_galaxy"]
+                       + sizes["bodies_nsc"] * sizes["exposures_nsc_factor"]) * sizes["exposures"]
                       + (sizes["blurry_bodies_galaxy"] + sizes["blurry_bodies_nsc"])
                       * sizes["exposures_blurry"])
     return sizes
+
+
+def _n_exposures(body: Body, sizes: dict[str, int]) -> int:
+    """Exposures of one body: LCID NSC bodies get ``exposures_nsc_factor`` times a galaxy's."""
+    if body.subset != "lcid":
+        return sizes["exposures_blurry"]
+    factor = sizes["exposures_nsc_factor"] if body.label == "NSC" else 1
+    return sizes["exposures"] * factor
 
 
 def plan(profile: str = "smoke", *, bodies_galaxy: int | None = None,
@@ -475,9 +485,7 @@ def plan(profile: str = "smoke", *, bodies_galaxy: int | None = None,
     sizes = _sizes(profile, bodies_galaxy, bodies_nsc, exposures, seed)
     bodies = catalogue(seed, sizes["bodies_galaxy"], sizes["bodies_nsc"],
                        sizes["blurry_bodies_galaxy"], sizes["blurry_bodies_nsc"])
-    tasks = [(b.name, i) for b in bodies
-             for i in range(sizes["exposures"] if b.subset == "lcid" else
-                            sizes["exposures_blurry"])]
+    tasks = [(b.name, i) for b in bodies for i in range(_n_exposures(b, sizes))]
     return tasks, sizes
 
 
