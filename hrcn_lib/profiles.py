@@ -146,7 +146,9 @@ class Profile:
 
 # Measured on the 2-core AVX2 machine (fp32, batch 1, 2048x4096, load ~3.5): one training
 # step of HR-CelestialNet takes ~29 s, AlexNet ~17 s, ResNet-18 ~56 s; one inference pass
-# 7 s, 3 s and 9 s. The cpu profile's caps keep the whole book within ~60 minutes.
+# 7 s, 3 s and 9 s. In a cpu book run (load 1.5-3.7) AlexNet/LCID trained at 8.1 s per sample,
+# VGG-16-BN/LCID-Resize at 4.3 s per sample, AlexNet/LCID-Resize at 0.4 s. The cpu profile's
+# caps aim the whole book at ~45-50 minutes (an estimate from these numbers).
 _CPU_INFEASIBLE = {
     "vgg_lcid": "VGG at 2048x4096 needs ~211 GB to train (paper Table 3) and ~2.6 TMAC per "
                 "forward pass: not feasible on a 2-core CPU",
@@ -184,9 +186,10 @@ PROFILES: dict[str, Profile] = {
         blurry_bodies_nsc=8,
         blurry_exposures_per_body=1,
         runs=_all_pairs({**_CPU_INFEASIBLE, "resnet_lcid": "ResNet-18 at 2048x4096 is " + _CPU_BUDGET},
-                        epochs={"hr-celestialnet_lcid": 1, "alexnet_lcid": 1},
-                        caps={"hr-celestialnet_lcid": 48, "alexnet_lcid": 48,
-                              "vgg_lcid-resize": 100}),
+                        epochs={"hr-celestialnet_lcid": 1, "alexnet_lcid": 1,
+                                "vgg_lcid-resize": 1},
+                        caps={"hr-celestialnet_lcid": 32, "alexnet_lcid": 24,
+                              "vgg_lcid-resize": 40}),
         epochs=2,
         nsc_exposure_factor=2,
         description="default book build: full-resolution HR-CelestialNet on simulated LCID, "
