@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from hrcn_lib.paper_numbers import DATASET_LABELS, MODEL_LABELS, PAPER_TABLE4
-from hrcn_lib.paths import REPO_ROOT, RunPaths
+from hrcn_lib.paths import BLURRY_MANIFEST, LCID_MANIFEST, REPO_ROOT, RunPaths
 from hrcn_lib.profiles import Profile, RunSpec, get_profile
 from hrcn_lib.simulate.exposures import EDGE_VIEW_FRACTION
 
@@ -96,11 +96,11 @@ class Chapter:
 
     @property
     def lcid_manifest(self) -> Path:
-        return self.data_dir / "lcid_manifest.csv"
+        return self.data_dir / LCID_MANIFEST
 
     @property
     def blurry_manifest(self) -> Path:
-        return self.data_dir / "blurry_manifest.csv"
+        return self.data_dir / BLURRY_MANIFEST
 
     def spec(self, model: str, dataset: str) -> RunSpec:
         """The profile's :class:`RunSpec` of one pair.

@@ -22,7 +22,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["RunPaths", "REPO_ROOT"]
+__all__ = ["RunPaths", "REPO_ROOT", "LCID_MANIFEST", "BLURRY_MANIFEST"]
+
+#: File names of the two manifests inside a data folder (simulated or downloaded).
+LCID_MANIFEST: str = "lcid_manifest.csv"
+BLURRY_MANIFEST: str = "blurry_manifest.csv"
 
 #: Repository root (parent of the ``hrcn_lib`` package) when run from a checkout.
 REPO_ROOT: Path = Path(__file__).resolve().parent.parent
@@ -45,11 +49,11 @@ class RunPaths:
 
     @property
     def lcid_manifest(self) -> Path:
-        return self.data / "lcid_manifest.csv"
+        return self.data / LCID_MANIFEST
 
     @property
     def blurry_manifest(self) -> Path:
-        return self.data / "blurry_manifest.csv"
+        return self.data / BLURRY_MANIFEST
 
     @property
     def splits(self) -> Path:

@@ -12,6 +12,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from hrcn_lib.paths import LCID_MANIFEST
+
 __all__ = ["register", "run"]
 
 
@@ -57,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"hrcn fetch: {report.summary()} ({args.dest})")
     for obsid, reason in report.failed.items():
         print(f"  {obsid}: {reason}", file=sys.stderr)
-    output = args.output or Path(args.dest) / "lcid_manifest.csv"
+    output = args.output or Path(args.dest) / LCID_MANIFEST
     if report.failed and not args.allow_missing:
         print("hrcn fetch: not writing the manifest (use --allow-missing or run again to resume)",
               file=sys.stderr)

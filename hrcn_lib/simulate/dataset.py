@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from hrcn_lib.instruments import SCIENCE_HDUS, Detector, detector
+from hrcn_lib.paths import BLURRY_MANIFEST, LCID_MANIFEST
 from hrcn_lib.profiles import get_profile
 from hrcn_lib.simulate import detector as det_model
 from hrcn_lib.simulate.bodies import Body, catalogue, make_body
@@ -531,7 +532,7 @@ def simulate_dataset(out_dir: str | os.PathLike[str], profile: str = "smoke", *,
     rows = [row for _, _, rr, _ in results for row in rr if row["selected"] and row["path"]]
     lcid, blurry = _manifests(rows, out_dir)
     n_files = sum(1 for r in results if r[3])
-    return SimResult(out_dir, out_dir / "lcid_manifest.csv", out_dir / "blurry_manifest.csv",
+    return SimResult(out_dir, out_dir / LCID_MANIFEST, out_dir / BLURRY_MANIFEST,
                      n_files, len(results) - n_files, len(lcid), len(blurry),
                      sum(r[3] for r in results), time.perf_counter() - t0)
 
@@ -569,6 +570,6 @@ def _manifests(rows: list[dict], out_dir: Path) -> tuple[pd.DataFrame, pd.DataFr
     df = pd.DataFrame(rows, columns=cols)
     lcid = df[df["subset"] == "lcid"].reset_index(drop=True)
     blurry = df[(df["subset"] == "blurry") & df["blurry"]].reset_index(drop=True)
-    write_manifest(lcid, out_dir / "lcid_manifest.csv")
-    write_manifest(blurry, out_dir / "blurry_manifest.csv")
+    write_manifest(lcid, out_dir / LCID_MANIFEST)
+    write_manifest(blurry, out_dir / BLURRY_MANIFEST)
     return lcid, blurry
