@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hrcn_lib.paper_numbers import DATASET_LABELS, MODEL_LABELS, PAPER_TABLE4
+from hrcn_lib.paper_numbers import DATASET_LABELS, MODEL_LABELS, PAPER_RECIPE, PAPER_TABLE4
 from hrcn_lib.paths import BLURRY_MANIFEST, LCID_MANIFEST, REPO_ROOT, RunPaths
 from hrcn_lib.profiles import Profile, RunSpec, get_profile
 from hrcn_lib.simulate.exposures import EDGE_VIEW_FRACTION
@@ -285,8 +285,8 @@ def ensure_trained(ch: Chapter, spec: RunSpec, train_df: pd.DataFrame) -> Path:
     p = ch.profile
     train_df = limit_samples(train_df, p.train_cap(spec), ch.seed)
     train(spec.model, spec.dataset, train_df, out, epochs=_epochs(ch, spec),
-          batch_size=p.batch_size, lr=p.lr, micro_batch=p.micro_batch, precision=p.precision,
-          device=ch.device, checkpoint_activations=p.checkpoint_activations,
+          batch_size=p.batch_size, lr=p.lr, momentum=p.momentum, micro_batch=p.micro_batch,
+          precision=p.precision, device=ch.device, checkpoint_activations=p.checkpoint_activations,
           resume=(out / "checkpoint.pt").exists(), seed=ch.seed, cache_dir=ch.paths.cache,
           progress=False)
     return out
@@ -320,6 +320,25 @@ def load_histories(ch: Chapter, specs: Sequence[RunSpec] | None = None) -> dict[
         if hist.exists():
             out[run_label(spec)] = pd.read_csv(hist)
     return out
+
+
+def recipe_table(ch: Chapter) -> pd.DataFrame:
+    """The paper's training recipe (Sec. 3.1) beside this profile's, one row per setting.
+
+    Columns ``paper`` and ``this run (<profile>)``, as text; the paper names no momentum
+    (plain SGD), shown as such.
+    """
+    p = ch.profile
+    rows = {
+        "optimizer": (PAPER_RECIPE["optimizer"], "SGD"),
+        "learning rate": (f"{PAPER_RECIPE['lr']:g}", f"{p.lr:g}"),
+        "momentum": ("none stated (plain SGD)", f"{p.momentum:g}" if p.momentum else "0 (plain SGD)"),
+        "batch size": (str(PAPER_RECIPE["batch_size"]), str(p.batch_size)),
+        "epochs": (str(PAPER_RECIPE["epochs"]), f"{p.epochs} (per-pair overrides below)"),
+        "loss": (PAPER_RECIPE["loss"], "cross-entropy"),
+    }
+    return pd.DataFrame.from_dict(rows, orient="index",
+                                  columns=["paper", f"this run ({p.name})"])
 
 
 def run_configs(ch: Chapter, specs: Sequence[RunSpec] | None = None) -> pd.DataFrame:

@@ -85,6 +85,10 @@ class Profile:
     Training (:mod:`hrcn_lib.train`), the paper's recipe by default:
         runs: the Table 4 pairs, enabled or disabled with a reason.
         epochs, batch_size, lr: SGD recipe (paper: 20 epochs, batch 4, lr 1e-4).
+        momentum: SGD momentum (paper: none, 0). A profile that departs from the
+            paper's recipe says so in ``recipe_departure``.
+        recipe_departure: why this profile's optimizer differs from the paper's
+            (empty: it does not); chapter 4 prints it.
         micro_batch: samples per forward pass; gradient accumulation makes the
             effective batch ``batch_size``.
         precision: ``"auto"`` (bf16 autocast where the hardware computes bf16
@@ -112,6 +116,8 @@ class Profile:
     nsc_exposure_factor: int = 1
     batch_size: int = 4
     lr: float = 1e-4
+    momentum: float = 0.0
+    recipe_departure: str = ""
     micro_batch: int = 1
     precision: str = "auto"
     device: str = "auto"

@@ -174,3 +174,16 @@ def test_finished_runs_are_reused_not_retrained(tmp_path):
     short = ch.paths.model_dir("alexnet", "lcid-resize") / "history.csv"
     short.write_text("epoch,loss,accuracy\n")
     assert not chapters.is_trained(ch, ch.spec("alexnet", "lcid-resize"))
+
+
+def test_recipe_table_sets_paper_beside_profile(tmp_path):
+    ch = chapters.chapter_context("paper", tmp_path / "run", None, "cpu", 0)
+    table = chapters.recipe_table(ch)
+    assert list(table.columns) == ["paper", "this run (paper)"]
+    assert table.loc["learning rate"].tolist() == ["0.0001", "0.0001"]
+    assert table.loc["batch size"].tolist() == ["4", "4"]
+    assert table.loc["momentum", "this run (paper)"] == "0 (plain SGD)"
+    ch = chapters.chapter_context("smoke", tmp_path / "run2", None, "cpu", 0, momentum=0.9, lr=1e-3)
+    table = chapters.recipe_table(ch)
+    assert table.loc["momentum", "this run (smoke)"] == "0.9"
+    assert table.loc["learning rate"].tolist() == ["0.0001", "0.001"]

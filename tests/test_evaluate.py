@@ -13,6 +13,7 @@ from torch import nn
 from hrcn_lib.evaluate import (
     CLASS_NAMES,
     Predictor,
+    SplitMaxPool,
     StripBlock,
     compute_metrics,
     evaluate,
@@ -112,6 +113,52 @@ def test_predictor_matches_fp32_eager_and_leaves_model_alone():
     assert before.keys() == after.keys()
     assert all(torch.equal(before[k], after[k]) for k in before)
     assert any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
+
+
+def test_bf16_predictor_does_not_convert_the_callers_model():
+    # The Predictor shares unconverted tensors with the model; a bf16 (GPU-style) conversion
+    # must create new tensors, not cast the caller's parameters in place.
+    model = small_model()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    pred = Predictor(model, device="cpu", bf16=True, strips=False)
+    assert pred.bf16 and not pred.strip
+    assert all(p.dtype == torch.float32 and p.requires_grad for p in model.parameters())
+    assert all(p.dtype == torch.bfloat16 for p in pred.net.parameters())
+    after = model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    x = torch.randn(1, 1, 64, 96)
+    with torch.no_grad():
+        ref = torch.softmax(model(x), 1)
+    assert (pred(x) - ref).abs().max() < 0.05
+
+
+@pytest.mark.parametrize("k,s", [(8, 4), (4, 2), (6, 2), (3, 1), ((4, 6), (2, 3))])
+@pytest.mark.parametrize("h,w", [(37, 41), (64, 96), (9, 12)])
+def test_split_max_pool_equals_max_pool(k, s, h, w):
+    pool = nn.MaxPool2d(k, s)
+    x = torch.randn(2, 3, h, w)
+    assert SplitMaxPool.supports(pool)
+    for fmt in (torch.contiguous_format, torch.channels_last):
+        xf = x.contiguous(memory_format=fmt)
+        assert torch.equal(SplitMaxPool(pool)(xf), pool(xf))
+
+
+def test_split_max_pool_refuses_pools_it_cannot_split():
+    for pool in (nn.MaxPool2d(3, 2), nn.MaxPool2d(2, 2), nn.MaxPool2d(4, 2, padding=1),
+                 nn.MaxPool2d(4, 2, ceil_mode=True), nn.AvgPool2d(4, 2)):
+        assert not SplitMaxPool.supports(pool)
+    with pytest.raises(ValueError, match="multiple"):
+        SplitMaxPool(nn.MaxPool2d(3, 2))
+
+
+def test_predictor_with_split_pools_matches_eager():
+    model = small_model()
+    x = torch.randn(2, 1, 64, 96)
+    with torch.no_grad():
+        ref = torch.softmax(model(x), 1)
+    pred = Predictor(model, device="cpu", fc_bf16=False, strips=False, split_pools=True)
+    assert not pred.strip and pred.split_pools == 1  # the 8/4 pool; the 2/2 one stays
+    torch.testing.assert_close(pred(x), ref, rtol=1e-5, atol=1e-5)
 
 
 def test_predictor_rejects_bad_input():
