@@ -16,6 +16,7 @@ cause). Those small summaries live here, not in :mod:`hrcn_lib.figures`
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -162,9 +163,12 @@ def chapter_context(profile: str = "smoke", run_dir: str | Path | None = None,
 # ----------------------------------------------------------------------------- data
 
 
-def ensure_dataset(ch: Chapter, *, jobs: int = 1, progress: bool = False
+def ensure_dataset(ch: Chapter, *, jobs: int | None = None, progress: bool = False
                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The LCID and LCID-Blurry manifests, simulating the data first if they are missing.
+
+    ``jobs``: simulation worker processes; ``None`` = one per CPU core (the files are
+    byte-identical whatever the number of workers).
 
     Simulation happens only when ``data_dir`` is the run directory's own
     ``data/`` folder; a separately given ``data_dir`` (real LCID) must already
@@ -186,6 +190,7 @@ def ensure_dataset(ch: Chapter, *, jobs: int = 1, progress: bool = False
         from hrcn_lib.simulate import simulate_dataset
 
         p = ch.profile
+        jobs = jobs if jobs is not None else max(1, os.cpu_count() or 1)
         simulate_dataset(ch.data_dir, profile=p.name, bodies_galaxy=p.bodies_galaxy,
                          bodies_nsc=p.bodies_nsc, exposures=p.exposures_per_body, seed=ch.seed,
                          jobs=jobs, progress=progress)
@@ -982,6 +987,51 @@ def figure2(lcid: pd.DataFrame, blurry: pd.DataFrame, seed: int = 0):
     kinds = ["clear"] * min(2, len(lcid)) + ["blurry"] * min(2, len(blurry))
     return thumbnail_gallery(load_images(rows), [f"{k}: {r.body} ({r.label})" for k, r in
                                                  zip(kinds, rows.itertuples(), strict=True)], ncols=2)
+
+
+#: GPU numbers recorded by ``benchmarks/bench_gpu.py`` on a lent H100 (2026-11-26): a record
+#: of a measurement, shown in the book as such (not re-measured by a book build).
+RECORDED_GPU: Path = REPO_ROOT / "benchmarks" / "recorded" / "gpu_h100_2026-11-26.json"
+
+
+def recorded_gpu(path: Path | str = RECORDED_GPU) -> pd.DataFrame:
+    """The recorded GPU measurements of :data:`RECORDED_GPU`, one row per pair.
+
+    Returns:
+        DataFrame indexed by run label (e.g. ``"HR-CelestialNet (LCID)"``) with
+        ``device``, ``classify ms (naive fp32)``, ``classify ms (Predictor)`` (batch 1, input
+        on the device, median), ``train step ms (fp32)``, ``peak GB (fp32)``,
+        ``peak GB (bf16)`` (one SGD step at the record's batch size;
+        ``torch.cuda.max_memory_allocated``, 1e9 bytes; NaN where the step ran out of
+        memory) and ``note``. Empty when the file does not exist.
+
+    Raises:
+        ValueError: a file that is not such a record (names the file and the key).
+    """
+    path = Path(path)
+    if not path.exists():
+        return pd.DataFrame()
+    record = json.loads(path.read_text())
+    rows = []
+    try:
+        for pair, res in record["pairs"].items():
+            model, dataset = pair.split(":")
+            c, f32, b16 = res["classify"], res["train_fp32"], res["train_bf16"]
+            notes = [f"{prec} step out of memory" for prec, r in (("fp32", f32), ("bf16", b16))
+                     if r["oom"]]
+            rows.append({
+                "run": f"{MODEL_LABELS[model]} ({DATASET_LABELS[dataset]})",
+                "device": record["device"],
+                "classify ms (naive fp32)": round(float(c["naive_ms"]), 2),
+                "classify ms (Predictor)": round(float(c["predictor_ms"]), 2),
+                "train step ms (fp32)": float("nan") if f32["oom"] else round(f32["step_ms"]),
+                "peak GB (fp32)": float("nan") if f32["oom"] else round(f32["peak_gb"], 2),
+                "peak GB (bf16)": float("nan") if b16["oom"] else round(b16["peak_gb"], 2),
+                "note": "; ".join(notes),
+            })
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"{path}: not a bench_gpu.py record ({type(err).__name__}: {err})") from None
+    return pd.DataFrame(rows).set_index("run")
 
 
 def table3_comparison(ours: pd.DataFrame, paper: pd.DataFrame) -> pd.DataFrame:

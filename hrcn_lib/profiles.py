@@ -153,8 +153,10 @@ class Profile:
 # Measured on the 2-core AVX2 machine (fp32, batch 1, 2048x4096, load ~3.5): one training
 # step of HR-CelestialNet takes ~29 s, AlexNet ~17 s, ResNet-18 ~56 s; one inference pass
 # 7 s, 3 s and 9 s. In a cpu book run (load 1.5-3.7) AlexNet/LCID trained at 8.1 s per sample,
-# VGG-16-BN/LCID-Resize at 4.3 s per sample, AlexNet/LCID-Resize at 0.4 s. The cpu profile's
-# caps aim the whole book at ~45-50 minutes (an estimate from these numbers).
+# VGG-16-BN/LCID-Resize at 4.3 s per sample, AlexNet/LCID-Resize at 0.4 s. With the caps below a
+# fresh `make book` (cpu) took 34 min on the quiet machine (2026-11-26 14:58-15:33): 01_data 286 s
+# (one simulation process then; now one per core), 04_training 1137 s (HR-CelestialNet 32 samples
+# in 481 s), 05 59 s, 06 324 s, 07 182 s, 08 22 s, the rest under 20 s.
 _CPU_INFEASIBLE = {
     "vgg_lcid": "VGG at 2048x4096 needs ~211 GB to train (paper Table 3) and ~2.6 TMAC per "
                 "forward pass: not feasible on a 2-core CPU",

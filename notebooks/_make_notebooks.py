@@ -488,9 +488,35 @@ measured
     md('''
 Estimated (ours and the paper's) and measured training memory side by side, in GB:
 '''),
+    md('''
+## Measured on a GPU (recorded)
+
+Table 3 is an estimate for training at batch 4 in float32. `benchmarks/bench_gpu.py` measured
+the real thing once, on an NVIDIA H100 80 GB lent to a development session: one SGD step at
+batch 4 for every pair, in float32 and in bf16 autocast (peak `torch.cuda.max_memory_allocated`,
+cuDNN workspaces included). These numbers are a record read from
+`benchmarks/recorded/`, not measured by this build:
+'''),
+    code('''
+gpu = chapters.recorded_gpu()
+if len(gpu):
+    hr_gpu = gpu.loc["HR-CelestialNet (LCID)"]
+    glue("gpu_name", str(hr_gpu["device"]), display=False)
+    glue("hr_gpu_fp32_gb", float(hr_gpu["peak GB (fp32)"]), display=False)
+    glue("hr_gpu_bf16_gb", float(hr_gpu["peak GB (bf16)"]), display=False)
+gpu.drop(columns=["classify ms (naive fp32)", "classify ms (Predictor)"], errors="ignore")
+'''),
+    md('''
+On the {glue:text}`gpu_name`, one float32 training step of HR-CelestialNet at batch 4 peaked at
+{glue:text}`hr_gpu_fp32_gb:.1f` GB, above the paper's 32.79 GB estimate (the estimate leaves out
+cuDNN workspaces and the framework's temporaries), and at {glue:text}`hr_gpu_bf16_gb:.1f` GB in
+bf16. VGGNet on LCID, estimated at 211 GB, does not fit the 80 GB card in float32.
+'''),
     code('''
 memory = table3[["total GB (ours)", "total GB (paper)"]].rename(
     columns={"total GB (ours)": "estimate, batch 4 (ours)", "total GB (paper)": "estimate, batch 4 (paper)"})
+if len(gpu):
+    memory["measured peak, GPU fp32 batch 4 (recorded)"] = gpu["peak GB (fp32)"].reindex(memory.index)
 if len(measured):
     memory["measured peak, this profile"] = measured["peak_mb"].reindex(memory.index) / 1024
 figures.memory_bars(memory)
@@ -559,6 +585,16 @@ timing_rows = timing_rows.assign(run=timing_rows["Model"] + " (" + timing_rows["
                                  source=timing_rows["Source"])
 figures.timing_bars(timing_rows.rename(columns={"Preprocessing (ms)": "preprocess_ms",
                                                 "Classification (ms)": "classify_ms"}))
+'''),
+    md('''
+Classification alone on a GPU, as recorded once by `benchmarks/bench_gpu.py` on an NVIDIA H100
+(batch 1, input already on the GPU, median ms; not measured by this build). The
+`hrcn_lib.evaluate.Predictor` folds BatchNorm, runs in bf16 and computes the first block with
+ReLU after an exactly split max-pool:
+'''),
+    code('''
+gpu = chapters.recorded_gpu()
+gpu[["device", "classify ms (naive fp32)", "classify ms (Predictor)"]] if len(gpu) else gpu
 '''),
     md('''
 ## Confusion matrices on the testing set

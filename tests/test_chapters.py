@@ -187,3 +187,19 @@ def test_recipe_table_sets_paper_beside_profile(tmp_path):
     table = chapters.recipe_table(ch)
     assert table.loc["momentum", "this run (smoke)"] == "0.9"
     assert table.loc["learning rate"].tolist() == ["0.0001", "0.001"]
+
+
+def test_recorded_gpu_reads_the_committed_record(tmp_path):
+    gpu = chapters.recorded_gpu()
+    assert len(gpu) == 7 and gpu.index[0] == "HR-CelestialNet (LCID)"
+    hr = gpu.loc["HR-CelestialNet (LCID)"]
+    assert "H100" in hr["device"]
+    assert 0 < hr["classify ms (Predictor)"] < hr["classify ms (naive fp32)"]
+    vgg = gpu.loc["VGGNet (LCID)"]
+    assert np.isnan(vgg["peak GB (fp32)"]) and vgg["note"] == "fp32 step out of memory"
+    assert vgg["peak GB (bf16)"] > 0
+    assert chapters.recorded_gpu(tmp_path / "missing.json").empty
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"pairs": {"vgg:lcid": {"classify": {}}}}))
+    with pytest.raises(ValueError, match=r"bad\.json: not a bench_gpu\.py record"):
+        chapters.recorded_gpu(bad)
