@@ -156,7 +156,9 @@ class Profile:
 # VGG-16-BN/LCID-Resize at 4.3 s per sample, AlexNet/LCID-Resize at 0.4 s. With the caps below a
 # fresh `make book` (cpu) took 34 min on the quiet machine (2026-11-26 14:58-15:33): 01_data 286 s
 # (one simulation process then; now one per core), 04_training 1137 s (HR-CelestialNet 32 samples
-# in 481 s), 05 59 s, 06 324 s, 07 182 s, 08 22 s, the rest under 20 s.
+# in 481 s), 05 59 s, 06 324 s, 07 182 s, 08 22 s, the rest under 20 s. A second fresh run at the
+# final code (16:03-16:55, two simulation processes) took 52 min: every step ran 1.5-1.9x slower
+# on the same idle VM (04_training 1806 s, HR-CelestialNet 837 s; 01_data 228 s).
 _CPU_INFEASIBLE = {
     "vgg_lcid": "VGG at 2048x4096 needs ~211 GB to train (paper Table 3) and ~2.6 TMAC per "
                 "forward pass: not feasible on a 2-core CPU",
