@@ -157,8 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         "torch": torch.__version__,
               "cudnn": torch.backends.cudnn.version(), "python": platform.python_version(),
               "batch_size": args.batch_size, "pairs": {}}
-    paper = {(r.model, r.dataset): r for r in PAPER_TABLE3.itertuples()} \
-        if hasattr(PAPER_TABLE3, "itertuples") else {}
+    paper = {(r.model, r.dataset): r for r in PAPER_TABLE3.itertuples()}
     for pair in args.pairs.split(","):
         name, dataset = pair.split(":")
         size = input_size(dataset)

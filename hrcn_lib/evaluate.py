@@ -206,8 +206,6 @@ def _split_pools(model: nn.Module) -> int:
     """Replace every :meth:`SplitMaxPool.supports` max-pool by a SplitMaxPool; the count."""
     count = 0
     for module in list(model.modules()):
-        if isinstance(module, StripBlock):  # splits its own pool
-            continue
         for name, child in list(module._modules.items()):
             if SplitMaxPool.supports(child):
                 module._modules[name] = SplitMaxPool(child)
@@ -228,13 +226,13 @@ class StripBlock(nn.Module):
         super().__init__()
         if not self.supports(conv, pool):
             raise ValueError("StripBlock needs an unpadded, undilated Conv2d and MaxPool2d")
-        self.conv, self.pool = conv, pool
+        self.conv = conv
         kc, sc = conv.kernel_size[0], conv.stride[0]
         kp, sp = _pair(pool.kernel_size)[0], _pair(pool.stride or pool.kernel_size)[0]
         self.stride = sc * sp
         self.receptive = kc + (kp - 1) * sc
         self._pool_rows = (kp, sp)
-        self._pool = SplitMaxPool(pool) if SplitMaxPool.supports(pool) else pool
+        self.pool = SplitMaxPool(pool) if SplitMaxPool.supports(pool) else pool
         self.rows_per_strip = int(rows_per_strip)
         self.out_format = torch.contiguous_format
         self._row_weight: torch.Tensor | None = None
@@ -267,7 +265,7 @@ class StripBlock(nn.Module):
 
     def _block(self, x: torch.Tensor) -> torch.Tensor:
         y = self._conv(x)
-        return torch.relu_(self._pool(y.contiguous(memory_format=torch.channels_last)))
+        return torch.relu_(self.pool(y.contiguous(memory_format=torch.channels_last)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h_out = self.out_rows(x.shape[2])
@@ -332,7 +330,6 @@ def _convert(net: nn.Module, device: torch.device, dtype: torch.dtype | None) ->
         return net.to(memory_format=torch.channels_last)
     finally:
         torch.__future__.set_overwrite_module_params_on_conversion(previous)
-
 
 
 class Predictor:
