@@ -14,8 +14,16 @@
   pool runs in channels_last (5x faster here);
 * fully connected layers kept in bfloat16 (HR-CelestialNet's FC1 has 69M weights:
   277 MB in fp32, 138 MB in bf16); everything else in bf16 only where the hardware has
-  native bf16 (AMX / AVX512-BF16 / CUDA), else fp32;
+  native bf16 (AMX / AVX512-BF16 / CUDA), else fp32. ``bf16=True/False`` or the
+  environment variable ``HRCN_PRECISION=bf16|fp32|auto`` forces either path on any
+  machine (bf16 is then emulated where not native: slow, but exact to bf16);
 * :func:`torch.inference_mode`.
+
+A Predictor takes numpy arrays or tensors, one sample (H, W) or a batch (N, 1, H, W), and
+applies the model's own input size: an LCID sample (2048, 4096) given to an LCID-Resize
+model is resized exactly as the dataset does (:func:`hrcn_lib.datasets.resize_sample`).
+:meth:`Predictor.predict_file` classifies one FITS HDU or one ``.npy`` sample of
+``hrcn preprocess``.
 
 :func:`evaluate` runs a model over a manifest and returns an :class:`EvalResult`:
 predictions table, the metrics of Table 4 (accuracy, F1 per class) and the confusion
@@ -44,18 +52,22 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 from tqdm.auto import tqdm
 
+from hrcn_lib.instruments import SAMPLE_SHAPE
 from hrcn_lib.manifest import LABELS
+from hrcn_lib.models import INPUT_SIZES
 from hrcn_lib.train import (
     MODEL_FORMAT,
     checkpoint_file,
     load_checkpoint,
     model_from_payload,
     native_bf16,
+    requested_precision,
     resolve_device,
 )
 
 __all__ = [
     "Predictor",
+    "read_sample",
     "EvalResult",
     "evaluate",
     "compute_metrics",
@@ -332,6 +344,50 @@ def _convert(net: nn.Module, device: torch.device, dtype: torch.dtype | None) ->
         torch.__future__.set_overwrite_module_params_on_conversion(previous)
 
 
+def _use_bf16(bf16: bool | None, device: torch.device) -> bool:
+    """Whether a Predictor computes in bf16: ``bf16`` when given, else ``$HRCN_PRECISION``
+    (``bf16`` forces it even where emulated, ``fp32`` forbids it), else native support."""
+    if bf16 is not None:
+        return bool(bf16)
+    requested = requested_precision(None)
+    return native_bf16(device) if requested == "auto" else requested == "bf16"
+
+
+def read_sample(path: Path | str, hdu: int | None = None) -> np.ndarray:
+    """One model input from a file: a FITS HDU (preprocessed) or a ``.npy`` sample.
+
+    Args:
+        path: a raw/flt FITS file (also gzip- or fpack-compressed, read by astropy), or a
+            ``.npy`` file as ``hrcn preprocess`` writes (float32 (2048, 4096)).
+        hdu: the FITS HDU (1 or 4); ignored for ``.npy`` files.
+
+    Returns:
+        float32 array (H, W): :func:`hrcn_lib.preprocess.load_sample` of the HDU, or the
+        stored sample.
+
+    Raises:
+        ValueError: a FITS file without ``hdu``; a ``.npy`` file that is not a 2-D float
+            array (message names the file).
+        PreprocessError: a FITS file/HDU that cannot be preprocessed (names file and HDU).
+        FileNotFoundError: a missing ``.npy`` file.
+    """
+    path = Path(path)
+    if path.suffix.lower() == ".npy":
+        try:
+            arr = np.load(path, allow_pickle=False)
+        except ValueError as exc:
+            raise ValueError(f"{path}: not a numpy sample file ({exc})") from None
+        if arr.ndim != 2 or not np.issubdtype(arr.dtype, np.floating):
+            raise ValueError(f"{path}: expected a 2-D float sample as `hrcn preprocess` writes "
+                             f"(float32 {SAMPLE_SHAPE}), got shape {arr.shape} dtype {arr.dtype}")
+        return np.ascontiguousarray(arr, dtype=np.float32)
+    if hdu is None:
+        raise ValueError(f"{path}: which HDU? pass hdu=1 (SCI,1) or hdu=4 (SCI,2)")
+    from hrcn_lib.preprocess import load_sample
+
+    return load_sample(path, hdu)
+
+
 class Predictor:
     """Fast, memory-lean inference: ``Predictor(model)(x) -> probabilities``.
 
@@ -340,8 +396,10 @@ class Predictor:
             (N, 1, H, W) to (N, 2) logits). It is not modified; its parameters are shared
             where not rewritten, so drop your own reference to free its memory.
         device: ``None``/"auto" (cuda if available, else cpu), "cpu", "cuda".
-        bf16: run convolutions in bf16: ``None`` = only where native (see
-            :func:`hrcn_lib.train.native_bf16`), True/False to force.
+        bf16: run convolutions in bf16: True/False to force (True: emulated where the
+            hardware lacks bf16); ``None`` = ``$HRCN_PRECISION`` (``bf16``/``fp32``
+            force, ``auto``) when set, else only where native (see
+            :func:`hrcn_lib.train.native_bf16`).
         fc_bf16: keep fully connected weights in bfloat16 (default True).
         strips: compute the first conv block as a :class:`StripBlock` when possible
             (default True).
@@ -354,18 +412,31 @@ class Predictor:
             4/2 pool of HR-CelestialNet's 64 x 503 x 1015 map was slower (68 ms against
             42 ms; the map is out of cache), while inside the cpu strips it is 2x faster
             and :class:`StripBlock` always splits its own pool.
+        dataset: ``"lcid"`` or ``"lcid-resize"``, what the model reads; default the
+            model's own (``model.hrcn_config["dataset_name"]``, set by
+            :func:`~hrcn_lib.models.build_model` and by checkpoints). ``None`` for a
+            model without one: inputs are then passed as given.
 
-    Call: ``x`` float tensor (N, 1, H, W) -> float32 tensor (N, 2) on the cpu, softmax
-    probabilities in the order (galaxy, NSC); samples run one at a time.
+    Call: ``x`` float numpy array or tensor, (H, W), (1, H, W) or (N, 1, H, W) ->
+    float32 tensor (N, 2) on the cpu, softmax probabilities in the order (galaxy, NSC);
+    samples run one at a time. See :meth:`prepare` for the input size.
 
     Attributes:
         folded, strip, split_pools, bf16, fc_bf16: what was applied (for reports).
+        dataset, input_size: what the model reads (``None`` when unknown).
     """
 
     def __init__(self, model: nn.Module, device: str | torch.device | None = None, *,
                  bf16: bool | None = None, fc_bf16: bool = True, strips: bool = True,
-                 rows_per_strip: int | None = None, split_pools: bool | None = None) -> None:
+                 rows_per_strip: int | None = None, split_pools: bool | None = None,
+                 dataset: str | None = None) -> None:
         self.device = resolve_device(device)
+        self.config: dict[str, Any] = dict(getattr(model, "hrcn_config", {}))
+        dataset = dataset or self.config.get("dataset_name")
+        if dataset is not None and dataset not in INPUT_SIZES:
+            raise ValueError(f"unknown dataset {dataset!r}: expected one of {list(INPUT_SIZES)}")
+        self.dataset: str | None = dataset
+        self.input_size: tuple[int, int] | None = INPUT_SIZES[dataset] if dataset else None
         net = _shallow_structure_copy(model.eval())
         self.folded = fold_batchnorm(net)
         if rows_per_strip is None:
@@ -374,7 +445,7 @@ class Predictor:
         if split_pools is None:
             split_pools = self.device.type != "cpu"
         self.split_pools = _split_pools(net) if split_pools else 0
-        self.bf16 = native_bf16(self.device) if bf16 is None else bool(bf16)
+        self.bf16 = _use_bf16(bf16, self.device)
         self.fc_bf16 = fc_bf16 and not self.bf16
         if self.fc_bf16:
             _bf16_linears(net)
@@ -383,7 +454,6 @@ class Predictor:
             if isinstance(m, StripBlock):
                 m.out_format = torch.channels_last
         self.net = net.eval()
-        self.config: dict[str, Any] = dict(getattr(model, "hrcn_config", {}))
         self._dtype = torch.bfloat16 if self.bf16 else torch.float32
 
     @classmethod
@@ -394,7 +464,7 @@ class Predictor:
         The checkpoint is memory-mapped; fully connected weights are converted to bf16
         chunk by chunk and their file pages released as they are read, so the fp32 FC
         weights (277 MB for HR-CelestialNet) never sit in memory next to their bf16 copy.
-        The Predictor's ``config`` holds the run's configuration.
+        The Predictor's ``config`` holds the run's configuration (and so its dataset).
 
         Raises:
             CheckpointError: missing, corrupt or foreign file (named).
@@ -402,24 +472,59 @@ class Predictor:
         file = checkpoint_file(path)
         payload = load_checkpoint(file, kind=MODEL_FORMAT, mmap=True)
         dev = resolve_device(device)
-        if kwargs.get("fc_bf16", True) and not (kwargs.get("bf16") or native_bf16(dev)):
+        if kwargs.get("fc_bf16", True) and not _use_bf16(kwargs.get("bf16"), dev):
             state = payload["model"]
             for key, t in list(state.items()):
                 if key.endswith(".weight") and t.dim() == 2 and t.is_floating_point():
                     state[key] = _bf16_from_mapped(t)
         model = model_from_payload(payload, file)
-        config = dict(payload["config"])
         del payload
-        pred = cls(model, device=dev, **kwargs)
-        pred.config = config
-        return pred
+        return cls(model, device=dev, **kwargs)
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[1] != 1:
-            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-            raise ValueError(f"Predictor expects a float tensor (N, 1, H, W), got {shape}")
+    def prepare(self, x: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """The model input for ``x``: a float32 tensor (N, 1, H, W) of the model's size.
+
+        ``x`` is a float numpy array or tensor, (H, W), (1, H, W) or (N, 1, H, W). When
+        the model reads LCID-Resize and ``x`` is an LCID sample (2048, 4096), each sample
+        is resized by :func:`hrcn_lib.datasets.resize_sample` (``cv2.resize``, bilinear,
+        in float32), exactly as the dataset path does.
+
+        Raises:
+            ValueError: not a float array/tensor of one of those shapes, or a size the
+                model cannot read (names the size the model expects).
+        """
+        if isinstance(x, np.ndarray):
+            if not np.issubdtype(x.dtype, np.floating):
+                raise ValueError(f"Predictor expects a float array, got dtype {x.dtype}")
+            x = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+        if not isinstance(x, torch.Tensor):
+            raise ValueError(f"Predictor expects a float array or tensor (N, 1, H, W), "
+                             f"got {type(x).__name__}")
         if not x.is_floating_point():
             raise ValueError(f"Predictor expects a float tensor, got dtype {x.dtype}")
+        shape = tuple(x.shape)
+        if x.dim() == 2:
+            x = x[None, None]
+        elif x.dim() == 3 and shape[0] == 1:
+            x = x[None]
+        if x.dim() != 4 or x.shape[1] != 1:
+            raise ValueError(f"Predictor expects a float array or tensor (H, W), (1, H, W) or "
+                             f"(N, 1, H, W), got {shape}")
+        size = (int(x.shape[2]), int(x.shape[3]))
+        if self.input_size is None or size == self.input_size:
+            return x
+        if size != SAMPLE_SHAPE:
+            raise ValueError(f"the model reads {self.dataset} samples {self.input_size}; got "
+                             f"{size}: pass a preprocessed sample {SAMPLE_SHAPE} (it is resized "
+                             f"for LCID-Resize models) or one of {self.input_size}")
+        from hrcn_lib.datasets import resize_sample
+
+        samples = x.detach().to("cpu", torch.float32).numpy()
+        return torch.from_numpy(np.stack([resize_sample(s[0], self.input_size)
+                                          for s in samples])[:, None])
+
+    def __call__(self, x: np.ndarray | torch.Tensor) -> torch.Tensor:
+        x = self.prepare(x)
         out = torch.empty(x.shape[0], len(CLASS_NAMES), dtype=torch.float32)
         with torch.inference_mode():
             for i in range(x.shape[0]):
@@ -428,6 +533,22 @@ class Predictor:
                 logits = self.net(xi).float()
                 out[i] = torch.softmax(logits, dim=1)[0].cpu()
         return out
+
+    def predict_file(self, path: Path | str, hdu: int | None = None) -> np.ndarray:
+        """Class probabilities of one sample file (see :func:`read_sample`).
+
+        Args:
+            path: raw/flt FITS file (gzip/fpack too) or a ``.npy`` sample of ``hrcn
+                preprocess``.
+            hdu: 1 or 4 for FITS files; ignored for ``.npy``.
+
+        Returns:
+            float32 array (2,): probabilities of (galaxy, NSC).
+
+        Raises:
+            As :func:`read_sample` and :meth:`prepare`.
+        """
+        return self(read_sample(path, hdu))[0].numpy()
 
 
 # --------------------------------------------------------------------------- metrics
@@ -527,7 +648,8 @@ def evaluate(model: nn.Module | Predictor, df: pd.DataFrame, dataset_name: str,
         raise ValueError(f"evaluate: no samples to evaluate for set {set_name!r}")
     df = df.reset_index(drop=True)
     dataset = make_dataset(df, dataset_name, cache_dir=cache_dir)
-    predictor = model if isinstance(model, Predictor) else Predictor(model, device=device)
+    predictor = (model if isinstance(model, Predictor)
+                 else Predictor(model, device=device, dataset=dataset_name))
     n_timed = len(df) - 1 if timing_samples is None else int(timing_samples)
     probs = np.zeros((len(df), len(CLASS_NAMES)), dtype=np.float64)
     pre_ms: list[float] = []

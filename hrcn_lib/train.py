@@ -27,7 +27,9 @@ networks with BatchNorm. ``precision="bf16"`` runs the forward pass under
 :func:`torch.autocast` in bfloat16 where the hardware computes bf16 natively (CUDA with
 bf16, or a CPU with AVX512-BF16/AMX); on other CPUs bf16 is emulated and ~10-100x
 slower than fp32, so it falls back to fp32 with a warning (``config.json`` records the
-effective precision). ``checkpoint_activations=True`` recomputes each network segment
+effective precision). ``precision="auto"`` (the default) takes the environment variable
+``HRCN_PRECISION`` (``fp32``, ``bf16`` or ``auto``) when it is set, else bf16 where native;
+see :func:`requested_precision`. ``checkpoint_activations=True`` recomputes each network segment
 (the layers between two pooling layers) in the backward pass instead of storing its
 activations.
 
@@ -79,7 +81,10 @@ __all__ = [
     "epoch_batches",
     "resolve_device",
     "resolve_precision",
+    "requested_precision",
     "native_bf16",
+    "PRECISION_ENV",
+    "PRECISIONS",
     "ACTIVATION_CHECKPOINT_SEGMENTS",
     "seed_everything",
     "add_train_arguments",
@@ -90,6 +95,11 @@ __all__ = [
 ]
 
 CHECKPOINT_FORMAT = "hrcn-checkpoint"
+#: Environment variable that sets what precision ``"auto"`` (or no request) means, for
+#: training and for :class:`hrcn_lib.evaluate.Predictor`: ``fp32``, ``bf16`` or ``auto``.
+PRECISION_ENV = "HRCN_PRECISION"
+#: The precisions a run may request.
+PRECISIONS: tuple[str, ...] = ("bf16", "fp32", "auto")
 #: Activation-checkpointing segments used when ``checkpoint_activations`` is on
 #: (:func:`hrcn_lib.models.set_activation_checkpointing`).
 ACTIVATION_CHECKPOINT_SEGMENTS = 4
@@ -115,7 +125,8 @@ class TrainConfig:
         batch_size: samples per optimizer step, over all ranks (paper: 4).
         lr: SGD learning rate (paper: 1e-4); momentum, weight_decay: SGD extras (paper: 0).
         micro_batch: samples per forward pass (gradient accumulation up to batch_size).
-        precision: requested ``"bf16"``, ``"fp32"`` or ``"auto"`` (bf16 if native).
+        precision: requested ``"bf16"`` (bf16 where native, else fp32 with a warning),
+            ``"fp32"`` or ``"auto"`` (``$HRCN_PRECISION`` when set, else bf16 where native).
         device: ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"``.
         checkpoint_activations: recompute segments in the backward pass.
         channels_last: NHWC memory format for model and inputs.
@@ -136,7 +147,7 @@ class TrainConfig:
     momentum: float = 0.0
     weight_decay: float = 0.0
     micro_batch: int = 1
-    precision: str = "bf16"
+    precision: str = "auto"
     device: str = "auto"
     checkpoint_activations: bool = False
     channels_last: bool = True
@@ -153,7 +164,7 @@ class TrainConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"lr must be a positive finite number, got {self.lr!r}")
-        if self.precision not in ("bf16", "fp32", "auto"):
+        if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be 'bf16', 'fp32' or 'auto', got {self.precision!r}")
         if self.checkpoint_every < 0:
             raise ValueError(f"checkpoint_every must be >= 0, got {self.checkpoint_every!r}")
@@ -212,14 +223,40 @@ def native_bf16(device: torch.device) -> bool:
     return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
 
 
+def requested_precision(precision: str | None = None) -> str:
+    """The precision asked for: ``precision`` unless it is ``None``/``"auto"``, then
+    ``$HRCN_PRECISION`` when set (the one switch that forces a path on any machine),
+    else ``"auto"``.
+
+    Returns:
+        ``"bf16"``, ``"fp32"`` or ``"auto"`` (the hardware decides: bf16 where native).
+
+    Raises:
+        ValueError: a precision, or a value of ``HRCN_PRECISION``, other than
+            ``bf16``, ``fp32``, ``auto`` (the message names where it came from).
+    """
+    if precision is not None and precision not in PRECISIONS:
+        raise ValueError(f"precision must be 'bf16', 'fp32' or 'auto', got {precision!r}")
+    if precision in (None, "auto"):
+        env = os.environ.get(PRECISION_ENV, "").strip().lower()
+        if env and env not in PRECISIONS:
+            raise ValueError(f"environment variable {PRECISION_ENV}={env!r}: expected one of "
+                             f"{', '.join(PRECISIONS)} (or unset)")
+        return env or "auto"
+    return precision
+
+
 def resolve_precision(precision: str, device: torch.device, *, warn: bool = True) -> str:
-    """Effective precision: ``"bf16"`` only where native, otherwise ``"fp32"``.
+    """Effective training precision: ``"bf16"`` only where native, otherwise ``"fp32"``.
+
+    ``"auto"`` is first replaced by ``$HRCN_PRECISION`` when set (:func:`requested_precision`).
+    Training never runs emulated bf16 (10-100x slower than fp32); inference may
+    (:class:`hrcn_lib.evaluate.Predictor` forces what is asked).
 
     Raises:
         ValueError: for a precision other than ``"bf16"``, ``"fp32"``, ``"auto"``.
     """
-    if precision not in ("bf16", "fp32", "auto"):
-        raise ValueError(f"precision must be 'bf16', 'fp32' or 'auto', got {precision!r}")
+    precision = requested_precision(precision)
     if precision == "fp32":
         return "fp32"
     if native_bf16(device):
@@ -574,7 +611,7 @@ def fit(model: nn.Module, dataset: Dataset, out_dir: Path | str, config: TrainCo
 
 def train(model_name: str, dataset_name: str, train_df: pd.DataFrame, out_dir: Path | str, *,
           epochs: int = 20, batch_size: int = 4, lr: float = 1e-4, micro_batch: int = 1,
-          precision: str = "bf16", device: str = "auto", checkpoint_activations: bool = False,
+          precision: str = "auto", device: str = "auto", checkpoint_activations: bool = False,
           checkpoint_every: int = 50, resume: bool = False, seed: int = 0,
           cache_dir: Path | str | None = None, workers: int = 0, momentum: float = 0.0,
           weight_decay: float = 0.0, channels_last: bool = True, max_steps: int | None = None,
@@ -701,7 +738,7 @@ def run_from_args(args: argparse.Namespace) -> TrainResult:
     from hrcn_lib.profiles import get_profile
 
     recipe: dict[str, Any] = {"epochs": 20, "batch_size": 4, "lr": 1e-4, "micro_batch": 1,
-                              "precision": "bf16", "device": "auto",
+                              "precision": "auto", "device": "auto",
                               "checkpoint_activations": False, "seed": 0}
     if args.profile:
         prof = get_profile(args.profile)

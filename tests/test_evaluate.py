@@ -1,4 +1,12 @@
-"""Tests of hrcn_lib.evaluate: the fast Predictor, strips, BN folding, metrics, evaluate()."""
+"""Tests of hrcn_lib.evaluate: the fast Predictor, strips, BN folding, metrics, evaluate().
+
+Precision: a test that compares with fp32 eager at fp32 tolerance pins ``bf16=False``; the
+bf16 path is pinned with ``bf16=True`` (emulated on CPUs without AVX512-BF16/AMX, fine for
+the small model) and compared at bf16 tolerance; a test of the default (``bf16=None``: the
+hardware or ``HRCN_PRECISION`` decides) uses the tolerance of the precision the Predictor
+chose. So the suite passes on AVX2-only, AVX512-BF16 and AMX CPUs, on a GPU, and under
+``HRCN_PRECISION=fp32|bf16|auto``.
+"""
 
 from __future__ import annotations
 
@@ -54,6 +62,17 @@ def small_model() -> nn.Module:
     return randomise_bn(Small())
 
 
+#: Largest |probability difference| from fp32 eager per precision of the Predictor's
+#: convolutions: fp32 differs only by summation order (BN folded, strips); bf16 keeps 8
+#: significant bits per operand (relative error ~4e-3 per layer).
+PROB_ATOL = {False: 1e-5, True: 2e-2}
+
+
+def prob_atol(pred: Predictor) -> float:
+    """The probability tolerance of the precision ``pred`` actually runs in."""
+    return PROB_ATOL[pred.bf16]
+
+
 @pytest.mark.parametrize("rows", [1, 3, 7, 1000])
 def test_strip_block_equals_unstripped(rows):
     torch.manual_seed(1)
@@ -100,12 +119,12 @@ def test_predictor_matches_fp32_eager_and_leaves_model_alone():
     x = torch.randn(3, 1, 64, 96) * 2
     with torch.no_grad():
         ref = torch.softmax(model(x), 1)
-    exact = Predictor(model, device="cpu", fc_bf16=False, rows_per_strip=2)
-    assert exact.strip and exact.folded == 2
+    exact = Predictor(model, device="cpu", bf16=False, fc_bf16=False, rows_per_strip=2)
+    assert exact.strip and exact.folded == 2 and not exact.bf16
     p = exact(x)
     assert p.shape == (3, 2) and p.dtype == torch.float32
     torch.testing.assert_close(p, ref, rtol=1e-5, atol=1e-5)
-    lean = Predictor(model, device="cpu")
+    lean = Predictor(model, device="cpu")  # the default: the hardware / HRCN_PRECISION decide
     assert lean.fc_bf16 or lean.bf16
     assert (lean(x) - ref).abs().max() < 0.05
     torch.testing.assert_close(lean(x).sum(1), torch.ones(3))
@@ -132,6 +151,50 @@ def test_bf16_predictor_does_not_convert_the_callers_model():
     assert (pred(x) - ref).abs().max() < 0.05
 
 
+@pytest.mark.parametrize("bf16", [False, True])
+@pytest.mark.parametrize("strips", [True, False])
+def test_predictor_fp32_and_bf16_paths_match_eager(bf16, strips):
+    # both paths on any CPU: bf16 forced is emulated where the hardware has no bf16
+    model = small_model()
+    x = torch.randn(2, 1, 64, 96) * 2
+    with torch.no_grad():
+        ref = torch.softmax(model(x), 1)
+    pred = Predictor(model, device="cpu", bf16=bf16, fc_bf16=False, strips=strips,
+                     rows_per_strip=3)
+    assert pred.bf16 is bf16 and pred.strip is strips
+    assert all(p.dtype == (torch.bfloat16 if bf16 else torch.float32)
+               for p in pred.net.parameters())
+    p = pred(x)
+    assert p.dtype == torch.float32
+    assert (p - ref).abs().max() <= prob_atol(pred)
+    torch.testing.assert_close(p.sum(1), torch.ones(2))
+    if bf16:  # the tolerance is needed: bf16 is not fp32
+        assert (p - ref).abs().max() > 1e-7
+
+
+@pytest.mark.parametrize("env,expected", [("fp32", False), ("bf16", True), ("BF16", True)])
+def test_hrcn_precision_forces_the_predictor_path(monkeypatch, env, expected):
+    monkeypatch.setenv("HRCN_PRECISION", env)
+    model = small_model()
+    pred = Predictor(model, device="cpu")
+    assert pred.bf16 is expected
+    assert Predictor(model, device="cpu", bf16=not expected).bf16 is (not expected)  # argument wins
+    x = torch.randn(1, 1, 64, 96)
+    with torch.no_grad():
+        ref = torch.softmax(model(x), 1)
+    assert (pred(x) - ref).abs().max() <= (PROB_ATOL[True] if expected else 1e-3)  # fc in bf16
+
+
+def test_hrcn_precision_auto_and_bad_values(monkeypatch):
+    from hrcn_lib.train import native_bf16
+
+    monkeypatch.setenv("HRCN_PRECISION", "auto")
+    assert Predictor(small_model(), device="cpu").bf16 is native_bf16(torch.device("cpu"))
+    monkeypatch.setenv("HRCN_PRECISION", "fp16")
+    with pytest.raises(ValueError, match="HRCN_PRECISION='fp16'.*bf16, fp32, auto"):
+        Predictor(small_model(), device="cpu")
+
+
 @pytest.mark.parametrize("k,s", [(8, 4), (4, 2), (6, 2), (3, 1), ((4, 6), (2, 3))])
 @pytest.mark.parametrize("h,w", [(37, 41), (64, 96), (9, 12)])
 def test_split_max_pool_equals_max_pool(k, s, h, w):
@@ -156,7 +219,8 @@ def test_predictor_with_split_pools_matches_eager():
     x = torch.randn(2, 1, 64, 96)
     with torch.no_grad():
         ref = torch.softmax(model(x), 1)
-    pred = Predictor(model, device="cpu", fc_bf16=False, strips=False, split_pools=True)
+    pred = Predictor(model, device="cpu", bf16=False, fc_bf16=False, strips=False,
+                     split_pools=True)
     assert not pred.strip and pred.split_pools == 1  # the 8/4 pool; the 2/2 one stays
     torch.testing.assert_close(pred(x), ref, rtol=1e-5, atol=1e-5)
 
@@ -179,13 +243,21 @@ def test_predictor_full_resolution_hrcelestialnet():
     model.features.register_forward_hook(lambda m, i, o: feats.__setitem__("eager", o.clone()))
     with torch.no_grad():
         ref = torch.softmax(model(x), 1)
-    pred = Predictor(model, device="cpu")
+    pred = Predictor(model, device="cpu", bf16=False)  # fp32: exact up to summation order
     assert pred.strip and pred.folded == 12
     pred.net.features.register_forward_hook(lambda m, i, o: feats.__setitem__("fast", o.clone()))
     p = pred(x)
     scale = feats["eager"].abs().max()
     assert (feats["fast"] - feats["eager"]).abs().max() <= 1e-4 * scale
-    assert (p - ref).abs().max() < 0.05
+    assert (p - ref).abs().max() < 1e-3  # FC weights in bf16 (fc_bf16 default)
+    from hrcn_lib.train import native_bf16
+
+    if native_bf16(torch.device("cpu")):  # bf16 throughout (emulated elsewhere: too slow here)
+        fast = Predictor(model, device="cpu", bf16=True)
+        fast.net.features.register_forward_hook(
+            lambda m, i, o: feats.__setitem__("bf16", o.float().clone()))
+        assert (fast(x) - ref).abs().max() < 0.05
+        assert (feats["bf16"] - feats["eager"]).abs().max() <= 0.05 * scale
 
 
 def test_compute_metrics_equals_sklearn():
@@ -263,9 +335,9 @@ def test_predictor_from_checkpoint_equals_predictor_of_loaded_model(tmp_path):
     save_checkpoint(tmp_path / "model.pt", {"format": MODEL_FORMAT, "version": 1,
                                             "config": asdict(cfg), "model": model.state_dict()})
     x = torch.randn(2, 1, 224, 448)
-    fast = Predictor.from_checkpoint(tmp_path)  # FC weights streamed to bf16, pages released
-    assert fast.config["model_name"] == "resnet"
-    assert torch.equal(fast(x), Predictor(model)(x))
+    fast = Predictor.from_checkpoint(tmp_path, device="cpu")  # FC weights streamed to bf16
+    assert fast.config["model_name"] == "resnet" and fast.input_size == (224, 448)
+    assert torch.equal(fast(x), Predictor(model, device="cpu")(x))
     with torch.no_grad():
         assert (fast(x) - torch.softmax(model(x), 1)).abs().max() < 0.05
     (tmp_path / "bad.pt").write_bytes(b"\x80\x04garbage")

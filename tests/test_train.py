@@ -25,6 +25,7 @@ from hrcn_lib.train import (
     fit,
     load_checkpoint,
     native_bf16,
+    requested_precision,
     resolve_precision,
     save_checkpoint,
 )
@@ -216,7 +217,8 @@ def test_activation_checkpointing_same_gradients_and_bn_stats():
         torch.testing.assert_close(grads[1][k], grads[0][k], rtol=1e-5, atol=1e-7)
 
 
-def test_bf16_request_falls_back_without_native_support():
+def test_bf16_request_falls_back_without_native_support(monkeypatch):
+    monkeypatch.delenv("HRCN_PRECISION", raising=False)
     dev = torch.device("cpu")
     if native_bf16(dev):
         assert resolve_precision("bf16", dev) == "bf16"
@@ -227,6 +229,28 @@ def test_bf16_request_falls_back_without_native_support():
     assert resolve_precision("fp32", dev) == "fp32"
     with pytest.raises(ValueError, match="precision"):
         resolve_precision("half", dev)
+
+
+def test_hrcn_precision_sets_what_auto_means(monkeypatch):
+    dev = torch.device("cpu")
+    monkeypatch.setenv("HRCN_PRECISION", "fp32")
+    assert requested_precision(None) == requested_precision("auto") == "fp32"
+    assert resolve_precision("auto", dev) == "fp32"
+    assert requested_precision("bf16") == "bf16"  # an explicit request wins
+    monkeypatch.setenv("HRCN_PRECISION", "bf16")
+    assert requested_precision("fp32") == "fp32" and requested_precision("auto") == "bf16"
+    if native_bf16(dev):
+        assert resolve_precision("auto", dev) == "bf16"
+    else:  # training never runs emulated bf16: it says so and trains in fp32
+        with pytest.warns(RuntimeWarning, match="no native bf16"):
+            assert resolve_precision("auto", dev) == "fp32"
+    monkeypatch.setenv("HRCN_PRECISION", "auto")
+    assert requested_precision(None) == "auto"
+    monkeypatch.setenv("HRCN_PRECISION", "half")
+    with pytest.raises(ValueError, match="HRCN_PRECISION='half'"):
+        resolve_precision("auto", dev)
+    assert resolve_precision("fp32", dev) == "fp32"  # the variable is not read then
+    assert TrainConfig().precision == "auto"
 
 
 def test_checkpoint_errors_name_the_file(tmp_path):

@@ -93,7 +93,9 @@ def build_model(name: str, dataset: str) -> nn.Module:
 
     Returns:
         ``nn.Module`` mapping (N, 1, H, W) float to logits (N, 2), with (H, W)
-        = :func:`input_size` ``(dataset)``.
+        = :func:`input_size` ``(dataset)``. Its ``hrcn_config`` attribute records
+        ``{"model_name": name, "dataset_name": dataset}`` (so that
+        :class:`hrcn_lib.evaluate.Predictor` applies the right input size).
 
     Raises:
         ModelConfigError: unknown name or data set, or HR-CelestialNet with
@@ -107,4 +109,6 @@ def build_model(name: str, dataset: str) -> nn.Module:
         raise ModelConfigError(
             f"hr-celestialnet is defined for 'lcid' only: its classifier needs inputs of "
             f"{h_lo}-{h_hi} x {w_lo}-{w_hi} px, and {dataset!r} is {INPUT_SIZES[dataset]}")
-    return _BUILDERS[name]()
+    model = _BUILDERS[name]()
+    model.hrcn_config = {"model_name": name, "dataset_name": dataset}  # type: ignore[attr-defined]
+    return model
