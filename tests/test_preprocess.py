@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -190,6 +192,44 @@ def test_unusual_scaling_falls_back_to_astropy(tmp_path, files):
     np.testing.assert_array_equal(pp.extract_science(path, 4), pp.extract_science(src, 4) - 2768)
     # a constant offset moves bias and background alike: the sample does not change
     np.testing.assert_allclose(pp.load_sample(path, 4), pp.load_sample(src, 4), atol=1e-5)
+
+
+def _fpack(src: Path, dst: Path) -> Path:
+    """``dst``: ``src`` with every image extension tile-compressed (Rice, lossless), as fpack."""
+    with fits.open(src) as hdul:
+        hdus = [hdul[0].copy()] + [fits.CompImageHDU(h.data, h.header) if h.is_image else h.copy()
+                                   for h in hdul[1:]]
+        fits.HDUList(hdus).writeto(dst)
+    return dst
+
+
+def test_gzip_and_fpack_files_are_read_through_astropy(tmp_path, files):
+    """``x_raw.fits.gz`` and ``x_raw.fits.fz`` give the sample of the uncompressed file."""
+    src = files["acs_bias"]
+    gz = tmp_path / "acs_bias_raw.fits.gz"
+    gz.write_bytes(gzip.compress(src.read_bytes(), compresslevel=1))
+    fz = _fpack(src, tmp_path / "acs_bias_raw.fits.fz")
+    for path in (gz, fz):
+        for hdu in SCIENCE_HDUS:
+            frame = pp._open_frame(path, hdu)
+            assert frame.compressed and not frame.fast_raw
+            info = pp.read_header_info(path, hdu)
+            assert replace(info, path=src) == pp.read_header_info(src, hdu)
+            np.testing.assert_array_equal(pp.extract_science(path, hdu), pp.extract_science(src, hdu))
+            np.testing.assert_allclose(pp.load_sample(path, hdu), pp.load_sample(src, hdu),
+                                       atol=1e-5, rtol=0)
+
+
+def test_broken_compressed_files_name_file_and_hdu(tmp_path, files):
+    data = gzip.compress(files["acs_bias"].read_bytes(), compresslevel=1)
+    cut = tmp_path / "cut_raw.fits.gz"
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(PreprocessError, match=r"cut_raw\.fits\.gz \[HDU 4\]") as err:
+        pp.load_sample(cut, 4)
+    assert str(err.value).count(str(cut)) == 1
+    junk = tmp_path / "junk_raw.fits.gz"
+    junk.write_bytes(gzip.compress(b"this is not FITS" * 400))
+    _expect(junk, 1, "junk_raw.fits.gz [HDU 1]", "not a readable (compressed) FITS file")
 
 
 @pytest.mark.parametrize("inst", INSTRUMENTS)
