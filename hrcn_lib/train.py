@@ -705,31 +705,14 @@ def model_from_payload(payload: dict[str, Any], path: Path | str) -> nn.Module:
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
-    """The arguments of ``hrcn train`` / ``python -m hrcn_lib.train``."""
-    parser.add_argument("--model", required=True, help="hr-celestialnet, alexnet, vgg, resnet")
-    parser.add_argument("--dataset", required=True, help="lcid or lcid-resize")
-    parser.add_argument("--manifest", required=True, type=Path,
-                        help="manifest CSV of the training samples (e.g. splits/train.csv)")
-    parser.add_argument("--out", required=True, type=Path, help="run directory")
-    parser.add_argument("--profile", default=None,
-                        help="take the recipe defaults from this profile (smoke, cpu, paper)")
-    parser.add_argument("--epochs", type=int, default=None, help="default 20 (paper)")
-    parser.add_argument("--batch-size", type=int, default=None, help="default 4 (paper)")
-    parser.add_argument("--lr", type=float, default=None, help="default 1e-4 (paper)")
-    parser.add_argument("--micro-batch", type=int, default=None, help="default 1")
-    parser.add_argument("--precision", choices=("bf16", "fp32", "auto"), default=None)
-    parser.add_argument("--device", default=None, help="cpu, cuda or auto (default)")
-    parser.add_argument("--checkpoint-activations", action=argparse.BooleanOptionalAction,
-                        default=None)
-    parser.add_argument("--checkpoint-every", type=int, default=50,
-                        help="optimizer steps between checkpoints (0: per epoch only)")
-    parser.add_argument("--max-steps", type=int, default=None,
-                        help="stop after this many optimizer steps (resumable)")
-    parser.add_argument("--resume", action="store_true", help="continue out/checkpoint.pt")
-    parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--cache-dir", type=Path, default=None)
-    parser.add_argument("--workers", type=int, default=0)
-    parser.add_argument("--no-progress", action="store_true")
+    """The arguments of ``hrcn train`` / ``python -m hrcn_lib.train``.
+
+    Defined in :mod:`hrcn_lib.cli.train` (argparse only), so that ``hrcn --help`` does not
+    import torch.
+    """
+    from hrcn_lib.cli.train import add_train_arguments as add
+
+    add(parser)
 
 
 def run_from_args(args: argparse.Namespace) -> TrainResult:

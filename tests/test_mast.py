@@ -329,7 +329,7 @@ def test_cli_fetch_writes_manifest_with_paths(manifest, catalog, tmp_path, monke
     assert main(argv) == 0  # resume: only the missing file is fetched
     out = read_manifest(dest / "lcid_manifest.csv")
     assert len(out) == 16 and all(Path(p).is_file() for p in out["path"])
-    assert "lcid_manifest.csv" in capsys.readouterr().out
+    assert "lcid_manifest.csv" in capsys.readouterr().err
     text = (dest / "lcid_manifest.csv").read_text()
     assert ",j96r23b7q_raw.fits" in text  # paths relative to the manifest's folder
     pd.testing.assert_frame_equal(out.drop(columns="path"), manifest)

@@ -2,8 +2,14 @@
 
 Each sub-command lives in its own module of this package and exposes
 ``register(subparsers)`` (adds its parser) and ``run(args) -> int`` (does the
-work by calling :mod:`hrcn_lib`). Modules are imported lazily so that
-``hrcn --help`` stays fast and one broken command cannot break the others.
+work by calling :mod:`hrcn_lib`). The command modules import nothing heavy at module
+level (torch, numpy, astropy... are imported inside ``run``), so ``hrcn --help`` and
+``hrcn <command> --help`` answer at once; a command whose module is missing is skipped
+so one broken command cannot break the others.
+
+Every command takes ``-q/--quiet`` and ``-v/--verbose`` (:mod:`hrcn_lib.cli.verbosity`:
+progress and information through :mod:`logging` on stderr, results on stdout);
+``hrcn --version`` prints the version. ``python -m hrcn_lib`` is ``hrcn``.
 """
 
 from __future__ import annotations
@@ -28,11 +34,15 @@ COMMANDS: dict[str, str] = {
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``hrcn`` parser with every available sub-command registered."""
+    from hrcn_lib import __version__
+    from hrcn_lib.cli.verbosity import add_verbosity_arguments
+
     parser = argparse.ArgumentParser(
         prog="hrcn",
         description="HR-CelestialNet companion: preprocess raw HST frames, simulate LCID, "
         "train and evaluate the paper's models, build the book.",
     )
+    parser.add_argument("--version", action="version", version=f"hrcn {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for module in COMMANDS.values():
@@ -43,13 +53,18 @@ def build_parser() -> argparse.ArgumentParser:
                 continue  # command not implemented in this checkout
             raise
         mod.register(sub)
+    for command_parser in sub.choices.values():
+        add_verbosity_arguments(command_parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``hrcn`` console script; returns the exit status."""
+    from hrcn_lib.cli.verbosity import configure_logging
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    configure_logging(args.command, quiet=args.quiet, verbose=args.verbose)
     try:
         return int(args.func(args) or 0)
     except (ValueError, FileNotFoundError, PermissionError) as exc:

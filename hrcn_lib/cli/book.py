@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 __all__ = ["register", "run"]
+
+log = logging.getLogger(__name__)
 
 
 def register(subparsers) -> None:
@@ -38,9 +41,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         html = build_book(args.profile, args.run_dir, data_dir=args.data_dir, device=args.device,
                           seed=args.seed, skip_execute=args.skip_execute, timeout=args.timeout,
-                          log=lambda line: print(line, flush=True))
+                          log=log.info)
     except BookBuildError as exc:
         print(f"hrcn book: error: {exc}", file=sys.stderr)
         return 1
-    print(f"book: open {html / 'index.html'}")
+    log.info("book: open %s", html / "index.html")
     return 0

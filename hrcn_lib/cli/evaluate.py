@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 
+from hrcn_lib.cli.verbosity import show_progress
+
 __all__ = ["register", "run"]
+
+log = logging.getLogger(__name__)
 
 
 def register(subparsers) -> None:
@@ -28,7 +33,6 @@ def register(subparsers) -> None:
     p.add_argument("--max-samples", type=int, default=None)
     p.add_argument("--timing-samples", type=int, default=None,
                    help="samples timed after the warm-up (default: all)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
 
@@ -43,11 +47,12 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or (args.run if args.run.is_dir() else args.run.parent)
     res = evaluate(model, read_manifest(args.manifest), dataset, out, set_name=args.set_name,
                    device=args.device, cache_dir=args.cache_dir, max_samples=args.max_samples,
-                   timing_samples=args.timing_samples, progress=not args.quiet)
+                   timing_samples=args.timing_samples, progress=show_progress(args))
     m, t = res.metrics, res.timing
-    print(f"evaluate {args.set_name}: n={m['n']} accuracy {m['accuracy']:.4f} "
-          f"F1 galaxy {m['f1_galaxy']:.4f} F1 NSC {m['f1_nsc']:.4f}")
-    print(f"confusion (rows true, cols pred; galaxy, NSC): {res.confusion.tolist()}")
-    print(f"ms/sample (median): preprocessing {t['preprocess_ms'].get('median', float('nan')):.1f}"
-          f", classification {t['classify_ms'].get('median', float('nan')):.1f}; files in {out}")
+    log.info("evaluate %s: n=%d accuracy %.4f F1 galaxy %.4f F1 NSC %.4f", args.set_name,
+             m["n"], m["accuracy"], m["f1_galaxy"], m["f1_nsc"])
+    log.info("confusion (rows true, cols pred; galaxy, NSC): %s", res.confusion.tolist())
+    log.info("ms/sample (median): preprocessing %.1f, classification %.1f; files in %s",
+             t["preprocess_ms"].get("median", float("nan")),
+             t["classify_ms"].get("median", float("nan")), out)
     return 0

@@ -9,12 +9,15 @@ read them.
 from __future__ import annotations
 
 import argparse
-import sys
+import logging
 from pathlib import Path
 
+from hrcn_lib.cli.verbosity import show_progress
 from hrcn_lib.paths import LCID_MANIFEST
 
 __all__ = ["register", "run"]
+
+log = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -54,17 +57,16 @@ def run(args: argparse.Namespace) -> int:
 
     df = read_manifest(args.manifest)
     report = download(
-        df, args.dest, retries=args.retries, backoff_s=args.backoff, progress=not args.no_progress
+        df, args.dest, retries=args.retries, backoff_s=args.backoff, progress=show_progress(args)
     )
-    print(f"hrcn fetch: {report.summary()} ({args.dest})")
+    log.info("hrcn fetch: %s (%s)", report.summary(), args.dest)
     for obsid, reason in report.failed.items():
-        print(f"  {obsid}: {reason}", file=sys.stderr)
+        log.warning("%s: %s", obsid, reason)
     output = args.output or Path(args.dest) / LCID_MANIFEST
     if report.failed and not args.allow_missing:
-        print("hrcn fetch: not writing the manifest (use --allow-missing or run again to resume)",
-              file=sys.stderr)
+        log.error("not writing the manifest (use --allow-missing or run again to resume)")
         return 1
     with_paths = attach_paths(df, args.dest, missing="drop")
     write_manifest(with_paths, output)
-    print(f"hrcn fetch: wrote {output} ({len(with_paths)} of {len(df)} samples)")
+    log.info("hrcn fetch: wrote %s (%d of %d samples)", output, len(with_paths), len(df))
     return 0

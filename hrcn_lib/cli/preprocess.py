@@ -9,18 +9,18 @@ the output folder untouched. Each output file is written atomically
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-from tqdm import tqdm
-
+from hrcn_lib.cli.verbosity import show_progress
 from hrcn_lib.instruments import SCIENCE_HDUS
-from hrcn_lib.preprocess import PreprocessError, check_input, load_sample, preview_image
 
 __all__ = ["register", "run", "output_name"]
+
+log = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -43,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def output_name(path: Path, hdu: int) -> str:
     """Output stem of one (file, HDU): ``<file stem>_hdu<N>``."""
     name = path.name
-    for suffix in (".fits.gz", ".fits", ".fit", ".fts"):
+    for suffix in (".fits.gz", ".fits.fz", ".fits", ".fit", ".fts"):
         if name.lower().endswith(suffix):
             name = name[: -len(suffix)]
             break
@@ -63,8 +63,10 @@ def _atomic_write(target: Path, write: Callable[[Path], None]) -> None:
         raise
 
 
-def _save_png(path: Path, sample: np.ndarray) -> None:
+def _save_png(path: Path, sample) -> None:
     import cv2
+
+    from hrcn_lib.preprocess import preview_image
 
     if not cv2.imwrite(str(path), preview_image(sample)):
         raise OSError(f"could not write PNG preview {path}")
@@ -72,6 +74,11 @@ def _save_png(path: Path, sample: np.ndarray) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Validate every input, then convert them with a progress bar; returns 0."""
+    import numpy as np
+    from tqdm import tqdm
+
+    from hrcn_lib.preprocess import PreprocessError, check_input, load_sample
+
     jobs = [(Path(f), h) for f in args.files for h in dict.fromkeys(args.hdu)]
     names: dict[str, Path] = {}
     for path, hdu in jobs:  # refuse the whole batch before writing anything
@@ -84,11 +91,13 @@ def run(args: argparse.Namespace) -> int:
             )
         names[name] = path
     args.out.mkdir(parents=True, exist_ok=True)
-    for path, hdu in tqdm(jobs, desc="preprocess", unit="hdu", disable=None):
+    for path, hdu in tqdm(jobs, desc="preprocess", unit="hdu",
+                          disable=None if show_progress(args) else True):
         sample = load_sample(path, hdu)
         stem = args.out / output_name(path, hdu)
         _atomic_write(stem.with_suffix(".npy"), lambda p, s=sample: np.save(p, s))
         if args.png:
             _atomic_write(stem.with_suffix(".png"), lambda p, s=sample: _save_png(p, s))
-    print(f"wrote {len(jobs)} sample(s) to {args.out}")
+        log.debug("wrote %s", stem.with_suffix(".npy"))
+    log.info("wrote %d sample(s) to %s", len(jobs), args.out)
     return 0

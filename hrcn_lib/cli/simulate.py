@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import sys
+import logging
+
+from hrcn_lib.cli.verbosity import show_progress
 
 __all__ = ["register", "run"]
+
+log = logging.getLogger(__name__)
 
 
 def register(subparsers) -> None:
@@ -26,7 +30,6 @@ def register(subparsers) -> None:
                         "nsc_exposure_factor times as many (default: the profile's)")
     p.add_argument("--seed", type=int, default=0, help="master seed (default 0)")
     p.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
 
@@ -36,10 +39,10 @@ def run(args: argparse.Namespace) -> int:
 
     result = simulate_dataset(args.out, args.profile, bodies_galaxy=args.bodies_galaxy,
                               bodies_nsc=args.bodies_nsc, exposures=args.exposures,
-                              seed=args.seed, jobs=args.jobs, progress=not args.quiet,
+                              seed=args.seed, jobs=args.jobs, progress=show_progress(args),
                               announce=True)
-    print(f"simulate: {result.n_files} raw files ({result.bytes_written / 1e9:.2f} GB, "
-          f"{result.n_screened_out} exposures screened out), {result.n_lcid_rows} LCID rows, "
-          f"{result.n_blurry_rows} LCID-Blurry rows in {result.seconds:.0f} s -> "
-          f"{result.lcid_manifest}, {result.blurry_manifest}", file=sys.stdout)
+    log.info("simulate: %d raw files (%.2f GB, %d exposures screened out), %d LCID rows, "
+             "%d LCID-Blurry rows in %.0f s -> %s, %s", result.n_files,
+             result.bytes_written / 1e9, result.n_screened_out, result.n_lcid_rows,
+             result.n_blurry_rows, result.seconds, result.lcid_manifest, result.blurry_manifest)
     return 0

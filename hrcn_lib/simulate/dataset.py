@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
 import math
 import multiprocessing
 import os
@@ -65,6 +66,8 @@ __all__ = [
     "ACS_WHEEL1",
     "plan",
 ]
+
+log = logging.getLogger(__name__)
 
 #: ACS filters mounted on filter wheel 1 (the others are on wheel 2).
 ACS_WHEEL1 = frozenset({"F475W", "F502N", "F555W", "F625W", "F658N", "F775W"})
@@ -504,7 +507,8 @@ def simulate_dataset(out_dir: str | os.PathLike[str], profile: str = "smoke", *,
         seed: master seed; the same call with the same seed writes byte-identical files.
         jobs: worker processes (1 = in this process).
         progress: show a tqdm progress bar.
-        announce: print the disk space the call will use before writing (default: ``progress``).
+        announce: log (INFO, logger ``hrcn_lib.simulate.dataset``) the disk space the call
+            will use before writing (default: ``progress``).
 
     Returns:
         :class:`SimResult`.
@@ -523,8 +527,8 @@ def simulate_dataset(out_dir: str | os.PathLike[str], profile: str = "smoke", *,
     tasks, _ = plan(profile, bodies_galaxy=bodies_galaxy, bodies_nsc=bodies_nsc,
                     exposures=exposures, seed=seed)
     if progress if announce is None else announce:
-        print(f"hrcn simulate: {len(tasks)} exposures -> {out_dir}: at most "
-              f"{need / 1e9:.2f} GB of disk", file=sys.stderr)
+        log.info("hrcn simulate: %d exposures -> %s: at most %.2f GB of disk", len(tasks),
+                 out_dir, need / 1e9)
     (out_dir / "raw").mkdir(parents=True, exist_ok=True)
     results = _run(tasks, out_dir, int(seed), int(jobs), progress)
     order = {t: k for k, t in enumerate(tasks)}
