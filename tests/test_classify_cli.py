@@ -6,9 +6,13 @@ make_dataset and the preprocessing of raw files of the ``smoke_data`` fixture.
 
 from __future__ import annotations
 
+import csv
+import gzip
+import io
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -52,13 +56,15 @@ def test_train_cli_run_directory(trained_run):
 
 
 def test_evaluate_cli(trained_run, smoke_data, capsys):
-    rc = main(["evaluate", "--run", str(trained_run), "--manifest",
-               str(smoke_data / "blurry_manifest.csv"), "--set", "blurry", "--quiet"])
-    assert rc == 0
-    out = capsys.readouterr().out
-    assert "evaluate blurry: n=4 accuracy" in out
+    argv = ["evaluate", "--run", str(trained_run), "--manifest",
+            str(smoke_data / "blurry_manifest.csv"), "--set", "blurry"]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert "evaluate blurry: n=4 accuracy" in captured.err and captured.out == ""
     metrics = json.loads((trained_run / "metrics_blurry.json").read_text())
     assert sum(map(sum, metrics["confusion"])) == 4
+    assert main([*argv, "--quiet"]) == 0  # no information, no progress bar
+    assert capsys.readouterr().err == ""
 
 
 def test_classify_cli_json_matches_predictor(trained_run, smoke_data, capsys):
@@ -71,8 +77,8 @@ def test_classify_cli_json_matches_predictor(trained_run, smoke_data, capsys):
                "--json"])
     assert rc == 0
     records = json.loads(capsys.readouterr().out)
-    assert [(Path(r["file"]).name, r["hdu"]) for r in records] == [
-        (f.name, h) for f in files for h in (1, 4)]
+    assert [(r["file"], r["hdu"]) for r in records] == [
+        (str(f.resolve()), h) for f in files for h in (1, 4)]
     pred = Predictor(load_trained_model(trained_run))
     for r in records:
         assert r["label"] in ("galaxy", "NSC")
@@ -90,9 +96,54 @@ def test_classify_cli_table_and_bad_file(trained_run, smoke_data, tmp_path, caps
     rc = main(["classify", str(bad), str(good), "--checkpoint", str(trained_run)])
     captured = capsys.readouterr()
     assert rc == 1
-    assert "broken_raw.fits" in captured.err
+    errors = captured.err.splitlines()
+    assert len(errors) == 2  # HDU 1 and HDU 4, one line each, the path named once
+    for hdu, line in zip((1, 4), errors, strict=True):
+        assert line.startswith(f"hrcn classify: error: {bad} [HDU {hdu}]: not a FITS file")
+        assert line.count(str(bad)) == 1
     lines = [ln for ln in captured.out.splitlines() if good.name in ln]
     assert len(lines) == 2 and all(("galaxy" in ln) or ("NSC" in ln) for ln in lines)
+
+
+def test_classify_cli_csv_hdu_npy_and_gzip(trained_run, smoke_data, tmp_path, capsys):
+    """--csv with both probabilities and full paths; --hdu; the .npy of hrcn preprocess and a
+    gzipped raw file give the probabilities of the raw file."""
+    raw = sorted((smoke_data / "raw").glob("*.fits"))[0]
+    gz = tmp_path / (raw.name + ".gz")
+    gz.write_bytes(gzip.compress(raw.read_bytes(), compresslevel=1))
+    assert main(["preprocess", str(raw), "--hdu", "4", "--out", str(tmp_path / "npy"), "-q"]) == 0
+    npy = tmp_path / "npy" / f"{raw.name[:-5]}_hdu4.npy"
+    assert npy.is_file()
+    capsys.readouterr()
+    rc = main(["classify", str(raw), str(gz), str(npy), "--hdu", "4", "--csv",
+               "--checkpoint", str(trained_run)])
+    assert rc == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert list(rows[0]) == ["file", "hdu", "label", "probability", "p_galaxy", "p_nsc",
+                             "preprocess_ms", "classify_ms"]
+    assert [(r["file"], r["hdu"]) for r in rows] == [(str(raw.resolve()), "4"),
+                                                     (str(gz.resolve()), "4"),
+                                                     (str(npy.resolve()), "4")]
+    p_nsc = [float(r["p_nsc"]) for r in rows]
+    assert p_nsc[1] == pytest.approx(p_nsc[0], abs=1e-6)  # gzip read by astropy
+    assert p_nsc[2] == p_nsc[0]  # the .npy is the very sample
+    for r in rows:
+        assert float(r["p_galaxy"]) + float(r["p_nsc"]) == pytest.approx(1.0, abs=1e-6)
+    # a .npy the model cannot read names the file once and the size it expects
+    odd = tmp_path / "odd.npy"
+    np.save(odd, np.zeros((100, 100), dtype=np.float32))
+    assert main(["classify", str(odd), "--checkpoint", str(trained_run)]) == 1
+    err = capsys.readouterr().err
+    assert err.count(str(odd)) == 1 and "(224, 448)" in err
+
+
+def test_classify_help_is_plain_text(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["classify", "--help"])
+    assert done.value.code == 0
+    text = capsys.readouterr().out
+    assert "--hdu" in text and "--csv" in text and ".npy" in text
+    assert ":func:" not in text and ":class:" not in text and "``" not in text
 
 
 def test_classify_cli_corrupt_checkpoint(smoke_data, tmp_path, capsys):

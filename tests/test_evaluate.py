@@ -343,3 +343,42 @@ def test_predictor_from_checkpoint_equals_predictor_of_loaded_model(tmp_path):
     (tmp_path / "bad.pt").write_bytes(b"\x80\x04garbage")
     with pytest.raises(CheckpointError, match="bad.pt"):
         Predictor.from_checkpoint(tmp_path / "bad.pt")
+
+
+def test_predictor_front_door_numpy_resize_and_files(smoke_data, tmp_path):
+    """numpy in; an LCID sample given to an LCID-Resize model is resized as the dataset does;
+    predict_file on FITS and on the .npy of a sample gives the same probabilities."""
+    import hrcn_lib
+    from hrcn_lib.datasets import make_dataset
+    from hrcn_lib.manifest import read_manifest
+    from hrcn_lib.preprocess import load_sample
+
+    assert hrcn_lib.Predictor is Predictor
+    torch.manual_seed(0)
+    model = randomise_bn(hrcn_lib.build_model("resnet", "lcid-resize"))
+    pred = Predictor(model, device="cpu")
+    assert (pred.dataset, pred.input_size) == ("lcid-resize", (224, 448))
+    df = read_manifest(smoke_data / "lcid_manifest.csv").iloc[:1]
+    path, hdu = df["path"].iloc[0], int(df["hdu"].iloc[0])
+    x_dataset, _ = make_dataset(df, "lcid-resize")[0]
+    expected = pred(x_dataset.unsqueeze(0))
+    sample = load_sample(path, hdu)
+    assert sample.shape == (2048, 4096)
+    assert torch.equal(pred(sample), expected)  # numpy (H, W), resized exactly as the dataset
+    assert torch.equal(pred(torch.from_numpy(sample)[None, None]), expected)
+    np.testing.assert_array_equal(pred.predict_file(path, hdu), expected[0].numpy())
+    np.save(tmp_path / "s_hdu1.npy", sample)
+    np.testing.assert_array_equal(pred.predict_file(tmp_path / "s_hdu1.npy"), expected[0].numpy())
+    with pytest.raises(ValueError, match="pass hdu=1"):
+        pred.predict_file(path)
+    with pytest.raises(ValueError, match=r"reads lcid-resize samples \(224, 448\); got \(100, 80\)"):
+        pred(np.zeros((100, 80), dtype=np.float32))
+    np.save(tmp_path / "bad.npy", np.zeros((3, 4, 5), dtype=np.float32))
+    with pytest.raises(ValueError, match=r"bad\.npy: expected a 2-D float sample"):
+        pred.predict_file(tmp_path / "bad.npy")
+    with pytest.raises(ValueError, match="unknown dataset"):
+        Predictor(model, device="cpu", dataset="lcid-big")
+    # an LCID model refuses a resized sample instead of guessing
+    lcid = Predictor(small_model(), device="cpu", dataset="lcid")
+    with pytest.raises(ValueError, match=r"reads lcid samples \(2048, 4096\)"):
+        lcid(np.zeros((224, 448), dtype=np.float32))
