@@ -2,11 +2,23 @@
 
 ``notebooks/NN_*.ipynb`` are clean sources (no outputs) with a cell tagged
 ``parameters``. :func:`execute_notebooks` runs each, in order, into
-``book/NN_*.ipynb`` (executed copies, ignored by git) with the parameters
+``<root>/book/NN_*.ipynb`` (executed copies, ignored by git) with the parameters
 ``profile, run_dir, data_dir, device, seed``; the chapters themselves reuse
 finished artefacts in the run directory. :func:`build_html` then renders the
 book with Jupyter Book 1.x with execution off (``_config.yml``) and warnings
-as errors, into ``_build/html``.
+as errors, into ``<root>/_build/html``.
+
+Sources and outputs are apart: the sources (notebooks, ``_config.yml``, ``_toc.yml``,
+the static pages) come from :func:`hrcn_lib.resources.source_root` (the installed
+package's data, or the checkout), while everything a build writes (the run directory
+``runs/<profile>``, ``book/``, ``_build/``) goes under ``root``, by default the current
+folder, never into the installed package. When ``root`` has no ``_config.yml`` of its own,
+the static pages are copied into ``<root>/book/`` and Jupyter Book reads the package's
+configuration (``--config``/``--toc``). In a checkout, ``root`` = the repository root
+builds in place, as ``make book`` does.
+
+The kernels run over IPC (Unix sockets) instead of TCP, so they are not reachable from
+the network and do not warn about unencrypted TCP in the build log.
 
 A failing cell stops the build with a :class:`BookBuildError` whose one-line
 message names the notebook, the cell and the exception.
@@ -16,6 +28,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -24,8 +37,9 @@ from pathlib import Path
 
 import nbformat
 
-from hrcn_lib.paths import REPO_ROOT, RunPaths
+from hrcn_lib.paths import RunPaths
 from hrcn_lib.profiles import get_profile
+from hrcn_lib.resources import BOOK_PAGES, notebook_dir, source_root
 
 __all__ = [
     "NOTEBOOKS",
@@ -37,6 +51,8 @@ __all__ = [
     "execute_notebooks",
     "build_html",
     "build_book",
+    "stage_book_pages",
+    "kernel_config",
 ]
 
 #: The chapters, in reading order (file stems in ``notebooks/`` and ``book/``).
@@ -130,9 +146,24 @@ def _timed_out_cell(message: str) -> str:
     return first[:80]
 
 
+def kernel_config():
+    """traitlets configuration of the chapters' kernels: IPC transport (Unix sockets) where
+    the platform has it, so no TCP port is opened and ipykernel does not warn "Kernel is
+    running over TCP without encryption" into the build log; TCP on Windows."""
+    from traitlets.config import Config
+
+    return Config({"KernelManager": {"transport": "ipc" if os.name == "posix" else "tcp"}})
+
+
 def execute_notebook(src: Path, dst: Path, parameters: dict, *, timeout: int,
                      cwd: Path | None = None) -> None:
     """Execute one notebook with papermill into ``dst`` and hide its injected parameters.
+
+    Args:
+        src, dst: source notebook and executed copy.
+        parameters: papermill parameters.
+        timeout: per-cell timeout (s).
+        cwd: the kernel's working folder (default: the current folder).
 
     Raises:
         BookBuildError: if a cell fails (names notebook, cell, exception); the
@@ -146,7 +177,7 @@ def execute_notebook(src: Path, dst: Path, parameters: dict, *, timeout: int,
     try:
         pm.execute_notebook(str(src), str(dst), parameters=parameters, kernel_name="python3",
                             execution_timeout=timeout, progress_bar=False,
-                            cwd=str(cwd or REPO_ROOT))
+                            cwd=str(cwd or Path.cwd()), config=kernel_config())
     except PapermillExecutionError as exc:
         raise BookBuildError(f"notebook {src.name} failed at {_failed_cell(exc)}") from exc
     except CellTimeoutError as exc:
@@ -161,15 +192,19 @@ def execute_notebook(src: Path, dst: Path, parameters: dict, *, timeout: int,
 
 def execute_notebooks(profile: str, run_dir: Path | str, *, data_dir: Path | str | None = None,
                       device: str | None = None, seed: int | None = None,
-                      notebooks: Sequence[str] = NOTEBOOKS, root: Path = REPO_ROOT,
-                      out_dir: Path | None = None, timeout: int | None = None,
+                      notebooks: Sequence[str] = NOTEBOOKS, root: Path | None = None,
+                      sources: Path | None = None, out_dir: Path | None = None,
+                      timeout: int | None = None,
                       log: Callable[[str], None] = print) -> list[Path]:
     """Execute the chapters in order into ``out_dir`` (default ``<root>/book``).
 
     Args:
         profile, run_dir, data_dir, device, seed: see :func:`notebook_parameters`.
         notebooks: chapter stems to run, in order (default: all of :data:`NOTEBOOKS`).
-        root: repository root (holds ``notebooks/``).
+        root: the build folder: the kernels' working folder and the parent of ``book/``
+            (default: the current folder).
+        sources: folder of the chapter sources (default
+            :func:`hrcn_lib.resources.notebook_dir`).
         out_dir: where the executed copies go.
         timeout: per-cell timeout in s (default :data:`EXECUTION_TIMEOUT` of the profile).
         log: receives one progress line per notebook.
@@ -182,28 +217,58 @@ def execute_notebooks(profile: str, run_dir: Path | str, *, data_dir: Path | str
         BookBuildError: a cell failed.
     """
     params = notebook_parameters(profile, run_dir, data_dir, device, seed)
+    root = Path(root) if root is not None else Path.cwd()
     out_dir = out_dir or root / "book"
     timeout = timeout or EXECUTION_TIMEOUT.get(params["profile"], 3600)
-    sources = [root / "notebooks" / f"{stem}.ipynb" for stem in notebooks]
-    for src in sources:
+    folder = Path(sources) if sources is not None else notebook_dir()
+    paths = [folder / f"{stem}.ipynb" for stem in notebooks]
+    for src in paths:
         if not src.exists():
             raise FileNotFoundError(f"{src}: chapter notebook missing")
     done = []
     total = time.perf_counter()
-    for i, src in enumerate(sources, 1):
+    for i, src in enumerate(paths, 1):
         dst = out_dir / src.name
         t0 = time.perf_counter()
-        log(f"[{i}/{len(sources)}] {src.stem}: executing (profile {params['profile']}) ...")
+        log(f"[{i}/{len(paths)}] {src.stem}: executing (profile {params['profile']}) ...")
         execute_notebook(src, dst, params, timeout=timeout, cwd=root)
-        log(f"[{i}/{len(sources)}] {src.stem}: done in {time.perf_counter() - t0:.1f} s")
+        log(f"[{i}/{len(paths)}] {src.stem}: done in {time.perf_counter() - t0:.1f} s")
         done.append(dst)
     log(f"executed {len(done)} notebook(s) in {time.perf_counter() - total:.1f} s")
     return done
 
 
-def build_html(root: Path = REPO_ROOT, *, strict: bool = True,
+def stage_book_pages(root: Path, sources: Path | None = None) -> list[Path]:
+    """Copy the static pages (:data:`hrcn_lib.resources.BOOK_PAGES`) into ``root``.
+
+    Only for a build folder other than the sources (``root`` without ``_config.yml``);
+    pages already identical are left alone.
+
+    Returns:
+        The pages copied.
+    """
+    sources = sources or source_root()
+    copied = []
+    for rel in BOOK_PAGES:
+        src, dst = sources / rel, root / rel
+        if src.resolve() == dst.resolve() or not src.is_file():
+            continue
+        if dst.is_file() and dst.read_bytes() == src.read_bytes():
+            continue
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dst)
+        copied.append(dst)
+    return copied
+
+
+def build_html(root: Path | None = None, *, strict: bool = True,
                log: Callable[[str], None] = print) -> Path:
     """``jupyter-book build <root> [--warningiserror --keep-going]`` (execution is off).
+
+    ``root`` (default: the current folder) holds ``book/`` with the executed chapters. If
+    it has no ``_config.yml`` of its own, the package's configuration and table of
+    contents are used (``--config``/``--toc``) and the static pages are staged into
+    ``<root>/book/`` (:func:`stage_book_pages`).
 
     Returns:
         ``<root>/_build/html``.
@@ -211,8 +276,13 @@ def build_html(root: Path = REPO_ROOT, *, strict: bool = True,
     Raises:
         BookBuildError: if Jupyter Book exits non-zero (its last output lines are included).
     """
+    root = Path(root) if root is not None else Path.cwd()
     exe = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(exe) if exe.exists() else "jupyter-book", "build", str(root)]
+    if not (root / "_config.yml").is_file():
+        sources = source_root()
+        stage_book_pages(root, sources)
+        cmd += ["--config", str(sources / "_config.yml"), "--toc", str(sources / "_toc.yml")]
     if strict:
         cmd += ["--warningiserror", "--keep-going"]
     log("jupyter-book: " + " ".join(cmd[1:]))
@@ -231,17 +301,18 @@ def build_html(root: Path = REPO_ROOT, *, strict: bool = True,
 
 def build_book(profile: str = "cpu", run_dir: Path | str | None = None, *,
                data_dir: Path | str | None = None, device: str | None = None,
-               seed: int | None = None, skip_execute: bool = False, root: Path = REPO_ROOT,
+               seed: int | None = None, skip_execute: bool = False, root: Path | None = None,
                notebooks: Sequence[str] = NOTEBOOKS, timeout: int | None = None,
                log: Callable[[str], None] = print) -> Path:
     """Execute every chapter with ``profile`` and build the HTML book.
 
     Args:
-        profile: ``smoke``, ``cpu`` or ``paper``.
+        profile: ``smoke``, ``cpu``, ``binder`` or ``paper``.
         run_dir: run directory (default ``<root>/runs/<profile>``).
         data_dir, device, seed: chapter parameters (see :func:`notebook_parameters`).
         skip_execute: only rebuild the HTML from the executed copies already in ``book/``.
-        root: repository root.
+        root: the build folder (default: the current folder): receives ``runs/``,
+            ``book/`` and ``_build/html``.
         notebooks: chapters to execute.
         timeout: per-cell timeout (s).
         log: progress sink.
@@ -253,6 +324,7 @@ def build_book(profile: str = "cpu", run_dir: Path | str | None = None, *,
         BookBuildError: a failing cell or a failing Jupyter Book build.
         FileNotFoundError: ``skip_execute`` without executed copies in ``book/``.
     """
+    root = Path(root) if root is not None else Path.cwd()
     run_dir = Path(run_dir) if run_dir else RunPaths.for_profile(profile, root).root
     if skip_execute:
         missing = [s for s in notebooks if not (root / "book" / f"{s}.ipynb").exists()]

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from hrcn_lib.paper_numbers import DATASET_LABELS, MODEL_LABELS, PAPER_RECIPE, PAPER_TABLE4
-from hrcn_lib.paths import BLURRY_MANIFEST, LCID_MANIFEST, REPO_ROOT, RunPaths
+from hrcn_lib.paths import BLURRY_MANIFEST, LCID_MANIFEST, RunPaths
 from hrcn_lib.profiles import Profile, RunSpec, get_profile
 from hrcn_lib.simulate.exposures import EDGE_VIEW_FRACTION
 
@@ -35,6 +35,7 @@ __all__ = [
     "EvalSummary",
     "CAUSES",
     "chapter_context",
+    "shown_path",
     "ensure_dataset",
     "ensure_split",
     "limit_samples",
@@ -140,7 +141,7 @@ def chapter_context(profile: str = "smoke", run_dir: str | Path | None = None,
 
     Args:
         profile: profile name (``smoke``, ``cpu``, ``paper``).
-        run_dir: run directory (default ``<repo>/runs/<profile>``).
+        run_dir: run directory (default ``runs/<profile>`` under the current folder).
         data_dir: data folder (default ``<run_dir>/data``).
         device: overrides the profile's device when given.
         seed: overrides the profile's seed when given.
@@ -154,10 +155,26 @@ def chapter_context(profile: str = "smoke", run_dir: str | Path | None = None,
     if seed is not None:
         overrides["seed"] = int(seed)
     prof = get_profile(profile, **overrides)
-    paths = RunPaths(Path(run_dir)) if run_dir else RunPaths.for_profile(profile, REPO_ROOT)
+    paths = RunPaths(Path(run_dir)) if run_dir else RunPaths.for_profile(profile)
     return Chapter(profile=prof, paths=paths,
                    data_dir=Path(data_dir) if data_dir else paths.data,
                    device=prof.device, seed=prof.seed)
+
+
+def shown_path(ch: Chapter, path: Path | str) -> str:
+    """A path as the book prints it: never the build machine's absolute path.
+
+    Inside the run directory: relative to it (``"data/lcid_manifest.csv"``). The run
+    directory itself, or a path outside it: relative to the current folder (the book's
+    build folder) when below it (``"runs/cpu"``), else its name in angle brackets
+    (``"<lcid>"``, e.g. an external folder of real data).
+    """
+    path, run = Path(os.path.abspath(path)), Path(os.path.abspath(ch.paths.root))  # no symlinks
+    bases = ([run] if path != run else []) + [Path(os.path.abspath(Path.cwd()))]
+    for base in bases:
+        if path.is_relative_to(base) and path != base:
+            return path.relative_to(base).as_posix()
+    return f"<{path.name}>"
 
 
 # ----------------------------------------------------------------------------- data
@@ -167,8 +184,8 @@ def ensure_dataset(ch: Chapter, *, jobs: int | None = None, progress: bool = Fal
                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The LCID and LCID-Blurry manifests, simulating the data first if they are missing.
 
-    ``jobs``: simulation worker processes; ``None`` = one per CPU core (the files are
-    byte-identical whatever the number of workers).
+    ``jobs``: simulation worker processes; ``None`` = the profile's ``simulation_jobs``,
+    else one per CPU core (the files are byte-identical whatever the number of workers).
 
     Simulation happens only when ``data_dir`` is the run directory's own
     ``data/`` folder; a separately given ``data_dir`` (real LCID) must already
@@ -190,7 +207,7 @@ def ensure_dataset(ch: Chapter, *, jobs: int | None = None, progress: bool = Fal
         from hrcn_lib.simulate import simulate_dataset
 
         p = ch.profile
-        jobs = jobs if jobs is not None else max(1, os.cpu_count() or 1)
+        jobs = jobs if jobs is not None else (p.simulation_jobs or max(1, os.cpu_count() or 1))
         simulate_dataset(ch.data_dir, profile=p.name, bodies_galaxy=p.bodies_galaxy,
                          bodies_nsc=p.bodies_nsc, exposures=p.exposures_per_body, seed=ch.seed,
                          jobs=jobs, progress=progress)
@@ -991,11 +1008,14 @@ def figure2(lcid: pd.DataFrame, blurry: pd.DataFrame, seed: int = 0):
 
 #: GPU numbers recorded by ``benchmarks/bench_gpu.py`` on a lent H100 (2026-11-26): a record
 #: of a measurement, shown in the book as such (not re-measured by a book build).
-RECORDED_GPU: Path = REPO_ROOT / "benchmarks" / "recorded" / "gpu_h100_2026-11-26.json"
+RECORDED_GPU: str = "gpu_h100_2026-11-26.json"
 
 
-def recorded_gpu(path: Path | str = RECORDED_GPU) -> pd.DataFrame:
+def recorded_gpu(path: Path | str | None = None) -> pd.DataFrame:
     """The recorded GPU measurements of :data:`RECORDED_GPU`, one row per pair.
+
+    ``path`` defaults to ``benchmarks/recorded/<RECORDED_GPU>`` of the package's data or
+    the checkout (:func:`hrcn_lib.resources.recorded_file`).
 
     Returns:
         DataFrame indexed by run label (e.g. ``"HR-CelestialNet (LCID)"``) with
@@ -1008,7 +1028,9 @@ def recorded_gpu(path: Path | str = RECORDED_GPU) -> pd.DataFrame:
     Raises:
         ValueError: a file that is not such a record (names the file and the key).
     """
-    path = Path(path)
+    from hrcn_lib.resources import recorded_file
+
+    path = Path(path) if path is not None else recorded_file(RECORDED_GPU)
     if not path.exists():
         return pd.DataFrame()
     record = json.loads(path.read_text())

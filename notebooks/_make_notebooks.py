@@ -20,7 +20,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 HERE = Path(__file__).resolve().parent
 
 PARAMETERS = '''# Parameters (papermill overrides these; see hrcn_lib.bookbuild.notebook_parameters)
-profile = "smoke"   # smoke | cpu | paper (hrcn_lib.profiles)
+profile = "smoke"   # smoke | cpu | binder | paper (hrcn_lib.profiles)
 run_dir = ""        # "" -> runs/<profile>
 data_dir = ""       # "" -> <run_dir>/data (simulated when missing)
 device = ""         # "" -> the profile's device
@@ -41,7 +41,8 @@ warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm without
 ch = chapters.chapter_context(profile, run_dir or None, data_dir or None, device or None, seed)
 lcid, blurry = chapters.ensure_dataset(ch)
 train_df, test_df = chapters.ensure_split(ch, lcid)
-print(f"profile {ch.profile.name}: run directory {ch.paths.root}, data {ch.data_dir}")'''
+print(f"profile {ch.profile.name}: run directory {chapters.shown_path(ch, ch.paths.root)}, "
+      f"data {chapters.shown_path(ch, ch.data_dir)}")'''
 
 WHY = '''```{{admonition}} Why ours differ from the paper's
 :class: note

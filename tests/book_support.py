@@ -1,10 +1,11 @@
 """Shared smoke run of the book for tests/test_notebooks.py and tests/test_book.py.
 
-One temporary book root per test session: the book's configuration files are
-copied there, the chapters are executed in order with the ``smoke`` profile
-into ``<root>/book`` with one run directory shared by all chapters, and the
-HTML is built into ``<root>/_build/html``. The repository's own ``book/`` and
-``_build/`` are never touched. The state lives at module level so that both
+One temporary book root per test session, built as ``hrcn book --root`` builds in any
+folder: the chapters (from :func:`hrcn_lib.resources.notebook_dir`) are executed in order
+with the ``smoke`` profile into ``<root>/book`` with one run directory shared by all
+chapters, and the HTML is built into ``<root>/_build/html`` with the package's
+configuration (the static pages are staged by :func:`hrcn_lib.bookbuild.build_html`). The
+repository's own ``book/`` and ``_build/`` are never touched. The state lives at module level so that both
 test modules (each with its own session fixture) share one execution.
 
 Set ``HRCN_SMOKE_RUN_DIR`` to an existing smoke run directory to reuse its
@@ -15,18 +16,13 @@ starting from nothing: the chapters then only re-render, in about a minute each.
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from pathlib import Path
 
 from hrcn_lib.bookbuild import NOTEBOOKS, build_html, execute_notebook, notebook_parameters
-from hrcn_lib.paths import REPO_ROOT
+from hrcn_lib.resources import notebook_dir
 
-__all__ = ["SmokeBook", "BOOK_FILES"]
-
-#: Files the HTML build needs besides the executed notebooks.
-BOOK_FILES: tuple[str, ...] = ("_config.yml", "_toc.yml", "book/intro.md", "book/references.bib",
-                               "book/references.md")
+__all__ = ["SmokeBook"]
 
 #: Per-cell timeout of the smoke run (s): a hung cell fails the test instead of CI.
 CELL_TIMEOUT_S = 900
@@ -38,14 +34,10 @@ class SmokeBook:
     def __init__(self, base: Path, data_dir: Path | None = None) -> None:
         self.root = base / "book_root"
         reuse = os.environ.get("HRCN_SMOKE_RUN_DIR")
-        self.run_dir = Path(reuse) if reuse else base / "runs" / "smoke"
+        self.run_dir = Path(reuse) if reuse else self.root / "runs" / "smoke"  # as hrcn book
         if reuse:
             data_dir = None  # the reused run directory has its own data
-        for rel in BOOK_FILES:
-            dst = self.root / rel
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO_ROOT / rel, dst)
-        (self.root / "notebooks").symlink_to(REPO_ROOT / "notebooks", target_is_directory=True)
+        self.root.mkdir(parents=True)
         if data_dir is not None:  # reuse the session's simulated smoke data
             self.run_dir.mkdir(parents=True)
             (self.run_dir / "data").symlink_to(data_dir, target_is_directory=True)
@@ -67,7 +59,7 @@ class SmokeBook:
         if stem not in self.seconds:
             t0 = time.perf_counter()
             try:
-                execute_notebook(REPO_ROOT / "notebooks" / f"{stem}.ipynb", self.executed(stem),
+                execute_notebook(notebook_dir() / f"{stem}.ipynb", self.executed(stem),
                                  self.params, timeout=CELL_TIMEOUT_S, cwd=self.root)
             except BaseException as exc:
                 self.errors[stem] = exc

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nbformat
 import pytest
 import yaml
@@ -10,6 +12,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 from hrcn_lib import bookbuild
 from hrcn_lib.cli import build_parser
 from hrcn_lib.paths import REPO_ROOT
+from hrcn_lib.resources import BOOK_PAGES, source_root
 
 
 def _write_nb(path, *sources):
@@ -44,12 +47,15 @@ def test_tag_injected_parameters(tmp_path):
 
 
 @pytest.mark.slow
-def test_execution_and_failure_name_the_notebook_and_cell(tmp_path):
-    _write_nb(tmp_path / "notebooks" / "01_ok.ipynb", "y = x + 1\nprint(profile)")
-    _write_nb(tmp_path / "notebooks" / "02_bad.ipynb", "z = 1", "1 / 0  # boom")
+def test_execution_and_failure_name_the_notebook_and_cell(tmp_path, capfd):
+    src = tmp_path / "notebooks"
+    _write_nb(src / "01_ok.ipynb", "y = x + 1\nprint(profile)")
+    _write_nb(src / "02_bad.ipynb", "z = 1", "1 / 0  # boom")
     lines = []
     done = bookbuild.execute_notebooks("smoke", tmp_path / "run", notebooks=("01_ok",),
-                                       root=tmp_path, timeout=60, log=lines.append)
+                                       root=tmp_path, sources=src, timeout=60, log=lines.append)
+    kernel_log = capfd.readouterr().err  # the kernel inherits this process's stderr
+    assert "without encryption" not in kernel_log, kernel_log
     out = nbformat.read(done[0], as_version=4)
     injected = [c for c in out.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert "remove-cell" in injected[0].metadata.tags and "profile = \"smoke\"" in injected[0].source
@@ -57,7 +63,7 @@ def test_execution_and_failure_name_the_notebook_and_cell(tmp_path):
     assert lines[0].startswith("[1/1] 01_ok: executing") and "done in" in lines[1]
     with pytest.raises(bookbuild.BookBuildError) as err:
         bookbuild.execute_notebooks("smoke", tmp_path / "run", notebooks=("01_ok", "02_bad"),
-                                    root=tmp_path, timeout=60, log=lines.append)
+                                    root=tmp_path, sources=src, timeout=60, log=lines.append)
     msg = str(err.value)
     assert "\n" not in msg
     assert "02_bad.ipynb" in msg and "`1 / 0  # boom`" in msg and "ZeroDivisionError" in msg
@@ -69,7 +75,8 @@ def test_a_hung_cell_fails_with_one_line(tmp_path):
     _write_nb(tmp_path / "notebooks" / "03_slow.ipynb", "import time\ntime.sleep(60)")
     with pytest.raises(bookbuild.BookBuildError) as err:
         bookbuild.execute_notebooks("smoke", tmp_path / "run", notebooks=("03_slow",),
-                                    root=tmp_path, timeout=2, log=lambda _l: None)
+                                    root=tmp_path, sources=tmp_path / "notebooks", timeout=2,
+                                    log=lambda _l: None)
     msg = str(err.value)
     assert "\n" not in msg
     assert msg.startswith("notebook 03_slow.ipynb failed: a cell ran longer than 2 s")
@@ -85,10 +92,61 @@ def test_missing_sources_and_executed_copies(tmp_path):
 
 def test_cli_book_parser():
     args = build_parser().parse_args(["book", "--profile", "smoke", "--skip-execute",
-                                      "--run-dir", "x"])
-    assert (args.profile, args.skip_execute, args.run_dir) == ("smoke", True, "x")
+                                      "--run-dir", "x", "--root", "r"])
+    assert (args.profile, args.skip_execute, args.run_dir, args.root) == ("smoke", True, "x", "r")
     assert args.func.__module__ == "hrcn_lib.cli.book"
-    assert build_parser().parse_args(["book"]).profile == "cpu"
+    args = build_parser().parse_args(["book"])
+    assert (args.profile, args.root) == ("cpu", None)
+
+
+def test_builds_go_under_the_current_folder_or_root(tmp_path, monkeypatch):
+    """Runs, executed chapters and HTML go under the current folder (or --root), whatever
+    the package's location; the sources come from the package."""
+    calls = {}
+
+    def fake_execute(profile, run_dir, **kw):
+        calls["execute"] = (Path(run_dir), kw["root"])
+        return []
+
+    monkeypatch.setattr(bookbuild, "execute_notebooks", fake_execute)
+    monkeypatch.setattr(bookbuild, "build_html", lambda root, log: root / "_build" / "html")
+    monkeypatch.chdir(tmp_path)
+    assert bookbuild.build_book("smoke") == tmp_path / "_build" / "html"
+    assert calls["execute"] == (tmp_path / "runs" / "smoke", tmp_path)
+    other = tmp_path / "elsewhere"
+    assert bookbuild.build_book("smoke", root=other) == other / "_build" / "html"
+    assert calls["execute"] == (other / "runs" / "smoke", other)
+
+
+def test_html_of_a_folder_without_config_uses_the_package_config(tmp_path, monkeypatch):
+    commands = []
+
+    class Done:
+        returncode, stdout, stderr = 0, "", ""
+
+    def fake_run(cmd, cwd, **_kw):
+        commands.append((cmd, cwd))
+        return Done()
+
+    monkeypatch.setattr(bookbuild.subprocess, "run", fake_run)
+    src = source_root()
+    html = bookbuild.build_html(tmp_path, log=lambda _l: None)
+    assert html == tmp_path / "_build" / "html"
+    cmd, cwd = commands[-1]
+    assert cmd[1:3] == ["build", str(tmp_path)] and cwd == tmp_path
+    assert cmd[cmd.index("--config") + 1] == str(src / "_config.yml")
+    assert cmd[cmd.index("--toc") + 1] == str(src / "_toc.yml")
+    for rel in BOOK_PAGES:  # the static pages sit beside the executed chapters
+        assert (tmp_path / rel).read_bytes() == (src / rel).read_bytes()
+    assert not (tmp_path / "_config.yml").exists()  # nothing else written into the folder
+    assert bookbuild.stage_book_pages(tmp_path, src) == []  # already there: left alone
+    (tmp_path / "_config.yml").write_text("title: mine\n")  # a folder with its own book
+    bookbuild.build_html(tmp_path, log=lambda _l: None)
+    assert "--config" not in commands[-1][0]
+
+
+def test_kernels_run_over_ipc():
+    assert bookbuild.kernel_config().KernelManager.transport == "ipc"
 
 
 def test_cli_book_failure_is_one_line(monkeypatch, capsys):
@@ -104,16 +162,6 @@ def test_cli_book_failure_is_one_line(monkeypatch, capsys):
     assert err == "hrcn book: error: notebook 04_training.ipynb failed at cell 5 `x`: E: m\n"
 
 
-def test_binder_environment_matches_pyproject():
-    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
-    env = yaml.safe_load((REPO_ROOT / "environment.yml").read_text())
-    deps = env["dependencies"]
-    assert "python=3.11" in deps
-    pip = next(d["pip"] for d in deps if isinstance(d, dict) and "pip" in d)
-    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
-    assert pip[-1] == "-e ."
-    assert pip[:-1] == project["dependencies"], "environment.yml is out of step with pyproject.toml"
-
 
 def test_book_config_executes_nothing():
     cfg = yaml.safe_load((REPO_ROOT / "_config.yml").read_text())
@@ -122,6 +170,10 @@ def test_book_config_executes_nothing():
     toc = yaml.safe_load((REPO_ROOT / "_toc.yml").read_text())
     files = [c["file"] for part in toc["parts"] for c in part["chapters"]]
     assert files[:8] == [f"book/{s}" for s in bookbuild.NOTEBOOKS]
+    assert "book/api" in files  # the library reference, by Sphinx autodoc
+    assert {"sphinx.ext.autodoc", "sphinx.ext.napoleon"} <= set(cfg["sphinx"]["extra_extensions"])
+    static = {f"{f}.md" for f in [toc["root"], *files] if not f.removeprefix("book/")[:2].isdigit()}
+    assert static | {"book/references.bib"} == set(BOOK_PAGES)  # what a build folder needs
 
 
 @pytest.mark.slow

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 __all__ = ["register", "run"]
 
@@ -15,14 +16,19 @@ def register(subparsers) -> None:
     """Add the ``book`` sub-command."""
     p = subparsers.add_parser(
         "book", help="execute the notebooks (papermill) and build the HTML book (_build/html)",
-        description="Execute notebooks/NN_*.ipynb in order with a profile into book/ "
-        "(reusing finished artefacts in the run directory), then run "
-        "`jupyter-book build . --warningiserror --keep-going`.")
+        description="Execute the chapter notebooks in order with a profile into ROOT/book/ "
+        "(reusing finished artefacts in the run directory ROOT/runs/<profile>), then build "
+        "the HTML book into ROOT/_build/html with Jupyter Book (warnings are errors). ROOT is "
+        "the current folder unless --root says otherwise; the notebooks and the book's "
+        "configuration come with the package.")
     from hrcn_lib.profiles import PROFILES
 
     p.add_argument("--profile", default="cpu", choices=sorted(PROFILES),
-                   help="run size (default cpu; smoke for CI, paper for a GPU)")
-    p.add_argument("--run-dir", default=None, help="run directory (default runs/<profile>)")
+                   help="run size (default cpu; smoke for CI, binder for ~2 GB of memory, "
+                        "paper for a GPU)")
+    p.add_argument("--root", default=None,
+                   help="build folder for runs/, book/ and _build/ (default: the current folder)")
+    p.add_argument("--run-dir", default=None, help="run directory (default ROOT/runs/<profile>)")
     p.add_argument("--data-dir", default=None,
                    help="folder with lcid_manifest.csv/blurry_manifest.csv (default <run-dir>/data, "
                         "simulated when missing)")
@@ -41,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         html = build_book(args.profile, args.run_dir, data_dir=args.data_dir, device=args.device,
                           seed=args.seed, skip_execute=args.skip_execute, timeout=args.timeout,
-                          log=log.info)
+                          root=Path(args.root) if args.root else None, log=log.info)
     except BookBuildError as exc:
         print(f"hrcn book: error: {exc}", file=sys.stderr)
         return 1
