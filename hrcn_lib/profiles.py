@@ -9,6 +9,9 @@ Notebooks take ``profile`` (plus overrides) as papermill parameters;
   short epoch, full-resolution inputs so every code path is the real one).
 * ``cpu`` -- the default of ``make book``: HR-CelestialNet at full resolution
   on simulated LCID plus the baselines that are feasible on a CPU.
+* ``binder`` -- every chapter within the ~2 GB of memory of a mybinder.org session:
+  small simulated data, one simulation process, only the 224 x 448 (LCID-Resize) pairs
+  whose training fits (no full-resolution training: one HR-CelestialNet step needs ~5 GB).
 * ``paper`` -- the paper's recipe and sizes (Sec. 2-3), for a GPU; uses the
   real LCID when it has been downloaded.
 """
@@ -102,6 +105,8 @@ class Profile:
         max_eval_samples: cap on evaluated samples per set (``None``: all).
         timing_samples: samples timed for Table 4's per-sample times.
         seed: master seed of data simulation, split and training.
+        simulation_jobs: worker processes that simulate the data (``None``: one per CPU
+            core; each holds a raw frame and its PSF-convolved scene in memory).
     """
 
     name: str
@@ -127,6 +132,7 @@ class Profile:
     max_eval_samples: int | None = None
     timing_samples: int = 5
     seed: int = 0
+    simulation_jobs: int | None = None
     description: str = ""
 
     def train_cap(self, spec: RunSpec) -> int | None:
@@ -167,6 +173,20 @@ _CPU_INFEASIBLE = {
 _CPU_BUDGET = ("over the cpu profile's time budget on 2 cores (~56 s per full-resolution "
                "training step); train it with the paper profile on a GPU")
 
+#: Why the binder profile trains no full-resolution pair (and not VGG): a mybinder.org
+#: session is guaranteed 1 GB of memory and may use up to 2 GB (mybinder.readthedocs.io).
+#: benchmarks/bench_binder_memory.py measures the whole binder book against 2 GB.
+_BINDER_FULL = ("2048 x 4096 training does not fit in Binder's ~2 GB of memory (one "
+                "HR-CelestialNet step needs ~5 GB); use the cpu profile on a workstation")
+_BINDER_DISABLED = {
+    "hr-celestialnet_lcid": _BINDER_FULL,
+    "alexnet_lcid": _BINDER_FULL,
+    "vgg_lcid": _BINDER_FULL,
+    "resnet_lcid": _BINDER_FULL,
+    "vgg_lcid-resize": "VGG-16-BN has 237 M parameters: weights and gradients alone take "
+                       "~1.9 GB, over Binder's ~2 GB of memory",
+}
+
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(
         name="smoke",
@@ -204,6 +224,22 @@ PROFILES: dict[str, Profile] = {
         nsc_exposure_factor=2,
         description="default book build: full-resolution HR-CelestialNet on simulated LCID, "
                     "feasible baselines, on a 2-core CPU",
+    ),
+    "binder": Profile(
+        name="binder",
+        bodies_galaxy=8,
+        bodies_nsc=6,
+        exposures_per_body=1,
+        nsc_exposure_factor=2,
+        blurry_bodies_galaxy=2,
+        blurry_bodies_nsc=2,
+        blurry_exposures_per_body=1,
+        runs=_all_pairs(_BINDER_DISABLED),
+        epochs=2,
+        timing_samples=5,
+        simulation_jobs=1,
+        description="mybinder.org: every chapter within ~2 GB of memory; small simulated "
+                    "data, only the LCID-Resize pairs that fit",
     ),
     "paper": Profile(
         name="paper",

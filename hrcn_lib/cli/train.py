@@ -21,7 +21,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
                         help="manifest CSV of the training samples (e.g. splits/train.csv)")
     parser.add_argument("--out", required=True, type=Path, help="run directory")
     parser.add_argument("--profile", default=None,
-                        help="take the recipe defaults from this profile (smoke, cpu, paper)")
+                        help="take the recipe defaults from this profile (smoke, cpu, binder, "
+                             "paper)")
     parser.add_argument("--epochs", type=int, default=None, help="default 20 (paper)")
     parser.add_argument("--batch-size", type=int, default=None, help="default 4 (paper)")
     parser.add_argument("--lr", type=float, default=None, help="default 1e-4 (paper)")
