@@ -53,6 +53,7 @@ __all__ = [
     "build_book",
     "stage_book_pages",
     "kernel_config",
+    "portable_metadata",
 ]
 
 #: The chapters, in reading order (file stems in ``notebooks/`` and ``book/``).
@@ -78,25 +79,40 @@ class BookBuildError(RuntimeError):
     """The book could not be built; the message names the notebook and cell (one line)."""
 
 
+def _param_path(path: Path | str, relative_to: Path | None) -> str:
+    """``path`` made absolute, or relative to ``relative_to`` when it lies below it."""
+    absolute = Path(os.path.abspath(path))
+    if relative_to is not None:
+        base = Path(os.path.abspath(relative_to))
+        if absolute.is_relative_to(base) and absolute != base:
+            return absolute.relative_to(base).as_posix()
+    return str(absolute)
+
+
 def notebook_parameters(profile: str, run_dir: Path | str, data_dir: Path | str | None = None,
-                        device: str | None = None, seed: int | None = None) -> dict:
+                        device: str | None = None, seed: int | None = None, *,
+                        relative_to: Path | str | None = None) -> dict:
     """The papermill parameters of every chapter (plain JSON types).
 
     Args:
         profile: profile name (validated).
-        run_dir: run directory (made absolute).
+        run_dir: run directory (made absolute, or relative to ``relative_to``).
         data_dir: data folder; ``""`` means ``<run_dir>/data``.
         device: ``""`` means the profile's device.
         seed: ``None`` means the profile's seed.
+        relative_to: the kernels' working folder: paths below it are passed relative to
+            it, so the executed notebooks (and the book's downloadable sources) do not
+            carry the build machine's absolute paths.
 
     Raises:
         ValueError: for an unknown profile.
     """
     prof = get_profile(profile)
+    base = Path(relative_to) if relative_to is not None else None
     return {
         "profile": prof.name,
-        "run_dir": str(Path(run_dir).resolve()),
-        "data_dir": str(Path(data_dir).resolve()) if data_dir else "",
+        "run_dir": _param_path(run_dir, base),
+        "data_dir": _param_path(data_dir, base) if data_dir else "",
         "device": device or "",
         "seed": int(prof.seed if seed is None else seed),
     }
@@ -119,6 +135,19 @@ def tag_injected_parameters(path: Path, tag: str = "remove-cell") -> bool:
     if found:
         nbformat.write(nb, path)
     return found
+
+
+def portable_metadata(path: Path, root: Path) -> None:
+    """Papermill's ``input_path``/``output_path`` of an executed notebook, without the
+    build machine's folders: the output relative to ``root`` (``book/01_data.ipynb``), the
+    input as ``notebooks/<name>``."""
+    nb = nbformat.read(path, as_version=4)
+    meta = nb.metadata.get("papermill")
+    if meta is None:
+        return
+    meta["input_path"] = f"notebooks/{Path(meta.get('input_path') or path).name}"
+    meta["output_path"] = _param_path(path, root)
+    nbformat.write(nb, path)
 
 
 def _failed_cell(exc) -> str:
@@ -188,6 +217,7 @@ def execute_notebook(src: Path, dst: Path, parameters: dict, *, timeout: int,
         raise BookBuildError(f"notebook {src.name} failed: the kernel died "
                              f"({' '.join(str(exc).split())[:200]}); out of memory?") from exc
     tag_injected_parameters(dst)
+    portable_metadata(dst, cwd or Path.cwd())
 
 
 def execute_notebooks(profile: str, run_dir: Path | str, *, data_dir: Path | str | None = None,
@@ -216,8 +246,8 @@ def execute_notebooks(profile: str, run_dir: Path | str, *, data_dir: Path | str
         FileNotFoundError: a source notebook is missing.
         BookBuildError: a cell failed.
     """
-    params = notebook_parameters(profile, run_dir, data_dir, device, seed)
     root = Path(root) if root is not None else Path.cwd()
+    params = notebook_parameters(profile, run_dir, data_dir, device, seed, relative_to=root)
     out_dir = out_dir or root / "book"
     timeout = timeout or EXECUTION_TIMEOUT.get(params["profile"], 3600)
     folder = Path(sources) if sources is not None else notebook_dir()

@@ -41,8 +41,8 @@ warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm without
 ch = chapters.chapter_context(profile, run_dir or None, data_dir or None, device or None, seed)
 lcid, blurry = chapters.ensure_dataset(ch)
 train_df, test_df = chapters.ensure_split(ch, lcid)
-print(f"profile {ch.profile.name}: run directory {chapters.shown_path(ch, ch.paths.root)}, "
-      f"data {chapters.shown_path(ch, ch.data_dir)}")'''
+print(f"profile {ch.profile.name}: run directory {chapters.shown_path(ch, ch.paths.root)}/ "
+      f"(paths below are relative to it), data folder {chapters.shown_path(ch, ch.data_dir)}/")'''
 
 WHY = '''```{{admonition}} Why ours differ from the paper's
 :class: note

@@ -41,7 +41,7 @@ class SmokeBook:
         if data_dir is not None:  # reuse the session's simulated smoke data
             self.run_dir.mkdir(parents=True)
             (self.run_dir / "data").symlink_to(data_dir, target_is_directory=True)
-        self.params = notebook_parameters("smoke", self.run_dir)
+        self.params = notebook_parameters("smoke", self.run_dir, relative_to=self.root)
         self.errors: dict[str, BaseException] = {}
         self.seconds: dict[str, float] = {}
         self.html: Path | None = None

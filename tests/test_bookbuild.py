@@ -31,6 +31,12 @@ def test_notebook_parameters(tmp_path):
     assert bookbuild.notebook_parameters("cpu", tmp_path, device="cuda", seed=3)["seed"] == 3
     with pytest.raises(ValueError, match="unknown profile"):
         bookbuild.notebook_parameters("gpu", tmp_path)
+    # below the kernels' working folder: relative, so no build-machine path is recorded
+    rel = bookbuild.notebook_parameters("smoke", tmp_path / "runs" / "smoke", tmp_path / "d",
+                                        relative_to=tmp_path)
+    assert (rel["run_dir"], rel["data_dir"]) == ("runs/smoke", "d")
+    outside = bookbuild.notebook_parameters("smoke", "/elsewhere/run", relative_to=tmp_path)
+    assert outside["run_dir"] == "/elsewhere/run"
 
 
 def test_tag_injected_parameters(tmp_path):
@@ -59,6 +65,10 @@ def test_execution_and_failure_name_the_notebook_and_cell(tmp_path, capfd):
     out = nbformat.read(done[0], as_version=4)
     injected = [c for c in out.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert "remove-cell" in injected[0].metadata.tags and "profile = \"smoke\"" in injected[0].source
+    assert 'run_dir = "run"' in injected[0].source  # relative to the kernel's folder
+    assert (out.metadata.papermill.input_path, out.metadata.papermill.output_path) == (
+        "notebooks/01_ok.ipynb", "book/01_ok.ipynb")
+    assert str(tmp_path) not in done[0].read_text()
     assert out.cells[-1].outputs[0]["text"] == "smoke\n"
     assert lines[0].startswith("[1/1] 01_ok: executing") and "done in" in lines[1]
     with pytest.raises(bookbuild.BookBuildError) as err:

@@ -27,6 +27,41 @@ def test_context_defaults_and_overrides(tmp_path):
         ch.spec("vgg", "blurry")
 
 
+def test_default_run_directory_is_under_the_current_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert chapters.chapter_context("smoke").paths.root.as_posix() == "runs/smoke"
+
+
+def test_shown_paths_are_never_absolute(tmp_path, monkeypatch):
+    build = tmp_path / "build"
+    (build / "runs" / "cpu").mkdir(parents=True)
+    monkeypatch.chdir(build)
+    ch = chapters.chapter_context("cpu", build / "runs" / "cpu")  # absolute, as papermill's
+    assert chapters.shown_path(ch, ch.paths.root) == "runs/cpu"
+    assert chapters.shown_path(ch, ch.data_dir) == "data"
+    assert chapters.shown_path(ch, ch.paths.lcid_manifest) == "data/lcid_manifest.csv"
+    (build / "runs" / "cpu" / "data").symlink_to(tmp_path, target_is_directory=True)
+    assert chapters.shown_path(ch, ch.data_dir) == "data"  # a linked data folder stays "data"
+    real = chapters.chapter_context("cpu", build / "runs" / "cpu", tmp_path / "lcid")
+    assert chapters.shown_path(real, real.data_dir) == "<lcid>"  # outside: its name only
+    for text in (chapters.shown_path(ch, p) for p in (ch.paths.root, ch.data_dir, tmp_path)):
+        assert str(tmp_path) not in text
+
+
+def test_binder_profile_fits_in_2_gb():
+    """Only ResNet-18 at 224 x 448 is trained (no full resolution, no VGG or AlexNet with their
+    100-240 M parameters); one simulation process (benchmarks/bench_binder_memory.py)."""
+    from hrcn_lib.models import INPUT_SIZES
+    from hrcn_lib.profiles import get_profile
+
+    p = get_profile("binder")
+    enabled = {(r.model, r.dataset) for r in p.enabled_runs()}
+    assert enabled == {("resnet", "lcid-resize")}
+    assert all(INPUT_SIZES[d] == (224, 448) for _, d in enabled)
+    assert all(r.reason for r in p.runs if not r.enabled)
+    assert p.simulation_jobs == 1 and p.micro_batch == 1
+
+
 def test_ensure_dataset_refuses_to_simulate_into_a_foreign_folder(tmp_path):
     ch = chapters.chapter_context("smoke", tmp_path / "run", tmp_path / "real_lcid")
     with pytest.raises(FileNotFoundError, match="hrcn fetch"):
