@@ -12,6 +12,7 @@ import functools
 import http.server
 import re
 import shutil
+import sys
 import threading
 from pathlib import Path
 
@@ -69,6 +70,29 @@ def test_every_chapter_page_has_its_tables_and_figures(html):
         # the injected-parameters cell is removed; the profile shows in the prose instead
         assert "injected-parameters" not in page
     assert "Zhang" in (html / "book" / "references.html").read_text()
+
+
+def test_the_site_carries_no_build_machine_path_and_has_the_api_page(html, smoke_book):
+    """Chapters print paths relative to the run directory, papermill's parameters and metadata
+    are relative to the build folder: no file of the site (pages, downloadable .ipynb
+    sources) names the build folder, the checkout or the Python installation."""
+    machine = {str(smoke_book.root), str(smoke_book.root.resolve()), str(REPO_ROOT), sys.prefix,
+               str(Path(sys.prefix).resolve())}
+    checked = 0
+    for path in html.rglob("*"):
+        if path.suffix not in (".html", ".ipynb", ".txt", ".json"):
+            continue
+        text = path.read_text(errors="replace")
+        checked += 1
+        for folder in machine:
+            assert folder not in text, f"{path.relative_to(html)} names {folder}"
+    assert checked > 20
+    api = (html / "book" / "api.html").read_text()
+    for name in ("load_sample", "build_model", "Predictor.predict_file", "read_manifest",
+                 "simulate_dataset", "grad_cam"):
+        assert name in api, name
+    first = re.sub(r"<[^>]+>", "", (html / "book" / "01_data.html").read_text())
+    assert "run directory runs/smoke/ (paths below are relative to it)" in first
 
 
 def _browser():
