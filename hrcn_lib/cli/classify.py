@@ -5,6 +5,10 @@ is preprocessed exactly as in training (:func:`hrcn_lib.preprocess.load_sample`,
 the 224x448 resize for LCID-Resize models) and classified by the trained model of
 ``--checkpoint``; the output gives the label (galaxy / NSC), the probability of that
 label, both class probabilities and the milliseconds spent.
+
+A file or HDU that cannot be read is reported on stderr (one line naming it) while the
+others are still classified and printed; the exit status is then 1. A checkpoint that
+cannot be used (missing, corrupt, NaN weights) stops the command before any file is read.
 """
 
 from __future__ import annotations
@@ -37,8 +41,12 @@ def classify_files(files: list[Path], checkpoint: Path, device: str | None = Non
 
     Returns:
         (records, errors): one record per (file, hdu) with ``file, hdu, label,
-        probability, p_galaxy, p_nsc, preprocess_ms, classify_ms``; one message per
-        file or HDU that could not be read (naming it).
+        probability, p_galaxy, p_nsc, preprocess_ms, classify_ms`` (finite numbers); one
+        message per file or HDU that could not be read (naming it).
+
+    Raises:
+        CheckpointError: unusable checkpoint. ValueError: the model gives NaN/inf
+            probabilities.
     """
     import torch
 
@@ -56,7 +64,8 @@ def classify_files(files: list[Path], checkpoint: Path, device: str | None = Non
             try:
                 sample = load_sample(path, hdu)
             except (ValueError, OSError) as exc:
-                errors.append(f"{path} [HDU {hdu}]: {exc}")
+                msg = str(exc)  # PreprocessError names the file and HDU itself
+                errors.append(msg if msg.startswith(str(path)) else f"{path} [HDU {hdu}]: {msg}")
                 continue
             if dataset != "lcid":
                 sample = resize_sample(sample, DATASET_SIZES[dataset])
@@ -75,8 +84,8 @@ def run(args: argparse.Namespace) -> int:
     """Print the labels; returns 0, or 1 when some file/HDU could not be classified."""
     records, errors = classify_files(args.files, args.checkpoint, args.device)
     if args.json:
-        print(json.dumps(records, indent=2))
-    else:
+        print(json.dumps(records, indent=2, allow_nan=False))
+    elif records:
         print(f"{'file':<40} {'hdu':>3} {'label':<7} {'prob':>6} {'pre ms':>8} {'cls ms':>8}")
         for r in records:
             print(f"{Path(r['file']).name:<40} {r['hdu']:>3} {r['label']:<7} "

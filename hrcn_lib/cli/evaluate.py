@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from hrcn_lib.cli import UsageError
+from hrcn_lib.cli.argtypes import nonnegative_int, positive_int, set_name
+
 __all__ = ["register", "run"]
 
 
@@ -14,22 +17,33 @@ def register(subparsers) -> None:
         "evaluate", help="evaluate a trained model on a manifest (accuracy, F1, confusion, ms)",
         description="Classify every sample of a manifest with the trained model of a run "
         "directory; write predictions_<set>.csv, metrics_<set>.json and timing_<set>.json "
-        "(timing.json for the test set) into --out (default: the run directory).")
+        "(timing.json for the test set) into --out (default: the run directory). A set that "
+        "shares celestial bodies or OBSIDs with the model's training set is refused.")
     p.add_argument("--run", required=True, type=Path,
                    help="run directory of hrcn train (or a model.pt / checkpoint.pt)")
     p.add_argument("--manifest", required=True, type=Path, help="manifest CSV to evaluate")
-    p.add_argument("--set", dest="set_name", default="test", help="set name (test, blurry...)")
+    p.add_argument("--set", dest="set_name", default="test", type=set_name,
+                   help="set name (test, blurry...): letters, digits, '_' and '-'")
     p.add_argument("--dataset", default=None,
-                   help="lcid or lcid-resize (default: the one the model was trained on)")
+                   help="lcid or lcid-resize: must be the one the model was trained on "
+                        "(the default)")
     p.add_argument("--out", type=Path, default=None, help="output folder (default: --run)")
     p.add_argument("--device", default=None, help="cpu, cuda or auto")
     p.add_argument("--cache-dir", type=Path, default=None,
                    help="preprocessed-sample cache (then preprocessing times are cache reads)")
-    p.add_argument("--max-samples", type=int, default=None)
-    p.add_argument("--timing-samples", type=int, default=None,
+    p.add_argument("--max-samples", type=positive_int, default=None,
+                   help="evaluate only the first N rows")
+    p.add_argument("--timing-samples", type=nonnegative_int, default=None,
                    help="samples timed after the warm-up (default: all)")
+    p.add_argument("--allow-overlap", action="store_true",
+                   help="evaluate a set that shares bodies/OBSIDs with the training set, with a "
+                        "warning (its accuracy then does not measure unseen objects)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
+
+
+def _ms(summary: dict) -> str:
+    return f"{summary['median']:.1f}" if "median" in summary else "n/a"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,15 +53,19 @@ def run(args: argparse.Namespace) -> int:
     from hrcn_lib.train import load_trained_model
 
     model = load_trained_model(args.run, mmap=True)
-    dataset = args.dataset or model.hrcn_config["dataset_name"]
+    trained = model.hrcn_config["dataset_name"]
+    if args.dataset is not None and args.dataset != trained:
+        raise UsageError(f"--dataset {args.dataset} but the model of {args.run} was trained on "
+                         f"{trained}: a model reads the inputs it was trained on; omit --dataset")
     out = args.out or (args.run if args.run.is_dir() else args.run.parent)
-    res = evaluate(model, read_manifest(args.manifest), dataset, out, set_name=args.set_name,
+    res = evaluate(model, read_manifest(args.manifest), trained, out, set_name=args.set_name,
                    device=args.device, cache_dir=args.cache_dir, max_samples=args.max_samples,
-                   timing_samples=args.timing_samples, progress=not args.quiet)
+                   timing_samples=args.timing_samples, allow_overlap=args.allow_overlap,
+                   progress=not args.quiet)
     m, t = res.metrics, res.timing
     print(f"evaluate {args.set_name}: n={m['n']} accuracy {m['accuracy']:.4f} "
           f"F1 galaxy {m['f1_galaxy']:.4f} F1 NSC {m['f1_nsc']:.4f}")
     print(f"confusion (rows true, cols pred; galaxy, NSC): {res.confusion.tolist()}")
-    print(f"ms/sample (median): preprocessing {t['preprocess_ms'].get('median', float('nan')):.1f}"
-          f", classification {t['classify_ms'].get('median', float('nan')):.1f}; files in {out}")
+    print(f"ms/sample (median): preprocessing {_ms(t['preprocess_ms'])}, classification "
+          f"{_ms(t['classify_ms'])}; files in {out}")
     return 0

@@ -16,7 +16,9 @@ def register(subparsers) -> None:
         description="Train build_model(MODEL, DATASET) on the samples of a manifest with the "
         "paper's recipe (every value overridable). The run directory receives config.json, "
         "history.csv, checkpoint.pt (atomic, every epoch and every --checkpoint-every steps) "
-        "and model.pt. --resume continues a killed run exactly. For several processes: "
+        "and model.pt. --resume continues a killed run exactly; a folder that holds another "
+        "run is refused unless --resume or --force (which deletes that run's files). Training "
+        "stops at the first NaN/inf loss (exit 1, no model.pt). For several processes: "
         "torchrun --nproc_per_node=K -m hrcn_lib.train (same arguments).")
     add_train_arguments(p)
     p.set_defaults(func=run)
