@@ -576,8 +576,10 @@ def evaluate(model: nn.Module | Predictor, df: pd.DataFrame, dataset_name: str,
         allow_overlap: evaluate a set that shares celestial bodies or OBSIDs with the
             training set recorded in the model's configuration (``train_bodies``,
             ``train_obsids``; see :func:`hrcn_lib.train.train`) with a warning instead of
-            an error; the metrics then hold ``bodies_shared_with_training`` and
-            ``obsids_shared_with_training``.
+            an error. The metrics of a model that records its training set hold
+            ``bodies_shared_with_training`` and ``obsids_shared_with_training`` (0 unless
+            ``allow_overlap``); a model of an older run that does not record it is evaluated
+            with a warning that the overlap is not checked.
 
     Before anything is computed or written, every row's file is checked from its headers
     (:func:`hrcn_lib.datasets.check_manifest_files`).

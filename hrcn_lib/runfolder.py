@@ -94,7 +94,9 @@ def stale_temporaries(folder: Path | str, *, holding: bool) -> list[Path]:
 def hold(folder: Path | str) -> Iterator[Path]:
     """Create ``folder`` if needed and hold it for one training process; clean its temporaries.
 
-    Yields the folder. The lock is released when the block ends (or the process dies).
+    Yields the folder. The lock is released when the block ends (or the process dies). On a
+    file system without ``flock`` on folders (some network file systems) the folder is used
+    without a lock and only temporaries of processes that are not running are removed.
 
     Raises:
         RunFolderError: another process holds the folder (it is training into it now).
@@ -111,11 +113,14 @@ def hold(folder: Path | str) -> Iterator[Path]:
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            locked = True
         except BlockingIOError:
             raise RunFolderError(
                 f"{folder}: another process is training into this folder now (it holds the "
                 "folder's lock); wait for it to end or choose another --out") from None
-        remove(stale_temporaries(folder, holding=True))
+        except OSError:  # no flock on directories here (e.g. NFS emulates it with fcntl locks)
+            locked = False
+        remove(stale_temporaries(folder, holding=locked))
         yield folder
     finally:
         os.close(fd)  # releases the lock

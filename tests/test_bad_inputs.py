@@ -333,6 +333,25 @@ def test_7_stale_temporary_checkpoints_are_removed_on_start(tmp_path):
     assert {n: (out / n).exists() for n in names} == names
 
 
+def test_7_without_flock_only_dead_processes_temporaries_go(tmp_path, monkeypatch):
+    import errno
+    import fcntl
+
+    def no_flock(fd, op):  # as on a network file system without flock on folders
+        raise OSError(errno.EBADF, "Bad file descriptor")
+
+    out = tmp_path / "run"
+    fit(tiny_model(), tiny_data(), out, cfg(max_steps=1), progress=False)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    names = {f".checkpoint.pt.{dead.pid}.tmp": False, f".checkpoint.pt.{os.getppid()}.tmp": True}
+    for name in names:
+        (out / name).write_bytes(b"x")
+    monkeypatch.setattr(fcntl, "flock", no_flock)
+    fit(tiny_model(), tiny_data(), out, cfg(max_steps=2), resume=True, progress=False)
+    assert {n: (out / n).exists() for n in names} == names
+
+
 # --------------------------------------------------------------------------- 8: rows and files
 
 
@@ -528,3 +547,14 @@ def test_train_config_records_data_for_resume_checks(tmp_path):
                                         "config": asdict(conf), "model": {}})
     with pytest.raises(CheckpointError, match="weights do not fit"):
         load_trained_model(tmp_path / "m.pt")
+
+
+def test_torchrun_entry_uses_the_same_exit_status(tmp_path, capsys):
+    from hrcn_lib.train import main as train_main
+
+    argv = ["--manifest", str(tmp_path / "none.csv"), "--out", str(tmp_path / "run"), *TRAIN]
+    assert train_main(argv) == 1
+    assert "manifest not found" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        train_main([*argv, "--max-steps", "0"])
+    assert exc.value.code == 2
