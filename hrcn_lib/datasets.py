@@ -40,11 +40,13 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from hrcn_lib.instruments import SAMPLE_SHAPE
 from hrcn_lib.manifest import LABELS
+from hrcn_lib.preprocess import PreprocessError
 
 __all__ = [
     "DATASET_SIZES",
     "RESIZE_SHAPE",
     "SampleError",
+    "check_manifest_files",
     "LCIDDataset",
     "make_dataset",
     "make_loader",
@@ -168,14 +170,8 @@ class LCIDDataset(Dataset):
     def __len__(self) -> int:
         return len(self.df)
 
-    def _describe(self, i: int) -> str:
-        row = self.df.iloc[i]
-        body = row.get("body", "?")
-        obsid = row.get("obsid", "?")
-        return (
-            f"manifest row {self._rows[i]} (body={body}, obsid={obsid}, hdu={row['hdu']}, "
-            f"path={row['path']})"
-        )
+    def _describe(self, i: int, with_path: bool = True) -> str:
+        return _describe_row(self._rows[i], self.df.iloc[i], with_path)
 
     def _cache_path(self, path: str, hdu: int) -> Path:
         assert self.cache_dir is not None
@@ -195,7 +191,7 @@ class LCIDDataset(Dataset):
         """The ``i``-th sample as a float32 array of shape :attr:`shape` (cached if enabled)."""
         row = self.df.iloc[i]
         path, hdu = str(row["path"]), int(row["hdu"])
-        if not path or not os.path.isfile(path):
+        if not path or not os.path.exists(path):
             raise SampleError(f"{self._describe(i)}: file not found")
         try:
             if self.cache_dir is None:
@@ -209,12 +205,69 @@ class LCIDDataset(Dataset):
             return sample
         except SampleError:
             raise
+        except PreprocessError as exc:  # its message names the file and HDU already
+            raise SampleError(f"{self._describe(i, with_path=False)}: {exc}") from exc
         except (OSError, ValueError, KeyError, IndexError, TypeError, EOFError) as exc:
             raise SampleError(f"{self._describe(i)}: cannot be read: {exc}") from exc
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
         x = torch.from_numpy(self.sample(i)).unsqueeze(0)
         return x, int(self.labels[i])
+
+
+def _describe_row(index: object, row: pd.Series, with_path: bool = True) -> str:
+    """``manifest row 3 (body=..., obsid=..., hdu=4[, path=...])`` for error messages."""
+    index = index.item() if isinstance(index, np.generic) else index
+    where = (f"manifest row {index} (body={row.get('body', '?')}, obsid={row.get('obsid', '?')}, "
+             f"hdu={row.get('hdu', '?')}")
+    return where + (f", path={row.get('path', '?')})" if with_path else ")")
+
+
+def check_manifest_files(df: pd.DataFrame) -> None:
+    """Check every row's file from its headers, before any work is done with them.
+
+    For each row: the file exists and is a readable FITS file, the row's HDU is a SCI
+    extension of a full-frame ACS/WFC or WFC3/UVIS exposure
+    (:func:`hrcn_lib.preprocess.read_header_info`: no pixels are read), and the header
+    agrees with the row: its instrument (``INSTRUME``/``DETECTOR``) is the row's
+    ``instrument`` and its ``ROOTNAME`` the row's ``obsid`` (when the row and the header
+    have them). A few ms per row.
+
+    Args:
+        df: manifest rows with ``path`` and ``hdu`` (``instrument``, ``obsid``, ``body``
+            optional).
+
+    Raises:
+        SampleError: the first row that fails, naming the row (index, body, OBSID, HDU),
+            the file and the fix.
+    """
+    from hrcn_lib.preprocess import read_header_info
+
+    missing = [c for c in ("path", "hdu") if c not in df.columns]
+    if missing:
+        raise SampleError(f"manifest lacks column(s) {missing}: expected local files in 'path' "
+                          "(hrcn fetch writes them) and 'HDU Index'")
+    for index, row in df.iterrows():
+        path = str(row["path"])
+        if not path:
+            raise SampleError(f"{_describe_row(index, row)}: no file (empty path): download "
+                              "the raw files with hrcn fetch, or drop the row")
+        try:
+            info = read_header_info(path, int(row["hdu"]))
+        except PreprocessError as exc:
+            raise SampleError(f"{_describe_row(index, row, with_path=False)}: {exc}") from None
+        except OSError as exc:
+            raise SampleError(f"{_describe_row(index, row)}: cannot be read: {exc}") from None
+        where = f"{_describe_row(index, row, with_path=False)}: {path} [HDU {info.hdu}]"
+        instrument = str(row.get("instrument", "") or "")
+        if instrument and instrument != info.instrument:
+            raise SampleError(f"{where}: the file is a {info.instrument} exposure but the row "
+                              f"says {instrument}: correct the row's Instrument or its path")
+        obsid = str(row.get("obsid", "") or "").lower()
+        if obsid and info.rootname and obsid != info.rootname:
+            raise SampleError(f"{where}: the file's ROOTNAME is {info.rootname!r} but the row's "
+                              f"OBSID is {obsid!r}: the path points at another exposure; "
+                              "correct the row's OBSID or its path")
 
 
 def _read_entry(entry: Path, shape: tuple[int, int]) -> np.ndarray | None:

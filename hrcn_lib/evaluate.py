@@ -36,10 +36,12 @@ from __future__ import annotations
 import copy
 import ctypes
 import json
+import math
 import mmap
 import os
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,6 +57,7 @@ from tqdm.auto import tqdm
 from hrcn_lib.instruments import SAMPLE_SHAPE
 from hrcn_lib.manifest import LABELS
 from hrcn_lib.models import INPUT_SIZES
+from hrcn_lib.paths import check_set_name
 from hrcn_lib.train import (
     MODEL_FORMAT,
     checkpoint_file,
@@ -69,6 +72,7 @@ __all__ = [
     "Predictor",
     "read_sample",
     "EvalResult",
+    "TrainingOverlapError",
     "evaluate",
     "compute_metrics",
     "timing_summary",
@@ -413,13 +417,15 @@ class Predictor:
             42 ms; the map is out of cache), while inside the cpu strips it is 2x faster
             and :class:`StripBlock` always splits its own pool.
         dataset: ``"lcid"`` or ``"lcid-resize"``, what the model reads; default the
-            model's own (``model.hrcn_config["dataset_name"]``, set by
-            :func:`~hrcn_lib.models.build_model` and by checkpoints). ``None`` for a
+            model's own (``model.hrcn_config["dataset_name"]`` of a checkpoint, else
+            ``model.hrcn_dataset`` of :func:`~hrcn_lib.models.build_model`). ``None`` for a
             model without one: inputs are then passed as given.
 
     Call: ``x`` float numpy array or tensor, (H, W), (1, H, W) or (N, 1, H, W) ->
     float32 tensor (N, 2) on the cpu, softmax probabilities in the order (galaxy, NSC);
-    samples run one at a time. See :meth:`prepare` for the input size.
+    samples run one at a time. See :meth:`prepare` for the input size. Raises
+    ValueError when a probability is NaN/inf (NaN/inf in the input or weights) instead
+    of returning it.
 
     Attributes:
         folded, strip, split_pools, bf16, fc_bf16: what was applied (for reports).
@@ -432,7 +438,8 @@ class Predictor:
                  dataset: str | None = None) -> None:
         self.device = resolve_device(device)
         self.config: dict[str, Any] = dict(getattr(model, "hrcn_config", {}))
-        dataset = dataset or self.config.get("dataset_name")
+        dataset = dataset or self.config.get("dataset_name") or getattr(model, "hrcn_dataset",
+                                                                         None)
         if dataset is not None and dataset not in INPUT_SIZES:
             raise ValueError(f"unknown dataset {dataset!r}: expected one of {list(INPUT_SIZES)}")
         self.dataset: str | None = dataset
@@ -532,6 +539,11 @@ class Predictor:
                     memory_format=torch.channels_last)
                 logits = self.net(xi).float()
                 out[i] = torch.softmax(logits, dim=1)[0].cpu()
+        if not bool(torch.isfinite(out).all()):
+            bad = int((~torch.isfinite(out)).any(dim=1).nonzero()[0, 0])
+            raise ValueError(f"Predictor: the probabilities of sample {bad} are NaN/inf: the "
+                             "input or the model's weights hold NaN/inf (input finite: "
+                             f"{bool(torch.isfinite(x[bad]).all())})")
         return out
 
     def predict_file(self, path: Path | str, hdu: int | None = None) -> np.ndarray:
@@ -591,6 +603,50 @@ def timing_summary(ms: list[float] | np.ndarray) -> dict[str, float]:
 # --------------------------------------------------------------------------- evaluate
 
 
+class TrainingOverlapError(ValueError):
+    """An evaluation set shares celestial bodies or OBSIDs with the model's training set."""
+
+
+def _check_dataset(config: dict[str, Any], dataset_name: str) -> None:
+    trained = config.get("dataset_name")
+    if trained is not None and trained != dataset_name:
+        raise ValueError(f"the model was trained on {trained!r} but dataset_name is "
+                         f"{dataset_name!r}: it would see inputs of another size than it learnt "
+                         f"from; evaluate with {trained!r} (hrcn evaluate: omit --dataset)")
+
+
+def _check_overlap(config: dict[str, Any], df: pd.DataFrame, set_name: str,
+                   allow_overlap: bool) -> dict[str, int]:
+    """Bodies and OBSIDs shared with the training set recorded in ``config`` (see evaluate)."""
+    if "model_name" not in config:  # not a model of a training run: nothing recorded
+        return {}
+    bodies, obsids = config.get("train_bodies"), config.get("train_obsids")
+    if not bodies and not obsids:
+        warnings.warn(f"evaluate {set_name}: the model's checkpoint does not record its "
+                      "training bodies (trained by an older hrcn_lib, or by fit() on a plain "
+                      "dataset): overlap with the training set is not checked", UserWarning,
+                      stacklevel=3)
+        return {}
+    shared_b = sorted(set(map(str, df["body"])) & set(bodies or ())) if "body" in df else []
+    shared_o = sorted(set(map(str, df["obsid"])) & set(obsids or ())) if "obsid" in df else []
+    counts = {"bodies_shared_with_training": len(shared_b),
+              "obsids_shared_with_training": len(shared_o)}
+    if shared_b or shared_o:
+        def few(names: list[str]) -> str:
+            return ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+
+        msg = (f"set {set_name!r} shares {len(shared_b)} celestial bodies ({few(shared_b)}) and "
+               f"{len(shared_o)} OBSIDs ({few(shared_o)}) with the model's training set: its "
+               "accuracy would not measure classification of unseen objects")
+        if not allow_overlap:
+            raise TrainingOverlapError(
+                f"{msg}; evaluate on bodies the model never saw (the test split of "
+                "split_by_body), or pass allow_overlap=True (hrcn evaluate --allow-overlap) to "
+                "evaluate anyway with a warning")
+        warnings.warn(f"{msg} (evaluated anyway: allow_overlap)", UserWarning, stacklevel=3)
+    return counts
+
+
 @dataclass
 class EvalResult:
     """What :func:`evaluate` returns.
@@ -619,7 +675,7 @@ def evaluate(model: nn.Module | Predictor, df: pd.DataFrame, dataset_name: str,
              out_dir: Path | str | None = None, *, set_name: str = "test",
              device: str | torch.device | None = None, cache_dir: Path | str | None = None,
              max_samples: int | None = None, timing_samples: int | None = None,
-             progress: bool = True) -> EvalResult:
+             allow_overlap: bool = False, progress: bool = True) -> EvalResult:
     """Predict every row of ``df`` and score it (Table 4 / Figure 3).
 
     Each sample is read and preprocessed by :func:`hrcn_lib.datasets.make_dataset`
@@ -635,19 +691,49 @@ def evaluate(model: nn.Module | Predictor, df: pd.DataFrame, dataset_name: str,
         out_dir: when given, receives ``predictions_<set>.csv``, ``metrics_<set>.json``
             (metrics + confusion) and ``timing_<set>.json``; for ``set_name="test"``
             also ``timing.json`` (Table 4's times are the test set's).
-        max_samples: evaluate only the first this many rows.
+        set_name: a simple name (:data:`hrcn_lib.paths.SET_NAME_PATTERN`): it becomes
+            part of the output file names.
+        max_samples: evaluate only the first this many rows (>= 1).
+        timing_samples: >= 0.
+        allow_overlap: evaluate a set that shares celestial bodies or OBSIDs with the
+            training set recorded in the model's configuration (``train_bodies``,
+            ``train_obsids``; see :func:`hrcn_lib.train.train`) with a warning instead of
+            an error. The metrics of a model that records its training set hold
+            ``bodies_shared_with_training`` and ``obsids_shared_with_training`` (0 unless
+            ``allow_overlap``); a model of an older run that does not record it is evaluated
+            with a warning that the overlap is not checked.
+
+    Before anything is computed or written, every row's file is checked from its headers
+    (:func:`hrcn_lib.datasets.check_manifest_files`).
 
     Raises:
-        ValueError: empty ``df`` or unknown ``dataset_name`` (from make_dataset).
+        ValueError: empty ``df``, bad ``set_name``/``max_samples``/``timing_samples``,
+            unknown ``dataset_name`` (from make_dataset), a ``dataset_name`` other than the
+            one the model was trained on, NaN/inf probabilities.
+        TrainingOverlapError: the set shares bodies/OBSIDs with the training set (unless
+            ``allow_overlap``).
+        SampleError: a row's file is missing, unreadable or disagrees with the row.
     """
-    from hrcn_lib.datasets import make_dataset
+    from hrcn_lib.datasets import check_manifest_files, make_dataset
 
+    check_set_name(set_name)
+    for name, value, low in (("max_samples", max_samples, 1),
+                             ("timing_samples", timing_samples, 0)):
+        if value is not None and (isinstance(value, bool)
+                                  or not isinstance(value, (int, np.integer)) or value < low):
+            raise ValueError(f"evaluate: {name} must be an integer >= {low} or None, "
+                             f"got {value!r}")
     if max_samples is not None:
         df = df.iloc[:max_samples]
     if len(df) == 0:
         raise ValueError(f"evaluate: no samples to evaluate for set {set_name!r}")
+    config = model.config if isinstance(model, Predictor) else dict(
+        getattr(model, "hrcn_config", {}))
+    _check_dataset(config, dataset_name)
+    overlap = _check_overlap(config, df, set_name, allow_overlap)
     df = df.reset_index(drop=True)
     dataset = make_dataset(df, dataset_name, cache_dir=cache_dir)
+    check_manifest_files(df)
     predictor = (model if isinstance(model, Predictor)
                  else Predictor(model, device=device, dataset=dataset_name))
     n_timed = len(df) - 1 if timing_samples is None else int(timing_samples)
@@ -668,6 +754,7 @@ def evaluate(model: nn.Module | Predictor, df: pd.DataFrame, dataset_name: str,
     y_pred = probs.argmax(axis=1)
     metrics, confusion = compute_metrics(y_true, y_pred)
     metrics["n"] = len(df)
+    metrics.update(overlap)
     pred = pd.DataFrame({"path": df["path"].astype(str), "hdu": df["hdu"].astype(int),
                          "body": df["body"] if "body" in df else "", "label": df["label"],
                          "p_galaxy": probs[:, LABELS["galaxy"]], "p_nsc": probs[:, LABELS["NSC"]],
@@ -677,7 +764,8 @@ def evaluate(model: nn.Module | Predictor, df: pd.DataFrame, dataset_name: str,
             pred[col] = df[col].to_numpy()
     pre, cls = timing_summary(pre_ms), timing_summary(cls_ms)
     timing = {"set": set_name, "dataset": dataset_name, "preprocess_ms": pre, "classify_ms": cls,
-              "total_ms_median": (pre.get("median", float("nan")) + cls.get("median", float("nan"))),
+              "total_ms_median": (pre["median"] + cls["median"]
+                                  if "median" in pre and "median" in cls else None),
               "device": str(predictor.device), "cached_preprocessing": cache_dir is not None,
               "predictor": {"folded_bn": predictor.folded, "strips": predictor.strip,
                             "bf16": predictor.bf16, "fc_bf16": predictor.fc_bf16},
@@ -686,6 +774,20 @@ def evaluate(model: nn.Module | Predictor, df: pd.DataFrame, dataset_name: str,
     if out_dir is not None:
         result.files = _write_outputs(result, Path(out_dir))
     return result
+
+
+def _json_text(obj: Any) -> str:
+    """Strict JSON (no bare NaN/Infinity): non-finite floats are written as null."""
+    def clean(v: Any) -> Any:
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [clean(x) for x in v]
+        return v
+
+    return json.dumps(clean(obj), indent=2, allow_nan=False)
 
 
 def _atomic_text(path: Path, text: str) -> Path:
@@ -705,8 +807,8 @@ def _write_outputs(result: EvalResult, out_dir: Path) -> dict[str, Path]:
     os.replace(tmp, files["predictions"])
     metrics = {**result.metrics, "confusion": result.confusion.tolist(),
                "confusion_labels": list(CLASS_NAMES), "set": s}
-    files["metrics"] = _atomic_text(out_dir / f"metrics_{s}.json", json.dumps(metrics, indent=2))
-    text = json.dumps(result.timing, indent=2)
+    files["metrics"] = _atomic_text(out_dir / f"metrics_{s}.json", _json_text(metrics))
+    text = _json_text(result.timing)
     files["timing"] = _atomic_text(out_dir / f"timing_{s}.json", text)
     if s == "test":
         _atomic_text(out_dir / "timing.json", text)

@@ -120,9 +120,14 @@ class ManifestError(ValueError):
 # ----------------------------------------------------------------------------- validation
 
 
+def _plain(value: object) -> object:
+    """A numpy scalar as the Python value it holds (so messages print ``0``, not ``np.int64(0)``)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _where(source: str, index: object, line: int | None) -> str:
     """``"file: row 12 (line 14)"``: index label of the row and, for files, its line number."""
-    loc = f"{source}: row {index}"
+    loc = f"{source}: row {_plain(index)}"
     return f"{loc} (line {line})" if line is not None else loc
 
 
@@ -209,7 +214,7 @@ def _hdu(value: object, where: str) -> int:
         number = float("nan")
     if number not in SCIENCE_HDUS:
         raise ManifestError(
-            f"{where}: HDU Index {value!r}: expected 1 or 4 (the SCI extensions of a "
+            f"{where}: HDU Index {_plain(value)!r}: expected 1 or 4 (the SCI extensions of a "
             "full-frame raw file)"
         )
     return int(number)
@@ -221,7 +226,8 @@ def _number(value: object, name: str, where: str, low: float, high: float) -> fl
     except (TypeError, ValueError):
         number = float("nan")
     if not (low <= number <= high):
-        raise ManifestError(f"{where}: {name} {value!r}: expected degrees in [{low:g}, {high:g}]")
+        raise ManifestError(f"{where}: {name} {_plain(value)!r}: expected degrees in "
+                            f"[{low:g}, {high:g}]")
     return number
 
 
@@ -242,20 +248,20 @@ def _float_column(
     if bad.any():
         idx = bad[bad].index[0]
         where = _where(source, idx, None if lines is None else lines.get(idx))
-        raise ManifestError(f"{where}: {name} {col[idx]!r}: expected a number")
+        raise ManifestError(f"{where}: {name} {_plain(col[idx])!r}: expected a number")
     return converted
 
 
 def _check_table(df: pd.DataFrame, source: str, lines: Mapping[object, int] | None) -> None:
     """Whole-table rules: unique (obsid, hdu); one label per body; unique index."""
     if not df.index.is_unique:
-        dup = df.index[df.index.duplicated()][0]
+        dup = _plain(df.index[df.index.duplicated()][0])
         raise ManifestError(f"{source}: row index {dup!r} appears twice; expected unique indices")
     later = df.duplicated(subset=["obsid", "hdu"], keep="first").to_numpy()
     if later.any():
         pos = int(np.flatnonzero(later)[0])
-        obsid, hdu = df["obsid"].iloc[pos], df["hdu"].iloc[pos]
-        first = df.index[((df["obsid"] == obsid) & (df["hdu"] == hdu)).to_numpy()][0]
+        obsid, hdu = df["obsid"].iloc[pos], _plain(df["hdu"].iloc[pos])
+        first = _plain(df.index[((df["obsid"] == obsid) & (df["hdu"] == hdu)).to_numpy()][0])
         idx = df.index[pos]
         where = _where(source, idx, None if lines is None else lines.get(idx))
         raise ManifestError(
@@ -265,7 +271,7 @@ def _check_table(df: pd.DataFrame, source: str, lines: Mapping[object, int] | No
     labels = df.groupby("body", sort=True)["label"].unique()
     for body, labs in labels.items():
         if len(labs) > 1:
-            rows = [df.index[(df["body"] == body) & (df["label"] == lab)][0] for lab in labs]
+            rows = [_plain(df.index[(df["body"] == body) & (df["label"] == lab)][0]) for lab in labs]
             raise ManifestError(
                 f"{source}: body {body!r} has two labels: {labs[0]!r} (row {rows[0]}) and "
                 f"{labs[1]!r} (row {rows[1]}); expected one label per celestial body"
@@ -320,10 +326,12 @@ def read_manifest(path: str | os.PathLike[str]) -> pd.DataFrame:
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        ManifestError: unreadable CSV or any rule of :func:`validate_manifest`,
+        ManifestError: ``path`` is a directory, unreadable CSV or any rule of :func:`validate_manifest`,
             naming the file, the row index and its line number.
     """
     path = Path(path)
+    if path.is_dir():
+        raise ManifestError(f"{path}: is a directory: expected a manifest CSV file")
     if not path.is_file():
         raise FileNotFoundError(f"manifest not found: {path}")
     names = _header(path)

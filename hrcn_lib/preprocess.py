@@ -30,7 +30,10 @@ Normalisation (``load_sample``), the same for simulated and real frames
        bias-subtracted (``b = 0``).
     2. Background and noise from a 1-in-16 x 1-in-16 subsample of the
        bias-subtracted science pixels: ``m`` = median, ``sigma`` = 1.4826 x MAD
-       (floored at :data:`NOISE_FLOOR`).
+       (floored at :data:`NOISE_FLOOR`); from every finite pixel when NaNs leave the
+       subsample fewer than :data:`MIN_STAT_PIXELS` finite values. A statistic that
+       cannot be measured (fewer finite pixels than that in all, an amplifier's
+       overscan without them) raises :class:`PreprocessError`, never a NaN level.
     3. ``sample = asinh((x - b_amp - m) / (STRETCH * sigma))`` with
        :data:`STRETCH` = 3: linear within about +-3 sigma of the sky, logarithmic
        above, so the sky noise spreads by ~1/3 around 0 and a saturated star
@@ -92,6 +95,7 @@ __all__ = [
     "STRETCH",
     "NOISE_FLOOR",
     "SUBSAMPLE_STEP",
+    "MIN_STAT_PIXELS",
 ]
 
 #: Width of the linear part of the asinh stretch, in units of the robust noise sigma.
@@ -100,6 +104,10 @@ STRETCH: float = 3.0
 NOISE_FLOOR: float = 1.0
 #: Stride (rows and columns) of the subsample used for the background and noise.
 SUBSAMPLE_STEP: int = 16
+#: Fewest finite values a statistic (an amplifier's bias, the background and noise) is
+#: measured from; fewer raise :class:`PreprocessError` instead of giving a NaN or a
+#: meaningless level.
+MIN_STAT_PIXELS: int = 1024
 
 _BLOCK = 2880
 _FULL_FRAME_NEXTEND = 6
@@ -244,10 +252,14 @@ def _scan_headers(
             the message names ``requested`` (the HDU the caller wants) if given.
     """
     where = str(path) if requested is None else _where(path, requested)
-    size = path.stat().st_size
+    try:
+        size = path.stat().st_size
+        fh = open(path, "rb")  # noqa: SIM115 -- closed by the with below
+    except OSError as exc:
+        raise PreprocessError(f"{where}: cannot read the file ({exc.strerror or exc})") from None
     headers: list[_HDUHeader] = []
     pos = 0
-    with open(path, "rb") as fh:
+    with fh:
         for index in range(upto + 1):
             if pos >= size:
                 if index == 0:
@@ -364,10 +376,16 @@ def _check_container(path: Path, hdu: int, headers: list[_HDUHeader], size: int,
     """File-level checks: full frame, not truncated, HDU index in range."""
     prim = headers[0].cards
     nextend = prim.get("NEXTEND")
-    if prim.get("SUBARRAY") is True or nextend == 3:
+    if prim.get("SUBARRAY") is True:
         raise PreprocessError(
-            f"{_where(path, hdu)}: subarray frame (SUBARRAY={prim.get('SUBARRAY')}, "
+            f"{_where(path, hdu)}: subarray frame (SUBARRAY=T, "
             f"APERTURE={prim.get('APERTURE', '?')}): expected a full-frame {instrument} exposure"
+        )
+    if nextend == 3:
+        raise PreprocessError(
+            f"{_where(path, hdu)}: NEXTEND = 3 (one SCI/ERR/DQ set: a single-chip or subarray "
+            f"file, APERTURE={prim.get('APERTURE', '?')}): expected a full-frame {instrument} "
+            f"exposure with both chips (NEXTEND = {_FULL_FRAME_NEXTEND})"
         )
     if size % _BLOCK:
         raise PreprocessError(
@@ -430,6 +448,8 @@ def _open_frame(path: str | os.PathLike[str], hdu: int) -> _Frame:
     if not isinstance(hdu, (int, np.integer)) or isinstance(hdu, bool):
         raise PreprocessError(f"{path}: HDU index must be an integer, got {hdu!r}")
     hdu = int(hdu)
+    if path.is_dir():
+        raise PreprocessError(f"{_where(path, hdu)}: is a directory: expected a FITS file")
     if not path.is_file():
         raise PreprocessError(f"{_where(path, hdu)}: no such file")
     if hdu < 0:
@@ -626,15 +646,20 @@ def _check_finite(frame: _Frame, data: np.ndarray) -> None:
 
 
 def check_input(path: str | os.PathLike[str], hdu: int) -> HeaderInfo:
-    """Everything :func:`load_sample` checks, without building the sample.
+    """Everything :func:`load_sample` checks, without keeping the sample.
 
-    Header checks as :func:`read_header_info`, plus, for float data, that the
-    science pixels are not all NaN. Used by the CLI to refuse a batch before
-    writing anything.
+    Header checks as :func:`read_header_info`; for float data (flt/flc, or raw with
+    unusual scaling), where the statistics can fail (NaN science pixels, NaN overscan),
+    every step of :func:`load_sample` is run. 16-bit raw data cannot fail after the
+    header checks (integer pixels are always finite), so only headers are read for them.
+    Used by the CLI to refuse a batch before writing anything.
+
+    Raises:
+        PreprocessError: whatever :func:`load_sample` would raise.
     """
     frame = _open_frame(path, hdu)
     if not frame.fast_raw:
-        extract_science(path, hdu)
+        _load_slow(frame)
     return frame.info
 
 
@@ -648,7 +673,8 @@ _Q16, _Q84 = 0.158655, 0.841345
 def _clipped_mean(values: np.ndarray, nsigma: float = 3.0) -> float:
     """Mean of the finite values within ``nsigma`` robust sigmas of their median.
 
-    The robust sigma is half the 15.9-84.1 % inter-quantile range. Float input.
+    The robust sigma is half the 15.9-84.1 % inter-quantile range. Float input with at
+    least one finite value (the caller checks: :func:`_amp_biases`).
     """
     v = np.asarray(values, dtype=np.float32).ravel()
     v = v[np.isfinite(v)]
@@ -718,14 +744,42 @@ def _amp_biases(frame: _Frame, mm: mmap.mmap | None = None) -> tuple[float, floa
                        for c in cols)
     else:
         read = _physical_reader(frame, mm)
-        left, right = (_clipped_mean(read(rows, c)) for c in cols)
+        biases = []
+        for amp, c in zip(frame.layout.amps, cols, strict=True):
+            values = read(rows, c)
+            finite = np.count_nonzero(np.isfinite(values))
+            if finite < MIN_STAT_PIXELS:
+                raise PreprocessError(
+                    f"{_where(frame.info.path, frame.info.hdu)}: the bias columns of amplifier "
+                    f"{amp.name} (prescan/overscan, raw columns {c.start}-{c.stop - 1}) hold "
+                    f"{finite} finite values: its bias cannot be measured; expected a raw frame "
+                    f"with finite prescan/overscan pixels (at least {MIN_STAT_PIXELS})")
+            biases.append(_clipped_mean(values))
+        left, right = biases
     return left, right
 
 
-def _background_noise(halves: tuple[np.ndarray, np.ndarray]) -> tuple[float, float]:
-    """Median and robust sigma (1.4826 MAD, floored) of bias-subtracted subsample halves."""
+def _background_noise(halves: tuple[np.ndarray, np.ndarray], where: str,
+                      all_pixels: Callable[[], np.ndarray] | None = None) -> tuple[float, float]:
+    """Median and robust sigma (1.4826 MAD, floored) of bias-subtracted subsample halves.
+
+    When the subsample has fewer than :data:`MIN_STAT_PIXELS` finite values (NaN pixels on
+    the subsample's grid) the statistics use every finite pixel, ``all_pixels()``.
+
+    Raises:
+        PreprocessError: fewer than :data:`MIN_STAT_PIXELS` finite pixels in all (names
+            ``where``).
+    """
     v = np.concatenate([h.ravel() for h in halves])
     v = v[np.isfinite(v)]
+    if v.size < MIN_STAT_PIXELS and all_pixels is not None:
+        v = all_pixels()
+        v = v[np.isfinite(v)]
+    if v.size < MIN_STAT_PIXELS:
+        raise PreprocessError(
+            f"{where}: only {v.size} finite science pixels: the background and noise cannot be "
+            f"measured; expected a frame of mostly finite data (at least {MIN_STAT_PIXELS} "
+            "finite pixels)")
     med = float(np.median(v))
     sigma = 1.4826 * float(np.median(np.abs(v - np.float32(med))))
     return med, max(sigma, NOISE_FLOOR)
@@ -865,7 +919,7 @@ def load_sample(path: str | os.PathLike[str], hdu: int) -> np.ndarray:
         read(sub_rows, slice(left_cols.start, left_cols.stop, step)) - np.float32(b_left),
         read(sub_rows, slice(right_cols.start, right_cols.stop, step)) - np.float32(b_right),
     )
-    background, sigma = _background_noise(sub)
+    background, sigma = _background_noise(sub, _where(frame.info.path, frame.info.hdu))
     scale = STRETCH * sigma
     lut_left = _lut(b_left + background, scale)
     lut_right = _lut(b_right + background, scale)
@@ -893,7 +947,8 @@ def _load_slow(frame: _Frame) -> np.ndarray:
         data[:, half:] -= np.float32(b_right)
     step = SUBSAMPLE_STEP
     background, sigma = _background_noise(
-        (data[::step, :half:step], data[::step, half::step])
+        (data[::step, :half:step], data[::step, half::step]),
+        _where(frame.info.path, frame.info.hdu), lambda: data,
     )
     data -= np.float32(background)
     data *= np.float32(1.0 / (STRETCH * sigma))

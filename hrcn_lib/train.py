@@ -4,7 +4,8 @@ Sec. 3.1 of Zhang et al. (2023) trains HR-CelestialNet at 2048x4096 with SGD,
 learning rate 0.0001, batch size 4 and cross-entropy for 20 epochs. :func:`train`
 runs that recipe (every value overridable) on a run directory that receives
 
-* ``config.json`` -- the full configuration of the run (and the effective precision),
+* ``config.json`` -- the full configuration of the run (the effective precision, and the
+  training bodies and OBSIDs, which ``hrcn evaluate`` keeps out of test sets),
 * ``history.csv`` -- one row per finished epoch: ``epoch, loss, accuracy, lr, seconds,
   samples_per_s`` (training loss/accuracy measured on the fly, in train mode),
 * ``checkpoint.pt`` -- the resumable state, written atomically every epoch and every
@@ -16,6 +17,14 @@ Exact resume. The order of the samples is a deterministic function of ``(seed, e
 and a checkpoint holds model, optimizer, RNG states (torch, numpy, python, CUDA) and the
 position in the data order (epoch, step). A run killed at any point and resumed with
 ``resume=True`` ends with the same weights and metrics as an uninterrupted run.
+
+One run per folder, no silent wrong result. A folder that holds another run's files is
+refused unless ``resume`` or ``force`` (which deletes them first); the training process
+holds the folder while it runs (:mod:`hrcn_lib.runfolder`). :func:`train` checks both
+classes and every row's file before writing anything. Training stops at the first
+NaN/inf loss (before the optimizer step) or non-finite weights (before a checkpoint is
+written) with :class:`TrainingDiverged`: no ``model.pt`` is written, ``checkpoint.pt``
+is removed and ``config.json`` records where it diverged.
 
 Memory. ``micro_batch`` samples go through the network at a time; gradients of the
 micro-batches are accumulated with the loss scaled by the size of the whole batch, so the
@@ -65,12 +74,16 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm.auto import tqdm
 
+from hrcn_lib import runfolder
 from hrcn_lib.models import set_activation_checkpointing
+from hrcn_lib.runfolder import RunFolderError
 
 __all__ = [
     "TrainConfig",
     "TrainResult",
     "CheckpointError",
+    "TrainingDiverged",
+    "RunFolderError",
     "train",
     "fit",
     "load_trained_model",
@@ -108,11 +121,18 @@ _VERSION = 1
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "lr", "seconds", "samples_per_s")
 #: Configuration fields that must match when a run is resumed.
 _RESUME_KEYS = ("model_name", "dataset_name", "batch_size", "lr", "momentum", "weight_decay",
-                "seed", "n_samples")
+                "seed", "n_samples", "train_bodies", "train_obsids")
 
 
 class CheckpointError(ValueError):
     """A checkpoint file that cannot be used; the message names the file and why."""
+
+
+class TrainingDiverged(ValueError):
+    """The training loss (or the weights) became NaN/inf; the message names the step and the fix.
+
+    A ``ValueError``: the usual cause is a learning rate too large for the data.
+    """
 
 
 @dataclass(frozen=True)
@@ -137,6 +157,9 @@ class TrainConfig:
         seed: seed of initialisation, data order and every RNG.
         workers: DataLoader worker processes.
         n_samples: size of the training set (filled in by :func:`fit`).
+        train_bodies, train_obsids: the celestial bodies and OBSIDs of the training
+            samples, sorted (filled in by :func:`train` from the manifest; empty for a
+            plain dataset). ``hrcn evaluate`` refuses test sets that share them.
     """
 
     model_name: str = "custom"
@@ -156,20 +179,30 @@ class TrainConfig:
     seed: int = 0
     workers: int = 0
     n_samples: int = 0
+    train_bodies: tuple[str, ...] = ()
+    train_obsids: tuple[str, ...] = ()
 
     def validate(self) -> None:
         """Raise ValueError naming the first invalid field."""
+        def integer(name: str, low: int) -> None:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+
         for name in ("epochs", "batch_size", "micro_batch"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
+            integer(name, 1)
+        for name in ("checkpoint_every", "workers", "seed"):
+            integer(name, 0)
+        if self.max_steps is not None:
+            integer("max_steps", 1)
+        if not (isinstance(self.lr, (int, float)) and self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"lr must be a positive finite number, got {self.lr!r}")
+        for name in ("momentum", "weight_decay"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and value >= 0 and math.isfinite(value)):
+                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be 'bf16', 'fp32' or 'auto', got {self.precision!r}")
-        if self.checkpoint_every < 0:
-            raise ValueError(f"checkpoint_every must be >= 0, got {self.checkpoint_every!r}")
-        if self.max_steps is not None and self.max_steps < 0:
-            raise ValueError(f"max_steps must be >= 0 or None, got {self.max_steps!r}")
 
 
 @dataclass
@@ -369,11 +402,16 @@ def load_checkpoint(path: Path | str, *, kind: str = CHECKPOINT_FORMAT,
 
     Raises:
         CheckpointError: the file is missing, unreadable/corrupt, not written by
-            :mod:`hrcn_lib.train`, or of another kind; the message names the file.
+            :mod:`hrcn_lib.train`, of another kind, or malformed (entries of the wrong
+            type or missing); the message names the file.
     """
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path}: is a directory: expected a checkpoint file "
+                              "(model.pt or checkpoint.pt)")
     if not path.is_file():
-        raise CheckpointError(f"{path}: checkpoint file not found")
+        note = runfolder.divergence_note(path.parent)
+        raise CheckpointError(f"{path}: checkpoint file not found" + (f"; {note}" if note else ""))
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except Exception as exc:  # noqa: BLE001 -- every load failure means an unusable file
@@ -387,10 +425,55 @@ def load_checkpoint(path: Path | str, *, kind: str = CHECKPOINT_FORMAT,
     if payload.get("version") != _VERSION:
         raise CheckpointError(f"{path}: checkpoint version {payload.get('version')!r} is not "
                               f"supported (expected {_VERSION})")
-    missing = [k for k in ("config", "model") if k not in payload]
-    if missing:
-        raise CheckpointError(f"{path}: checkpoint lacks {missing}")
+    _check_payload(payload, path, resumable=kind == CHECKPOINT_FORMAT)
     return payload
+
+
+#: Entries of a resumable checkpoint beyond config and model, and their types.
+_RESUME_ENTRIES: dict[str, type] = {"optimizer": dict, "position": dict, "epoch_stats": dict,
+                                    "history": list, "rng": dict}
+
+
+def _check_payload(payload: dict[str, Any], path: Path, *, resumable: bool) -> None:
+    """Raise CheckpointError unless ``payload`` has the entries and types hrcn_lib writes."""
+    def bad(what: str) -> CheckpointError:
+        return CheckpointError(f"{path}: malformed checkpoint: {what}; was it written by "
+                               "hrcn_lib.train (or edited since)?")
+
+    missing = [k for k in ("config", "model", *(_RESUME_ENTRIES if resumable else ()))
+               if k not in payload]
+    if missing:
+        raise bad(f"it lacks {missing}")
+    cfg, state = payload["config"], payload["model"]
+    if not isinstance(cfg, dict) or not all(isinstance(cfg.get(k), str)
+                                            for k in ("model_name", "dataset_name")):
+        raise bad(f"'config' is a {type(cfg).__name__}, expected a dict with the strings "
+                  "model_name and dataset_name")
+    if not isinstance(state, dict) or not all(
+            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
+        raise bad(f"'model' is a {type(state).__name__}, expected a dict of parameter "
+                  "name -> tensor")
+    if resumable:
+        for key, typ in _RESUME_ENTRIES.items():
+            if not isinstance(payload[key], typ):
+                raise bad(f"{key!r} is a {type(payload[key]).__name__}, expected a {typ.__name__}")
+        pos = payload["position"]
+        if not all(isinstance(pos.get(k), int) and pos[k] >= 0
+                   for k in ("epoch", "step", "global_step")):
+            raise bad(f"'position' {pos!r}: expected non-negative integers epoch, step, "
+                      "global_step")
+
+
+def _nonfinite_tensor(tensors: dict[str, torch.Tensor], chunk: int = 1 << 22) -> str | None:
+    """Name of the first floating-point tensor holding NaN/inf, else None (checked in chunks)."""
+    for name, t in tensors.items():
+        if not t.is_floating_point() or t.is_meta:
+            continue
+        flat = t.detach().reshape(-1)
+        for i in range(0, flat.numel(), chunk):
+            if not bool(torch.isfinite(flat[i:i + chunk]).all()):
+                return name
+    return None
 
 
 def _write_text_atomic(path: Path, text: str) -> None:
@@ -436,8 +519,44 @@ def _to_device(batch: Any, device: torch.device, channels_last: bool) -> tuple[t
     return x, y
 
 
+def _resume_diff(old: dict[str, Any], cfg: TrainConfig) -> dict[str, Any]:
+    """Fields of :data:`_RESUME_KEYS` that differ between a checkpoint's config and ``cfg``."""
+    diff: dict[str, Any] = {}
+    for key in _RESUME_KEYS:
+        if key not in old and key in ("train_bodies", "train_obsids"):
+            continue  # written before these were recorded
+        was, now = old.get(key), getattr(cfg, key)
+        if isinstance(was, (list, tuple)) or isinstance(now, (list, tuple)):
+            if tuple(was or ()) != tuple(now):
+                diff[key] = (f"{len(was or ())} entries", f"{len(now)} entries")
+        elif was != now:
+            diff[key] = (was, now)
+    return diff
+
+
+def _refuse_used_folder(out_dir: Path, resume: bool, force: bool) -> None:
+    """A fresh run needs a folder without another run's files (or ``force``)."""
+    if resume and force:
+        raise ValueError("resume and force exclude each other: resume continues the run in "
+                         f"{out_dir}, force deletes it")
+    used = runfolder.run_files(out_dir)
+    if used and not resume and not force:
+        names = ", ".join(p.name for p in used[:5]) + (", ..." if len(used) > 5 else "")
+        raise RunFolderError(
+            f"{out_dir}: already holds a training run ({names}); a run folder belongs to one "
+            "run: continue it with --resume (resume=True), replace it with --force "
+            "(force=True: deletes those files first), or choose another --out")
+
+
+def _record_divergence(out_dir: Path, info: dict[str, Any], position: dict[str, Any]) -> None:
+    """After a divergence: no model, no checkpoint to resume into it; config.json says why."""
+    runfolder.remove([out_dir / "checkpoint.pt", out_dir / "model.pt"])
+    _write_text_atomic(out_dir / "config.json",
+                       json.dumps({**info, "diverged": position}, indent=2) + "\n")
+
+
 def fit(model: nn.Module, dataset: Dataset, out_dir: Path | str, config: TrainConfig, *,
-        resume: bool = False, progress: bool = True) -> TrainResult:
+        resume: bool = False, force: bool = False, progress: bool = True) -> TrainResult:
     """Train ``model`` on ``dataset`` with SGD + cross-entropy; see the module docstring.
 
     Args:
@@ -445,19 +564,30 @@ def fit(model: nn.Module, dataset: Dataset, out_dir: Path | str, config: TrainCo
             on resume its weights are replaced by the checkpoint's).
         dataset: map-style dataset of ``(tensor (1, H, W) float32, int label)``.
         out_dir: run directory (created); receives config.json, history.csv,
-            checkpoint.pt and, when every epoch ran, model.pt.
+            checkpoint.pt and, when every epoch ran, model.pt. It belongs to this run
+            (:mod:`hrcn_lib.runfolder`): held (locked) while training, and stale temporary
+            files of killed runs are removed when the run starts.
         config: the run's :class:`TrainConfig` (``n_samples`` is filled in here).
         resume: continue from ``out_dir/checkpoint.pt`` (error if it is missing or its
-            configuration differs in model, dataset, batch, lr, seed or data size).
+            configuration differs in model, dataset, batch, lr, seed, data size or training
+            bodies). When training continues, an earlier ``model.pt`` and evaluation files
+            of the folder are deleted (they describe other weights).
+        force: start afresh in a folder that holds another run, deleting that run's files
+            (config, history, checkpoint, model, evaluation files) first.
         progress: tqdm bars for epochs and steps (rank 0 only).
 
     Raises:
-        ValueError: invalid configuration; CheckpointError: unusable or mismatching checkpoint.
+        ValueError: invalid configuration; RunFolderError: ``out_dir`` holds another run
+        (without ``resume``/``force``) or another process trains into it; CheckpointError:
+        unusable or mismatching checkpoint; TrainingDiverged: a non-finite loss or weights
+        (the step is named; no model.pt is written, checkpoint.pt is removed and
+        config.json records the divergence).
     """
     config.validate()
     out_dir = Path(out_dir)
     n_samples = len(dataset)  # type: ignore[arg-type]
     cfg = TrainConfig(**{**asdict(config), "n_samples": n_samples})
+    _refuse_used_folder(out_dir, resume, force)
     rank, world = _dist_env()
     device = resolve_device(cfg.device)
     if device.type == "cuda" and world > 1:
@@ -472,12 +602,19 @@ def fit(model: nn.Module, dataset: Dataset, out_dir: Path | str, config: TrainCo
     payload: dict[str, Any] | None = None
     if resume:
         payload = load_checkpoint(ckpt_path)
-        old = payload["config"]
-        diff = {k: (old.get(k), getattr(cfg, k)) for k in _RESUME_KEYS if old.get(k) != getattr(cfg, k)}
+        diff = _resume_diff(payload["config"], cfg)
         if diff:
             raise CheckpointError(f"{ckpt_path}: cannot resume, the configuration differs "
                                   f"(checkpoint, now): {diff}")
-        model.load_state_dict(payload["model"])
+        bad = _nonfinite_tensor(payload["model"])
+        if bad is not None:
+            raise CheckpointError(f"{ckpt_path}: weight {bad!r} holds NaN/inf: cannot resume "
+                                  "from a diverged state; train again with --force")
+        try:
+            model.load_state_dict(payload["model"])
+        except RuntimeError as exc:
+            raise CheckpointError(f"{ckpt_path}: weights do not fit {cfg.model_name}/"
+                                  f"{cfg.dataset_name}: {str(exc)[:300]}") from None
     else:
         seed_everything(cfg.seed)
 
@@ -489,119 +626,156 @@ def fit(model: nn.Module, dataset: Dataset, out_dir: Path | str, config: TrainCo
     optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
                                 weight_decay=cfg.weight_decay)
     if payload is not None:
-        optimizer.load_state_dict(payload["optimizer"])
-        pos = payload["position"]
-        epoch, step_in_epoch, global_step = pos["epoch"], pos["step"], pos["global_step"]
-        stats = dict(payload["epoch_stats"])
-        history = [dict(r) for r in payload["history"]]
-        _set_rng_state(payload["rng"])
+        try:
+            optimizer.load_state_dict(payload["optimizer"])
+            pos = payload["position"]
+            epoch, step_in_epoch, global_step = pos["epoch"], pos["step"], pos["global_step"]
+            stats = {k: type(v)(payload["epoch_stats"][k]) for k, v in stats.items()}
+            history = [{k: r[k] for k in HISTORY_COLUMNS} for r in payload["history"]]
+            _set_rng_state(payload["rng"])
+        except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as exc:
+            raise CheckpointError(f"{ckpt_path}: malformed checkpoint, cannot resume from it: "
+                                  f"{type(exc).__name__}: {str(exc)[:200]}") from None
         del payload
+    max_reached = cfg.max_steps is not None and global_step >= cfg.max_steps
+    will_train = epoch < cfg.epochs and not max_reached
     net: nn.Module = model
     if world > 1:
         net = nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)
 
-    if rank == 0:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        info = {**asdict(cfg), "precision_effective": precision, "world_size": world,
-                "device_effective": str(device), "torch": torch.__version__}
-        _write_text_atomic(out_dir / "config.json", json.dumps(info, indent=2) + "\n")
+    info = {**asdict(cfg), "precision_effective": precision, "world_size": world,
+            "device_effective": str(device), "torch": torch.__version__}
+    with runfolder.hold(out_dir) if rank == 0 else nullcontext():
+        if rank == 0:
+            if force:
+                runfolder.remove(runfolder.run_files(out_dir))
+            elif will_train:  # an earlier model.pt and its evaluations describe other weights
+                runfolder.remove([out_dir / "model.pt", *runfolder.evaluation_files(out_dir)])
+            _write_text_atomic(out_dir / "config.json", json.dumps(info, indent=2) + "\n")
 
-    def snapshot(ep: int, st: int, finished_epoch_stats: dict[str, Any]) -> None:
-        if rank != 0:
-            return
-        save_checkpoint(ckpt_path, {
-            "format": CHECKPOINT_FORMAT, "version": _VERSION, "config": asdict(cfg),
-            "precision": precision, "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "position": {"epoch": ep, "step": st, "global_step": global_step},
-            "epoch_stats": dict(finished_epoch_stats), "history": history, "rng": _rng_state(),
-        })
-
-    autocast_dtype = torch.bfloat16 if precision == "bf16" else None
-    show = progress and rank == 0
-    stopped = False
-    ebar = tqdm(total=cfg.epochs, initial=epoch, desc=f"train {cfg.model_name}", unit="epoch",
-                disable=not show, position=0)
-    while epoch < cfg.epochs and not stopped:
-        steps = epoch_batches(n_samples, cfg.batch_size, cfg.seed, epoch, rank=rank,
-                              world_size=world)
-        todo = steps[step_in_epoch:]
-        micro = [_micro_batches(s, cfg.micro_batch) for s in todo]
-        loader_gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch)
-        loader = DataLoader(dataset, batch_sampler=[mb for s in micro for mb in s],
-                            num_workers=cfg.workers, generator=loader_gen,
-                            pin_memory=device.type == "cuda")
-        it = iter(loader)
-        net.train()
-        sbar = tqdm(total=len(steps), initial=step_in_epoch, desc=f"epoch {epoch + 1}",
-                    unit="step", disable=not show, leave=False, position=1)
-        t_start = time.perf_counter() - stats["seconds"]
-        for step_micro in micro:
-            n_step = sum(len(mb) for mb in step_micro)
-            step_loss = torch.zeros((), dtype=torch.float64, device=device)
-            step_correct = torch.zeros((), dtype=torch.int64, device=device)
-            for j, _ in enumerate(step_micro):
-                x, y = _to_device(next(it), device, cfg.channels_last)
-                sync = j == len(step_micro) - 1 or world == 1
-                ctx = net.no_sync() if (world > 1 and not sync) else nullcontext()
-                with ctx:
-                    with torch.autocast(device.type, dtype=autocast_dtype or torch.float32,
-                                        enabled=autocast_dtype is not None):
-                        logits = net(x)
-                    loss = F.cross_entropy(logits.float(), y, reduction="sum")
-                    (loss / n_step).backward()
-                step_loss += loss.detach().double()
-                step_correct += (logits.detach().argmax(1) == y).sum()
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            counts = torch.stack([step_loss, step_correct.double(),
-                                  torch.tensor(float(n_step), dtype=torch.float64, device=device)])
-            if world > 1:
-                dist.all_reduce(counts)
-            stats["loss_sum"] += float(counts[0])
-            stats["correct"] += int(round(float(counts[1])))
-            stats["seen"] += int(round(float(counts[2])))
-            stats["seconds"] = time.perf_counter() - t_start
-            step_in_epoch += 1
-            global_step += 1
-            sbar.update(1)
-            sbar.set_postfix(loss=f"{stats['loss_sum'] / max(stats['seen'], 1):.4f}")
-            end_of_epoch = step_in_epoch == len(steps)
-            hit_max = cfg.max_steps is not None and global_step >= cfg.max_steps
-            if end_of_epoch:
-                break
-            if hit_max or (cfg.checkpoint_every and global_step % cfg.checkpoint_every == 0):
-                snapshot(epoch, step_in_epoch, stats)
-            if hit_max:
-                stopped = True
-                break
-        sbar.close()
-        del it, loader
-        if step_in_epoch == len(steps):
-            seconds = stats["seconds"]
-            row = {"epoch": epoch + 1, "loss": stats["loss_sum"] / max(stats["seen"], 1),
-                   "accuracy": stats["correct"] / max(stats["seen"], 1),
-                   "lr": optimizer.param_groups[0]["lr"], "seconds": seconds,
-                   "samples_per_s": stats["seen"] / seconds if seconds > 0 else float("nan")}
-            history.append(row)
-            epoch, step_in_epoch = epoch + 1, 0
-            stats = {"loss_sum": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
-            snapshot(epoch, 0, stats)
+        def diverge(where: str, what: str, record: dict[str, Any]) -> None:
+            """Stop the run: config.json records it, no checkpoint or model stays (rank 0)."""
             if rank == 0:
+                _record_divergence(out_dir, info, record)
+            raise TrainingDiverged(
+                f"{out_dir}: training diverged at {where}: {what}; lower the learning rate "
+                f"(lr {cfg.lr:g}) and train again with --force (force=True). No model.pt was "
+                "written and checkpoint.pt was removed; config.json records the divergence")
+
+        def snapshot(ep: int, st: int, finished_epoch_stats: dict[str, Any]) -> None:
+            bad = _nonfinite_tensor(model.state_dict())  # every rank: all stop together
+            if bad is not None:
+                diverge(f"optimizer step {global_step}", f"weight {bad!r} holds NaN/inf",
+                        {"global_step": global_step, "loss": "finite; weights NaN/inf"})
+            if rank != 0:
+                return
+            save_checkpoint(ckpt_path, {
+                "format": CHECKPOINT_FORMAT, "version": _VERSION, "config": asdict(cfg),
+                "precision": precision, "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "position": {"epoch": ep, "step": st, "global_step": global_step},
+                "epoch_stats": dict(finished_epoch_stats), "history": history,
+                "rng": _rng_state(),
+            })
+
+        autocast_dtype = torch.bfloat16 if precision == "bf16" else None
+        show = progress and rank == 0
+        stopped = max_reached and epoch < cfg.epochs
+        ebar = tqdm(total=cfg.epochs, initial=epoch, desc=f"train {cfg.model_name}",
+                    unit="epoch", disable=not show, position=0)
+        try:
+            while epoch < cfg.epochs and not stopped:
+                steps = epoch_batches(n_samples, cfg.batch_size, cfg.seed, epoch, rank=rank,
+                                      world_size=world)
+                todo = steps[step_in_epoch:]
+                micro = [_micro_batches(s, cfg.micro_batch) for s in todo]
+                loader_gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch)
+                loader = DataLoader(dataset, batch_sampler=[mb for s in micro for mb in s],
+                                    num_workers=cfg.workers, generator=loader_gen,
+                                    pin_memory=device.type == "cuda")
+                it = iter(loader)
+                net.train()
+                sbar = tqdm(total=len(steps), initial=step_in_epoch, desc=f"epoch {epoch + 1}",
+                            unit="step", disable=not show, leave=False, position=1)
+                t_start = time.perf_counter() - stats["seconds"]
+                for step_micro in micro:
+                    n_step = sum(len(mb) for mb in step_micro)
+                    step_loss = torch.zeros((), dtype=torch.float64, device=device)
+                    step_correct = torch.zeros((), dtype=torch.int64, device=device)
+                    for j, _ in enumerate(step_micro):
+                        x, y = _to_device(next(it), device, cfg.channels_last)
+                        sync = j == len(step_micro) - 1 or world == 1
+                        ctx = net.no_sync() if (world > 1 and not sync) else nullcontext()
+                        with ctx:
+                            with torch.autocast(device.type,
+                                                dtype=autocast_dtype or torch.float32,
+                                                enabled=autocast_dtype is not None):
+                                logits = net(x)
+                            loss = F.cross_entropy(logits.float(), y, reduction="sum")
+                            (loss / n_step).backward()
+                        step_loss += loss.detach().double()
+                        step_correct += (logits.detach().argmax(1) == y).sum()
+                    counts = torch.stack([step_loss, step_correct.double(),
+                                          torch.tensor(float(n_step), dtype=torch.float64,
+                                                       device=device)])
+                    if world > 1:
+                        dist.all_reduce(counts)
+                    step_sum = float(counts[0])
+                    if not math.isfinite(step_sum):  # every rank sees it: all stop here
+                        diverge(f"epoch {epoch + 1}, step {step_in_epoch + 1} (optimizer step "
+                                f"{global_step + 1})", f"the loss is {step_sum}",
+                                {"epoch": epoch + 1, "step": step_in_epoch + 1,
+                                 "global_step": global_step + 1, "loss": str(step_sum)})
+                    optimizer.step()
+                    optimizer.zero_grad(set_to_none=True)
+                    stats["loss_sum"] += step_sum
+                    stats["correct"] += int(round(float(counts[1])))
+                    stats["seen"] += int(round(float(counts[2])))
+                    stats["seconds"] = time.perf_counter() - t_start
+                    step_in_epoch += 1
+                    global_step += 1
+                    sbar.update(1)
+                    sbar.set_postfix(loss=f"{stats['loss_sum'] / max(stats['seen'], 1):.4f}")
+                    end_of_epoch = step_in_epoch == len(steps)
+                    hit_max = cfg.max_steps is not None and global_step >= cfg.max_steps
+                    if end_of_epoch:
+                        break
+                    if hit_max or (cfg.checkpoint_every
+                                   and global_step % cfg.checkpoint_every == 0):
+                        snapshot(epoch, step_in_epoch, stats)
+                    if hit_max:
+                        stopped = True
+                        break
+                sbar.close()
+                del it, loader
+                if step_in_epoch == len(steps):
+                    seconds = stats["seconds"]
+                    row = {"epoch": epoch + 1, "loss": stats["loss_sum"] / max(stats["seen"], 1),
+                           "accuracy": stats["correct"] / max(stats["seen"], 1),
+                           "lr": optimizer.param_groups[0]["lr"], "seconds": seconds,
+                           "samples_per_s": (stats["seen"] / seconds if seconds > 0
+                                             else float("nan"))}
+                    history.append(row)
+                    epoch, step_in_epoch = epoch + 1, 0
+                    stats = {"loss_sum": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
+                    snapshot(epoch, 0, stats)
+                    if rank == 0:
+                        _write_history(hist_path, history)
+                    ebar.update(1)
+                    ebar.set_postfix(loss=f"{row['loss']:.4f}", acc=f"{row['accuracy']:.3f}")
+                    if (cfg.max_steps is not None and global_step >= cfg.max_steps
+                            and epoch < cfg.epochs):
+                        stopped = True
+        finally:
+            ebar.close()
+        completed = epoch >= cfg.epochs
+        if completed and rank == 0:
+            save_checkpoint(out_dir / "model.pt", {
+                "format": MODEL_FORMAT, "version": _VERSION, "config": asdict(cfg),
+                "precision": precision, "model": model.state_dict()})
+            if not hist_path.exists():
                 _write_history(hist_path, history)
-            ebar.update(1)
-            ebar.set_postfix(loss=f"{row['loss']:.4f}", acc=f"{row['accuracy']:.3f}")
-            if cfg.max_steps is not None and global_step >= cfg.max_steps and epoch < cfg.epochs:
-                stopped = True
-    ebar.close()
-    completed = epoch >= cfg.epochs
-    if completed and rank == 0:
-        save_checkpoint(out_dir / "model.pt", {
-            "format": MODEL_FORMAT, "version": _VERSION, "config": asdict(cfg),
-            "precision": precision, "model": model.state_dict()})
-        if not hist_path.exists():
-            _write_history(hist_path, history)
     if world > 1:
         dist.barrier()
     return TrainResult(out_dir=out_dir, model=model, history=pd.DataFrame(
@@ -615,34 +789,52 @@ def train(model_name: str, dataset_name: str, train_df: pd.DataFrame, out_dir: P
           checkpoint_every: int = 50, resume: bool = False, seed: int = 0,
           cache_dir: Path | str | None = None, workers: int = 0, momentum: float = 0.0,
           weight_decay: float = 0.0, channels_last: bool = True, max_steps: int | None = None,
-          progress: bool = True) -> TrainResult:
+          force: bool = False, progress: bool = True) -> TrainResult:
     """Train ``build_model(model_name, dataset_name)`` on the manifest rows ``train_df``.
 
     The paper's recipe is the default (SGD, lr 1e-4, batch 4, cross-entropy, 20 epochs).
     Data come from :func:`hrcn_lib.datasets.make_dataset` (``dataset_name`` ``"lcid"``:
     (1, 2048, 4096) samples; ``"lcid-resize"``: (1, 224, 448)). See :func:`fit` for the
-    run directory, resume and memory options.
+    run directory, resume, force and memory options. Before anything is written, both
+    classes must be present and every row's file must be a readable FITS file with the
+    row's HDU whose header agrees with the row
+    (:func:`hrcn_lib.datasets.check_manifest_files`); the run's ``config.json`` records
+    the training bodies and OBSIDs.
 
     Raises:
-        ValueError: bad names or hyperparameters, empty ``train_df``.
-        CheckpointError: ``resume=True`` with a missing/foreign/mismatching checkpoint.
+        ValueError: bad names or hyperparameters, empty or single-class ``train_df``.
+        SampleError: a row's file is missing, unreadable or disagrees with the row (named).
+        RunFolderError, CheckpointError, TrainingDiverged: see :func:`fit`.
     """
-    from hrcn_lib.datasets import make_dataset
+    from hrcn_lib.datasets import check_manifest_files, make_dataset
     from hrcn_lib.models import build_model
 
     if len(train_df) == 0:
         raise ValueError("train_df has no rows: nothing to train on")
+    labels = sorted(set(train_df["label"])) if "label" in train_df.columns else []
+    if len(labels) < 2:
+        raise ValueError(f"the training data hold only the class(es) {labels} ({len(train_df)} "
+                         "rows): a galaxy/NSC classifier needs samples of both classes; check "
+                         "the manifest (or its split)")
     cfg = TrainConfig(model_name=model_name, dataset_name=dataset_name, epochs=epochs,
                       batch_size=batch_size, lr=lr, momentum=momentum, weight_decay=weight_decay,
                       micro_batch=micro_batch, precision=precision, device=device,
                       checkpoint_activations=checkpoint_activations, channels_last=channels_last,
                       checkpoint_every=checkpoint_every, max_steps=max_steps, seed=seed,
-                      workers=workers)
+                      workers=workers, train_bodies=_distinct(train_df, "body"),
+                      train_obsids=_distinct(train_df, "obsid"))
     cfg.validate()
+    _refuse_used_folder(Path(out_dir), resume, force)  # before the slower checks below
+    dataset = make_dataset(train_df, dataset_name, cache_dir=cache_dir)
+    check_manifest_files(train_df)
     seed_everything(seed)
     model = build_model(model_name, dataset_name)
-    dataset = make_dataset(train_df, dataset_name, cache_dir=cache_dir)
-    return fit(model, dataset, out_dir, cfg, resume=resume, progress=progress)
+    return fit(model, dataset, out_dir, cfg, resume=resume, force=force, progress=progress)
+
+
+def _distinct(df: pd.DataFrame, column: str) -> tuple[str, ...]:
+    """Sorted distinct values of a manifest column as strings (``()`` when absent)."""
+    return tuple(sorted({str(v) for v in df[column]})) if column in df.columns else ()
 
 
 def checkpoint_file(path: Path | str) -> Path:
@@ -678,7 +870,8 @@ def model_from_payload(payload: dict[str, Any], path: Path | str) -> nn.Module:
     """The network of a loaded checkpoint ``payload`` (built on meta, tensors assigned).
 
     Raises:
-        CheckpointError: the model cannot be rebuilt or the weights do not fit (names ``path``).
+        CheckpointError: the model cannot be rebuilt, the weights do not fit or hold NaN/inf
+            (names ``path``).
     """
     from hrcn_lib.models import build_model
 
@@ -693,9 +886,14 @@ def model_from_payload(payload: dict[str, Any], path: Path | str) -> nn.Module:
         left = [n for n, t in [*model.named_parameters(), *model.named_buffers()] if t.is_meta]
         if left:
             raise RuntimeError(f"tensors not in the checkpoint: {left[:5]}")
-    except RuntimeError as exc:
+    except (RuntimeError, TypeError, AttributeError) as exc:
         raise CheckpointError(f"{path}: weights do not fit {cfg['model_name']}/"
                               f"{cfg['dataset_name']}: {str(exc)[:300]}") from None
+    bad = _nonfinite_tensor(model.state_dict())
+    if bad is not None:
+        raise CheckpointError(f"{path}: weight {bad!r} holds NaN/inf: this model cannot "
+                              "classify (a diverged training run?); train it again with a lower "
+                              "learning rate")
     model.hrcn_config = dict(cfg)  # type: ignore[attr-defined]
     return model.eval()
 
@@ -735,21 +933,25 @@ def run_from_args(args: argparse.Namespace) -> TrainResult:
             recipe[key] = value
     df = read_manifest(args.manifest)
     return train(args.model, args.dataset, df, args.out, checkpoint_every=args.checkpoint_every,
-                 resume=args.resume, cache_dir=args.cache_dir, workers=args.workers,
-                 max_steps=args.max_steps, progress=not args.no_progress, **recipe)
+                 resume=args.resume, force=args.force, cache_dir=args.cache_dir,
+                 workers=args.workers, max_steps=args.max_steps, progress=not args.no_progress,
+                 **recipe)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m hrcn_lib.train`` (and ``torchrun ... -m hrcn_lib.train``)."""
+    """``python -m hrcn_lib.train`` (and ``torchrun ... -m hrcn_lib.train``).
+
+    Exit status as ``hrcn``: 2 for usage errors (argparse), 1 for runtime errors.
+    """
     parser = argparse.ArgumentParser(prog="python -m hrcn_lib.train", description=__doc__.split(
         "\n\n")[0])
     add_train_arguments(parser)
     args = parser.parse_args(argv)
     try:
         result = run_from_args(args)
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, OSError) as exc:
         print(f"hrcn train: error: {exc}", file=sys.stderr)
-        return 2
+        return 1
     finally:
         if dist.is_available() and dist.is_initialized():
             dist.destroy_process_group()

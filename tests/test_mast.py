@@ -339,6 +339,22 @@ def test_cli_fetch_bad_manifest_is_a_clean_error(tmp_path, capsys):
     bad = tmp_path / "bad.csv"
     write_manifest(read_manifest(EXAMPLE), bad)
     bad.write_text(bad.read_text().replace("j96r23b7q", "../../../x"))
-    assert main(["fetch", str(bad), "--dest", str(tmp_path / "d")]) == 2
+    assert main(["fetch", str(bad), "--dest", str(tmp_path / "d")]) == 1
     err = capsys.readouterr().err
     assert "malformed OBSID '../../../x'" in err and str(bad) in err
+
+
+def test_cli_fetch_never_writes_an_empty_manifest(catalog, tmp_path, monkeypatch, capsys):
+    client = FakeObservations(catalog, failures={o: 99 for o in catalog})  # nothing downloads
+    monkeypatch.setattr(mast, "_default_client", lambda: client)
+    monkeypatch.setattr(mast, "_default_reader", lambda: fake_reader)
+    dest = tmp_path / "data"
+    argv = ["fetch", str(EXAMPLE), "--dest", str(dest), "--retries", "0", "--no-progress",
+            "--allow-missing"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "not writing an empty manifest" in err and "none of the 16 samples" in err
+    assert not (dest / "lcid_manifest.csv").exists()
+    with pytest.raises(SystemExit) as exc:  # a negative count is a usage error
+        main(["fetch", str(EXAMPLE), "--dest", str(dest), "--retries", "-1"])
+    assert exc.value.code == 2

@@ -363,12 +363,19 @@ def test_inconsistent_ltv_is_refused(tmp_path):
 def test_all_nan_flt(tmp_path):
     data = {h: np.full(detector("WFC3/UVIS").chips[h].flt_shape, np.nan, np.float32)
             for h in SCIENCE_HDUS}
-    data[1][0, 0] = 1.0  # chip 1 has one finite pixel: fine
+    data[1][0, 0] = 1.0  # chip 1 has one finite pixel: no statistic can be measured
     path = write_flt(tmp_path / "nan_flt.fits", "WFC3/UVIS", data)
     for func in (pp.extract_science, pp.load_sample, pp.check_input):
         with pytest.raises(PreprocessError, match=r"HDU 4\].*all NaN"):
             func(path, 4)
-    assert pp.load_sample(path, 1).shape == SAMPLE_SHAPE
+    for func in (pp.load_sample, pp.check_input):
+        with pytest.raises(PreprocessError, match=r"HDU 1\]: only 1 finite science pixels"):
+            func(path, 1)
+    data[1][:64, :64] = np.random.default_rng(0).normal(5.0, 1.0, (64, 64))  # 4096 finite
+    path = write_flt(tmp_path / "few_flt.fits", "WFC3/UVIS", data)
+    sample = pp.load_sample(path, 1)
+    assert sample.shape == SAMPLE_SHAPE and np.isfinite(sample).all()
+    assert 0.2 < float(sample[:64, :64].std()) < 0.5  # scaled by the block's own noise
 
 
 # --------------------------------------------------------------------------- raw writer
@@ -449,7 +456,7 @@ def test_cli_writes_nothing_for_bad_input(tmp_path, files, capsys):
         fh.truncate(bad.stat().st_size - 5760)  # the last two headers (ERR,2 and DQ,2) are gone
     out = tmp_path / "out"
     code = main(["preprocess", str(files["acs_marker"]), str(bad), "--out", str(out), "--png"])
-    assert code == 2
+    assert code == 1  # a runtime error (bad input file), not a usage error
     assert not out.exists()
     err = capsys.readouterr().err
     assert "bad_raw.fits" in err and "HDU 4" in err and "truncated" in err

@@ -10,6 +10,16 @@ so one broken command cannot break the others.
 Every command takes ``-q/--quiet`` and ``-v/--verbose`` (:mod:`hrcn_lib.cli.verbosity`:
 progress and information through :mod:`logging` on stderr, results on stdout);
 ``hrcn --version`` prints the version. ``python -m hrcn_lib`` is ``hrcn``.
+
+Exit status (:func:`main`): 0 on success; 2 for a usage error (argparse's own, an argument
+``type=`` of :mod:`hrcn_lib.cli.argtypes`, or a :class:`UsageError` a command raises after
+parsing, e.g. an argument that contradicts the model it names); 1 for a runtime error: bad
+input files, manifests or checkpoints, a diverged training run, a used run folder (the
+library's ``ValueError`` subclasses such as ``PreprocessError``, ``ManifestError``,
+``SampleError``, ``CheckpointError``, ``TrainingDiverged``; ``OSError`` such as
+``FileNotFoundError``; and any other exception class defined in :mod:`hrcn_lib`). Errors are
+one line on stderr, ``hrcn <command>: error: <message>``; anything else is a bug and keeps
+its traceback.
 """
 
 from __future__ import annotations
@@ -18,7 +28,7 @@ import argparse
 import importlib
 import sys
 
-__all__ = ["main", "COMMANDS"]
+__all__ = ["main", "COMMANDS", "UsageError"]
 
 #: sub-command name -> module under ``hrcn_lib.cli`` implementing it.
 COMMANDS: dict[str, str] = {
@@ -30,6 +40,15 @@ COMMANDS: dict[str, str] = {
     "classify": "classify",
     "book": "book",
 }
+
+
+class UsageError(Exception):
+    """A command-line argument that cannot be used (exit status 2, like argparse's errors)."""
+
+
+def _is_runtime_error(exc: BaseException) -> bool:
+    """Errors about inputs, files or the run (exit 1), as opposed to bugs (traceback)."""
+    return isinstance(exc, (ValueError, OSError)) or type(exc).__module__.startswith("hrcn_lib")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,14 +82,19 @@ def main(argv: list[str] | None = None) -> int:
     from hrcn_lib.cli.verbosity import configure_logging
 
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # usage errors: argparse exits with status 2
     configure_logging(args.command, quiet=args.quiet, verbose=args.verbose)
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError, PermissionError) as exc:
-        # Library errors are written to name the file/HDU/row: show them plainly.
+    except UsageError as exc:
         print(f"hrcn {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:  # noqa: BLE001 -- sorted below: runtime errors vs bugs
+        if not _is_runtime_error(exc):
+            raise
+        # Library errors are written to name the file/HDU/row and the fix: show them plainly.
+        print(f"hrcn {args.command}: error: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,6 +7,8 @@ import logging
 import sys
 from pathlib import Path
 
+from hrcn_lib.cli.argtypes import nonnegative_int, positive_int
+
 __all__ = ["register", "run"]
 
 log = logging.getLogger(__name__)
@@ -33,10 +35,10 @@ def register(subparsers) -> None:
                    help="folder with lcid_manifest.csv/blurry_manifest.csv (default <run-dir>/data, "
                         "simulated when missing)")
     p.add_argument("--device", default=None, help="override the profile's device (cpu, cuda, auto)")
-    p.add_argument("--seed", type=int, default=None, help="override the profile's seed")
+    p.add_argument("--seed", type=nonnegative_int, default=None, help="override the profile's seed")
     p.add_argument("--skip-execute", action="store_true",
                    help="only rebuild the HTML from the executed notebooks in book/")
-    p.add_argument("--timeout", type=int, default=None, help="per-cell timeout in seconds")
+    p.add_argument("--timeout", type=positive_int, default=None, help="per-cell timeout in seconds")
     p.set_defaults(func=run)
 
 

@@ -9,6 +9,10 @@ resize for LCID-Resize models). A ``.npy`` sample written by ``hrcn preprocess``
 classified as it is (its HDU is read from its ``_hdu<N>`` name). The output gives the
 label (galaxy / NSC), the probability of that label, both class probabilities and the
 milliseconds spent, as a table, ``--json`` or ``--csv`` (full paths) on stdout.
+
+A file or HDU that cannot be read is reported on stderr (one line naming it) while the
+others are still classified and printed; the exit status is then 1. A checkpoint that
+cannot be used (missing, corrupt, NaN weights) stops the command before any file is read.
 """
 
 from __future__ import annotations
@@ -101,7 +105,8 @@ def classify_files(files: list[Path], checkpoint: Path, device: str | None = Non
         (naming it once).
 
     Raises:
-        CheckpointError: the checkpoint cannot be used.
+        CheckpointError: the checkpoint cannot be used. ValueError: the model gives NaN/inf
+            probabilities.
     """
     from hrcn_lib.evaluate import CLASS_NAMES, Predictor, read_sample
 
@@ -137,7 +142,9 @@ def run(args: argparse.Namespace) -> int:
     """Print the labels; returns 0, or 1 when some file/HDU could not be classified."""
     records, errors = classify_files(args.files, args.checkpoint, args.device, args.hdu)
     if args.json:
-        print(json.dumps(records, indent=2))
+        print(json.dumps(records, indent=2, allow_nan=False))
+    elif not records:
+        pass  # nothing classified: the errors below say why
     elif args.csv:
         writer = csv.DictWriter(sys.stdout, fieldnames=list(RECORD_FIELDS), lineterminator="\n")
         writer.writeheader()

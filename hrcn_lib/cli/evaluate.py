@@ -6,6 +6,8 @@ import argparse
 import logging
 from pathlib import Path
 
+from hrcn_lib.cli import UsageError
+from hrcn_lib.cli.argtypes import nonnegative_int, positive_int, set_name
 from hrcn_lib.cli.verbosity import show_progress
 
 __all__ = ["register", "run"]
@@ -19,21 +21,32 @@ def register(subparsers) -> None:
         "evaluate", help="evaluate a trained model on a manifest (accuracy, F1, confusion, ms)",
         description="Classify every sample of a manifest with the trained model of a run "
         "directory; write predictions_<set>.csv, metrics_<set>.json and timing_<set>.json "
-        "(timing.json for the test set) into --out (default: the run directory).")
+        "(timing.json for the test set) into --out (default: the run directory). A set that "
+        "shares celestial bodies or OBSIDs with the model's training set is refused.")
     p.add_argument("--run", required=True, type=Path,
                    help="run directory of hrcn train (or a model.pt / checkpoint.pt)")
     p.add_argument("--manifest", required=True, type=Path, help="manifest CSV to evaluate")
-    p.add_argument("--set", dest="set_name", default="test", help="set name (test, blurry...)")
+    p.add_argument("--set", dest="set_name", default="test", type=set_name,
+                   help="set name (test, blurry...): letters, digits, '_' and '-'")
     p.add_argument("--dataset", default=None,
-                   help="lcid or lcid-resize (default: the one the model was trained on)")
+                   help="lcid or lcid-resize: must be the one the model was trained on "
+                        "(the default)")
     p.add_argument("--out", type=Path, default=None, help="output folder (default: --run)")
     p.add_argument("--device", default=None, help="cpu, cuda or auto")
     p.add_argument("--cache-dir", type=Path, default=None,
                    help="preprocessed-sample cache (then preprocessing times are cache reads)")
-    p.add_argument("--max-samples", type=int, default=None)
-    p.add_argument("--timing-samples", type=int, default=None,
+    p.add_argument("--max-samples", type=positive_int, default=None,
+                   help="evaluate only the first N rows")
+    p.add_argument("--timing-samples", type=nonnegative_int, default=None,
                    help="samples timed after the warm-up (default: all)")
+    p.add_argument("--allow-overlap", action="store_true",
+                   help="evaluate a set that shares bodies/OBSIDs with the training set, with a "
+                        "warning (its accuracy then does not measure unseen objects)")
     p.set_defaults(func=run)
+
+
+def _ms(summary: dict) -> str:
+    return f"{summary['median']:.1f}" if "median" in summary else "n/a"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,16 +56,19 @@ def run(args: argparse.Namespace) -> int:
     from hrcn_lib.train import load_trained_model
 
     model = load_trained_model(args.run, mmap=True)
-    dataset = args.dataset or model.hrcn_config["dataset_name"]
+    trained = model.hrcn_config["dataset_name"]
+    if args.dataset is not None and args.dataset != trained:
+        raise UsageError(f"--dataset {args.dataset} but the model of {args.run} was trained on "
+                         f"{trained}: a model reads the inputs it was trained on; omit --dataset")
     out = args.out or (args.run if args.run.is_dir() else args.run.parent)
-    res = evaluate(model, read_manifest(args.manifest), dataset, out, set_name=args.set_name,
+    res = evaluate(model, read_manifest(args.manifest), trained, out, set_name=args.set_name,
                    device=args.device, cache_dir=args.cache_dir, max_samples=args.max_samples,
-                   timing_samples=args.timing_samples, progress=show_progress(args))
+                   timing_samples=args.timing_samples, allow_overlap=args.allow_overlap,
+                   progress=show_progress(args))
     m, t = res.metrics, res.timing
     log.info("evaluate %s: n=%d accuracy %.4f F1 galaxy %.4f F1 NSC %.4f", args.set_name,
              m["n"], m["accuracy"], m["f1_galaxy"], m["f1_nsc"])
     log.info("confusion (rows true, cols pred; galaxy, NSC): %s", res.confusion.tolist())
-    log.info("ms/sample (median): preprocessing %.1f, classification %.1f; files in %s",
-             t["preprocess_ms"].get("median", float("nan")),
-             t["classify_ms"].get("median", float("nan")), out)
+    log.info("ms/sample (median): preprocessing %s, classification %s; files in %s",
+             _ms(t["preprocess_ms"]), _ms(t["classify_ms"]), out)
     return 0

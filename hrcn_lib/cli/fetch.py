@@ -12,6 +12,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from hrcn_lib.cli.argtypes import nonnegative_float, nonnegative_int
 from hrcn_lib.cli.verbosity import show_progress
 from hrcn_lib.paths import LCID_MANIFEST
 
@@ -31,10 +32,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("manifest", type=Path, help="manifest CSV (e.g. the authors' LCID_test.csv)")
     parser.add_argument("--dest", type=Path, required=True, help="download folder")
-    parser.add_argument("--retries", type=int, default=3, help="retries per file (default 3)")
-    parser.add_argument(
-        "--backoff", type=float, default=5.0, help="seconds before the first retry, doubled after"
-    )
+    parser.add_argument("--retries", type=nonnegative_int, default=3,
+                        help="retries per file (default 3)")
+    parser.add_argument("--backoff", type=nonnegative_float, default=5.0,
+                        help="seconds before the first retry, doubled after")
     parser.add_argument(
         "--output",
         type=Path,
@@ -44,14 +45,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--allow-missing",
         action="store_true",
-        help="write the output manifest with the rows whose files were fetched, even if some failed",
+        help="write the output manifest with the rows whose files were fetched, even if some "
+        "failed (never an empty one)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Download, report, write the output manifest; exit 0 when every file is present."""
+    """Download, report, write the output manifest; exit 0 when every file is present.
+
+    Exit 1 (and no manifest written) when some file failed without ``--allow-missing``, or
+    when no file at all is present (a manifest without rows is of no use to any command).
+    """
     from hrcn_lib.manifest import read_manifest, write_manifest
     from hrcn_lib.mast import attach_paths, download
 
@@ -67,6 +73,10 @@ def run(args: argparse.Namespace) -> int:
         log.error("not writing the manifest (use --allow-missing or run again to resume)")
         return 1
     with_paths = attach_paths(df, args.dest, missing="drop")
+    if len(with_paths) == 0:
+        log.error("none of the %d samples' files is in %s: not writing an empty manifest %s "
+                  "(run again to retry the downloads)", len(df), args.dest, output)
+        return 1
     write_manifest(with_paths, output)
     log.info("hrcn fetch: wrote %s (%d of %d samples)", output, len(with_paths), len(df))
     return 0

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 
+from hrcn_lib.cli import UsageError
+from hrcn_lib.cli.argtypes import nonnegative_int, positive_int
 from hrcn_lib.cli.verbosity import show_progress
 
 __all__ = ["register", "run"]
@@ -19,24 +21,27 @@ def register(subparsers) -> None:
         description="Simulate raw ACS/WFC and WFC3/UVIS exposures of galaxies and "
         "nebulae/star clusters in the true raw layout, plus lcid_manifest.csv and "
         "blurry_manifest.csv. The same call with the same seed writes byte-identical files.")
-    p.add_argument("--profile", default="smoke", help="smoke (default), cpu or paper")
+    p.add_argument("--profile", default="smoke", help="smoke (default), cpu, binder or paper")
     p.add_argument("--out", required=True, help="output folder (created if missing)")
-    p.add_argument("--bodies-galaxy", type=int, default=None,
+    p.add_argument("--bodies-galaxy", type=nonnegative_int, default=None,
                    help="LCID galaxies (default: the profile's)")
-    p.add_argument("--bodies-nsc", type=int, default=None,
+    p.add_argument("--bodies-nsc", type=nonnegative_int, default=None,
                    help="LCID nebulae/star clusters (default: the profile's)")
-    p.add_argument("--exposures", type=int, default=None,
+    p.add_argument("--exposures", type=positive_int, default=None,
                    help="raw files per LCID galaxy body; NSC bodies get the profile's "
                         "nsc_exposure_factor times as many (default: the profile's)")
-    p.add_argument("--seed", type=int, default=0, help="master seed (default 0)")
-    p.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--seed", type=nonnegative_int, default=0, help="master seed (default 0)")
+    p.add_argument("--jobs", type=positive_int, default=1, help="worker processes (default 1)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Validate the request, print the disk space it will use, simulate; returns 0."""
+    from hrcn_lib.profiles import PROFILES
     from hrcn_lib.simulate.dataset import simulate_dataset
 
+    if args.profile not in PROFILES:
+        raise UsageError(f"unknown profile {args.profile!r}: expected one of {sorted(PROFILES)}")
     result = simulate_dataset(args.out, args.profile, bodies_galaxy=args.bodies_galaxy,
                               bodies_nsc=args.bodies_nsc, exposures=args.exposures,
                               seed=args.seed, jobs=args.jobs, progress=show_progress(args),

@@ -14,33 +14,47 @@ log = logging.getLogger(__name__)
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
-    """The arguments of ``hrcn train`` / ``python -m hrcn_lib.train`` (argparse only)."""
-    parser.add_argument("--model", required=True, help="hr-celestialnet, alexnet, vgg, resnet")
-    parser.add_argument("--dataset", required=True, help="lcid or lcid-resize")
+    """The arguments of ``hrcn train`` / ``python -m hrcn_lib.train`` (argparse only: no torch).
+
+    Numbers out of range are usage errors (argparse, exit status 2).
+    """
+    from hrcn_lib.cli.argtypes import nonnegative_int, positive_float, positive_int
+    from hrcn_lib.profiles import DATASET_NAMES, MODEL_NAMES, PROFILES
+
+    parser.add_argument("--model", required=True, choices=MODEL_NAMES,
+                        help="hr-celestialnet, alexnet, vgg, resnet")
+    parser.add_argument("--dataset", required=True, choices=DATASET_NAMES,
+                        help="lcid or lcid-resize")
     parser.add_argument("--manifest", required=True, type=Path,
                         help="manifest CSV of the training samples (e.g. splits/train.csv)")
     parser.add_argument("--out", required=True, type=Path, help="run directory")
-    parser.add_argument("--profile", default=None,
+    parser.add_argument("--profile", default=None, choices=sorted(PROFILES),
                         help="take the recipe defaults from this profile (smoke, cpu, binder, "
                              "paper)")
-    parser.add_argument("--epochs", type=int, default=None, help="default 20 (paper)")
-    parser.add_argument("--batch-size", type=int, default=None, help="default 4 (paper)")
-    parser.add_argument("--lr", type=float, default=None, help="default 1e-4 (paper)")
-    parser.add_argument("--micro-batch", type=int, default=None, help="default 1")
+    parser.add_argument("--epochs", type=positive_int, default=None, help="default 20 (paper)")
+    parser.add_argument("--batch-size", type=positive_int, default=None, help="default 4 (paper)")
+    parser.add_argument("--lr", type=positive_float, default=None, help="default 1e-4 (paper)")
+    parser.add_argument("--micro-batch", type=positive_int, default=None, help="default 1")
     parser.add_argument("--precision", choices=("bf16", "fp32", "auto"), default=None,
                         help="default auto: $HRCN_PRECISION when set, else bf16 where the "
                              "hardware computes it natively, else fp32")
     parser.add_argument("--device", default=None, help="cpu, cuda or auto (default)")
     parser.add_argument("--checkpoint-activations", action=argparse.BooleanOptionalAction,
                         default=None)
-    parser.add_argument("--checkpoint-every", type=int, default=50,
+    parser.add_argument("--checkpoint-every", type=nonnegative_int, default=50,
                         help="optimizer steps between checkpoints (0: per epoch only)")
-    parser.add_argument("--max-steps", type=int, default=None,
-                        help="stop after this many optimizer steps (resumable)")
-    parser.add_argument("--resume", action="store_true", help="continue out/checkpoint.pt")
-    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--max-steps", type=positive_int, default=None,
+                        help="stop after this many optimizer steps in total (resumable)")
+    again = parser.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true",
+                       help="continue the run in --out from its checkpoint.pt")
+    again.add_argument("--force", action="store_true",
+                       help="train afresh into an --out that holds another run, deleting its "
+                            "files (config, history, checkpoint, model, evaluations) first")
+    parser.add_argument("--seed", type=nonnegative_int, default=None)
     parser.add_argument("--cache-dir", type=Path, default=None)
-    parser.add_argument("--workers", type=int, default=0)
+    parser.add_argument("--workers", type=nonnegative_int, default=0,
+                        help="DataLoader worker processes (default 0: load in this process)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -51,7 +65,9 @@ def register(subparsers) -> None:
         description="Train build_model(MODEL, DATASET) on the samples of a manifest with the "
         "paper's recipe (every value overridable). The run directory receives config.json, "
         "history.csv, checkpoint.pt (atomic, every epoch and every --checkpoint-every steps) "
-        "and model.pt. --resume continues a killed run exactly. For several processes: "
+        "and model.pt. --resume continues a killed run exactly; a folder that holds another "
+        "run is refused unless --resume or --force (which deletes that run's files). Training "
+        "stops at the first NaN/inf loss (exit 1, no model.pt). For several processes: "
         "torchrun --nproc_per_node=K -m hrcn_lib.train (same arguments).")
     add_train_arguments(p)
     p.set_defaults(func=run)

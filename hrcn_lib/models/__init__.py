@@ -93,9 +93,9 @@ def build_model(name: str, dataset: str) -> nn.Module:
 
     Returns:
         ``nn.Module`` mapping (N, 1, H, W) float to logits (N, 2), with (H, W)
-        = :func:`input_size` ``(dataset)``. Its ``hrcn_config`` attribute records
-        ``{"model_name": name, "dataset_name": dataset}`` (so that
-        :class:`hrcn_lib.evaluate.Predictor` applies the right input size).
+        = :func:`input_size` ``(dataset)``. Its ``hrcn_dataset`` attribute records
+        ``dataset`` (so that :class:`hrcn_lib.evaluate.Predictor` applies the right input
+        size); ``hrcn_config`` is left to training runs (the run's configuration).
 
     Raises:
         ModelConfigError: unknown name or data set, or HR-CelestialNet with
@@ -110,5 +110,5 @@ def build_model(name: str, dataset: str) -> nn.Module:
             f"hr-celestialnet is defined for 'lcid' only: its classifier needs inputs of "
             f"{h_lo}-{h_hi} x {w_lo}-{w_hi} px, and {dataset!r} is {INPUT_SIZES[dataset]}")
     model = _BUILDERS[name]()
-    model.hrcn_config = {"model_name": name, "dataset_name": dataset}  # type: ignore[attr-defined]
+    model.hrcn_dataset = dataset  # type: ignore[attr-defined]
     return model
