@@ -5,7 +5,7 @@ For every model/dataset pair of the paper (Table 3 / Table 4) on one CUDA device
 * **classification** of one sample (batch 1), input already on the device, softmax
   included, synchronised, median of ``--repeats`` after ``--warmup`` calls:
   ``naive`` (fp32 eager, ``model.eval()``, ``torch.no_grad()``) and ``predictor``
-  (:class:`hrcn_lib.evaluate.Predictor`: BN folded, bf16 where native, channels_last);
+  (:class:`hrcn_lib.inference.Predictor`: BN folded, bf16 where native, channels_last);
   ``predictor+h2d`` adds the host-to-device copy of the fp32 sample from pinned memory.
 * **training**: one SGD step (lr 1e-4, the paper's recipe) at batch ``--batch-size`` (the
   paper's 4) in fp32 and in bf16 autocast, ms per step (median) and peak
@@ -35,9 +35,9 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hrcn_lib.evaluate import Predictor  # noqa: E402
-from hrcn_lib.hardware import PAPER_TABLE3  # noqa: E402
+from hrcn_lib.inference import Predictor  # noqa: E402
 from hrcn_lib.models import build_model, input_size  # noqa: E402
+from hrcn_lib.paper_numbers import PAPER_TABLE3  # noqa: E402
 
 PAIRS = ("hr-celestialnet:lcid", "alexnet:lcid-resize", "alexnet:lcid", "vgg:lcid-resize",
          "vgg:lcid", "resnet:lcid-resize", "resnet:lcid")

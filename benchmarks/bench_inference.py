@@ -1,4 +1,4 @@
-"""Inference of one 2048x4096 sample: naive fp32 eager vs :class:`hrcn_lib.evaluate.Predictor`.
+"""Inference of one 2048x4096 sample: naive fp32 eager vs :class:`hrcn_lib.inference.Predictor`.
 
 Each mode runs in a fresh process that loads the model from a checkpoint file and
 predicts (``--repeats`` times, the first call reported separately), so the peak RSS is
@@ -38,7 +38,8 @@ def _write_checkpoint(model_name: str, dataset: str, path: Path) -> None:
     import torch
 
     from hrcn_lib.models import build_model
-    from hrcn_lib.train import MODEL_FORMAT, TrainConfig, save_checkpoint
+    from hrcn_lib.runtime import MODEL_FORMAT, save_checkpoint
+    from hrcn_lib.train import TrainConfig
 
     torch.manual_seed(0)
     model = build_model(model_name, dataset)
@@ -72,7 +73,7 @@ def _child(mode: str, ckpt: Path, repeats: int, dataset: str, device: str) -> di
             with torch.no_grad():
                 return torch.softmax(model(x.to(device)), dim=1).cpu()
     else:
-        from hrcn_lib.evaluate import Predictor
+        from hrcn_lib.inference import Predictor
 
         predictor = Predictor.from_checkpoint(ckpt, device=device)
 
@@ -95,7 +96,7 @@ def _paired(ckpt: Path, repeats: int, dataset: str, device: str) -> dict:
     """Both modes in one process, called alternately: paired timings share the load."""
     import torch
 
-    from hrcn_lib.evaluate import Predictor
+    from hrcn_lib.inference import Predictor
     from hrcn_lib.models import build_model, input_size
 
     torch.manual_seed(1)

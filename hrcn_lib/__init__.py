@@ -14,7 +14,7 @@ numpy; each name loads its module on first use)::
                           the model's float32 (2048, 4096) sample
 ``build_model``           :func:`hrcn_lib.models.build_model`: HR-CelestialNet and the
                           three baselines
-``Predictor``             :class:`hrcn_lib.evaluate.Predictor`: fast inference on
+``Predictor``             :class:`hrcn_lib.inference.Predictor`: fast inference on
                           arrays or files
 ``read_manifest``         :func:`hrcn_lib.manifest.read_manifest`: an LCID manifest CSV
 ``simulate_dataset``      :func:`hrcn_lib.simulate.simulate_dataset`: LCID-sim raw
@@ -34,7 +34,7 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str] = {
     "load_sample": "hrcn_lib.preprocess",
     "build_model": "hrcn_lib.models",
-    "Predictor": "hrcn_lib.evaluate",
+    "Predictor": "hrcn_lib.inference",
     "read_manifest": "hrcn_lib.manifest",
     "simulate_dataset": "hrcn_lib.simulate",
     "grad_cam": "hrcn_lib.saliency",
@@ -44,7 +44,7 @@ __all__ = ["__version__", "load_sample", "build_model", "Predictor", "read_manif
            "simulate_dataset", "grad_cam"]
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazily
-    from hrcn_lib.evaluate import Predictor
+    from hrcn_lib.inference import Predictor
     from hrcn_lib.manifest import read_manifest
     from hrcn_lib.models import build_model
     from hrcn_lib.preprocess import load_sample

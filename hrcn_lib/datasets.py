@@ -3,7 +3,7 @@
 Each item is ``(x, y)``: ``x`` a ``torch.float32`` tensor of shape ``(1, H, W)``
 (one channel: the normalised, bias-subtracted sample of
 :func:`hrcn_lib.preprocess.load_sample`), ``y`` an ``int`` class,
-**0 = galaxy, 1 = NSC** (:data:`hrcn_lib.manifest.LABELS`).
+**0 = galaxy, 1 = NSC** (:data:`hrcn_lib.names.LABELS`).
 
 * **LCID**: ``(H, W) = (2048, 4096)``, the full sample.
 * **LCID-Resize**: ``(H, W) = (224, 448)``, the LCID sample passed through
@@ -28,7 +28,6 @@ from __future__ import annotations
 import hashlib
 import os
 import random
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -38,9 +37,11 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from hrcn_lib.instruments import SAMPLE_SHAPE
-from hrcn_lib.manifest import LABELS
-from hrcn_lib.preprocess import PreprocessError
+import hrcn_lib.instruments as instruments
+import hrcn_lib.preprocess as preprocess
+from hrcn_lib.names import INPUT_SIZES, LABELS, LCID_SIZE, RESIZE_SIZE
+from hrcn_lib.paths import atomic_write
+from hrcn_lib.preprocess import PreprocessError, read_header_info
 
 __all__ = [
     "DATASET_SIZES",
@@ -54,11 +55,11 @@ __all__ = [
     "file_digest",
 ]
 
-#: LCID-Resize sample shape (H, W), the paper's 224x448.
-RESIZE_SHAPE: tuple[int, int] = (224, 448)
+#: LCID-Resize sample shape (H, W), the paper's 224x448 (:data:`hrcn_lib.names.RESIZE_SIZE`).
+RESIZE_SHAPE: tuple[int, int] = RESIZE_SIZE
 
-#: Dataset name -> sample shape (H, W).
-DATASET_SIZES: dict[str, tuple[int, int]] = {"lcid": SAMPLE_SHAPE, "lcid-resize": RESIZE_SHAPE}
+#: Dataset name -> sample shape (H, W) (:data:`hrcn_lib.names.INPUT_SIZES`).
+DATASET_SIZES: dict[str, tuple[int, int]] = INPUT_SIZES
 
 #: Version of the cache entry format; bump to invalidate every cache.
 _CACHE_FORMAT = 1
@@ -105,22 +106,19 @@ def file_digest(path: str | os.PathLike[str]) -> str:
 
 
 def _code_fingerprint() -> str:
-    """Hash of the code that determines a sample (preprocessing, geometry, OpenCV version)."""
-    import hrcn_lib.instruments as instruments
-    import hrcn_lib.preprocess as preprocess
-
+    """Hash of the code that determines a sample (every module of the preprocessing package,
+    the geometry, the OpenCV version)."""
     digest = hashlib.blake2b(digest_size=8)
-    for module in (preprocess, instruments):
-        digest.update(Path(module.__file__).read_bytes())
+    sources = sorted(Path(preprocess.__file__).parent.glob("*.py")) + [Path(instruments.__file__)]
+    for source in sources:
+        digest.update(source.read_bytes())
     digest.update(f"cv2={cv2.__version__};format={_CACHE_FORMAT}".encode())
     return digest.hexdigest()
 
 
 def _load_sample(path: str, hdu: int) -> np.ndarray:
     """Indirection so tests can count raw reads; calls :func:`hrcn_lib.preprocess.load_sample`."""
-    from hrcn_lib.preprocess import load_sample
-
-    return load_sample(path, hdu)
+    return preprocess.load_sample(path, hdu)
 
 
 class LCIDDataset(Dataset):
@@ -165,7 +163,7 @@ class LCIDDataset(Dataset):
     @property
     def shape(self) -> tuple[int, int]:
         """Sample shape ``(H, W)``."""
-        return SAMPLE_SHAPE if self.size is None else self.size
+        return LCID_SIZE if self.size is None else self.size
 
     def __len__(self) -> int:
         return len(self.df)
@@ -241,8 +239,6 @@ def check_manifest_files(df: pd.DataFrame) -> None:
         SampleError: the first row that fails, naming the row (index, body, OBSID, HDU),
             the file and the fix.
     """
-    from hrcn_lib.preprocess import read_header_info
-
     missing = [c for c in ("path", "hdu") if c not in df.columns]
     if missing:
         raise SampleError(f"manifest lacks column(s) {missing}: expected local files in 'path' "
@@ -282,16 +278,9 @@ def _read_entry(entry: Path, shape: tuple[int, int]) -> np.ndarray | None:
 
 
 def _write_entry(entry: Path, sample: np.ndarray) -> None:
-    """Write a cache entry atomically (temporary file in the same folder, then rename)."""
-    entry.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".", suffix=".npy.tmp", dir=entry.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.save(handle, sample, allow_pickle=False)
-        os.replace(tmp, entry)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write a cache entry atomically (:func:`hrcn_lib.paths.atomic_write`)."""
+    with atomic_write(entry, "wb") as handle:
+        np.save(handle, sample, allow_pickle=False)
 
 
 def make_dataset(

@@ -3,8 +3,10 @@
 Every function takes arrays / DataFrames that other modules produced (raw SCI
 arrays, samples, confusion matrices, histories, binned accuracies, layer
 tables) and returns a :class:`matplotlib.figure.Figure`. Nothing here computes
-a metric: binned accuracies, confusion matrices and the like come from
-:mod:`hrcn_lib.evaluate` / :mod:`hrcn_lib.chapters`.
+a metric or reads a file: binned accuracies, confusion matrices, loaded samples
+and the like come from :mod:`hrcn_lib.evaluate` / :mod:`hrcn_lib.chapters`.
+Figure 1 is :func:`figure1`, Figure 2 :func:`figure2`, Figure 3
+:func:`confusion_matrices`, Figure 4 :func:`misclassified_grid`.
 
 Figures are created with :class:`matplotlib.figure.Figure` directly (not
 ``pyplot``), so a notebook shows each one exactly once (as the cell's value)
@@ -23,6 +25,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch, Rectangle
 
 from hrcn_lib.instruments import ChipLayout, chip_layout
+from hrcn_lib.names import CLASS_NAMES
 
 __all__ = [
     "REGION_COLOURS",
@@ -30,6 +33,8 @@ __all__ = [
     "draw_layout",
     "figure1",
     "layout_figure",
+    "pick_gallery_rows",
+    "figure2",
     "thumbnail_gallery",
     "confusion_matrices",
     "training_curves",
@@ -251,6 +256,87 @@ def figure1(panels: Sequence[tuple[str, int, np.ndarray, np.ndarray, str]],
     return fig
 
 
+def pick_gallery_rows(df: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
+    """The samples of :func:`figure2`: one clear and one blurry row per morphology (if any).
+
+    Args:
+        df: manifest with ``label``, ``morphology`` and ``blurry`` columns (LCID-sim's).
+        seed: which of the candidates to show.
+
+    Returns:
+        The chosen rows with a new ``kind`` column (``"clear"``/``"blurry"``), ordered by
+        label, morphology, kind.
+
+    Raises:
+        ValueError: the manifest lacks one of those columns.
+    """
+    missing = {"morphology", "blurry", "label"} - set(df.columns)
+    if missing:
+        raise ValueError(f"Figure 2 needs manifest columns {sorted(missing)}")
+    out = []
+    for _, group in df.groupby(["label", "morphology"], sort=True):
+        for kind, flag in (("clear", False), ("blurry", True)):
+            cand = group[group["blurry"] == flag]
+            if len(cand):
+                row = cand.sample(1, random_state=seed).iloc[0].copy()
+                row["kind"] = kind
+                out.append(row)
+    return pd.DataFrame(out).reset_index(drop=True)
+
+
+#: Display range of the samples in Figure 2 (the preprocessed sky is ~0, saturation ~10).
+_FIGURE2_RANGE: tuple[float, float] = (-0.5, 6.0)
+
+
+def figure2(rows: pd.DataFrame, samples: Sequence[np.ndarray], *, ax_width: float = 2.6,
+            max_pixels: int = 256) -> Figure:
+    """The paper's Figure 2 for simulated data: per morphology (rows), a clear and a blurry
+    sample (columns), as the models see them after preprocessing.
+
+    Args:
+        rows: :func:`pick_gallery_rows` output (``label, morphology, kind, body, filter,
+            exptime, psf_fwhm, snr``).
+        samples: one preprocessed sample (H, W) per row, in the same order.
+        ax_width: inches per thumbnail.
+        max_pixels: display size of each thumbnail (block-averaged).
+
+    Returns:
+        A Figure; a cell without a sample of that kind says so.
+
+    Raises:
+        ValueError: ``rows`` empty or ``samples`` of another length.
+    """
+    if rows.empty or len(samples) != len(rows):
+        raise ValueError(f"figure2: {len(rows)} rows and {len(samples)} samples: expected the "
+                         "same non-zero number")
+    morphs = list(dict.fromkeys(zip(rows["label"], rows["morphology"], strict=True)))
+    fig = Figure(figsize=(2 * ax_width, 0.55 * ax_width * len(morphs) + 0.6),
+                 layout="constrained")
+    axes = fig.subplots(len(morphs), 2, squeeze=False)
+    for i, (label, morph) in enumerate(morphs):
+        for j, kind in enumerate(("clear", "blurry")):
+            ax = axes[i, j]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if j == 0:
+                ax.set_ylabel(f"{label}\n{morph.replace('_', ' ')}", fontsize=8)
+            if i == 0:
+                ax.set_title(kind, fontsize=9, weight="bold", loc="center", pad=18)
+            hit = np.flatnonzero(((rows["label"] == label) & (rows["morphology"] == morph)
+                                  & (rows["kind"] == kind)).to_numpy())
+            if not len(hit):
+                ax.text(0.5, 0.5, f"no {kind} sample", ha="center", va="center",
+                        transform=ax.transAxes, fontsize=8)
+                continue
+            r = rows.iloc[hit[0]]
+            ax.imshow(display_image(samples[hit[0]], max_pixels), cmap="gray", origin="lower",
+                      vmin=_FIGURE2_RANGE[0], vmax=_FIGURE2_RANGE[1], interpolation="nearest",
+                      aspect="auto")
+            ax.set_xlabel(f"{r['body']} {r['filter']} {r['exptime']:g}s, "
+                          f"FWHM {r['psf_fwhm']:.2f}\" S/N {r['snr']:.1f}", fontsize=7)
+    return fig
+
+
 def thumbnail_gallery(images: Sequence[np.ndarray], titles: Sequence[str], *, ncols: int = 4,
                       max_pixels: int = 256, row_labels: Sequence[str] | None = None) -> Figure:
     """A grid of sample thumbnails (e.g. one row per morphology).
@@ -285,7 +371,7 @@ def thumbnail_gallery(images: Sequence[np.ndarray], titles: Sequence[str], *, nc
 
 
 def confusion_matrices(confusions: Mapping[str, np.ndarray], *,
-                       classes: Sequence[str] = ("galaxy", "NSC"), ncols: int = 4,
+                       classes: Sequence[str] = CLASS_NAMES, ncols: int = 4,
                        title: str = "") -> Figure:
     """Fig. 3 style panels: one annotated 2x2 confusion matrix per model.
 
@@ -328,9 +414,11 @@ def training_curves(histories: Mapping[str, pd.DataFrame]) -> Figure:
     """Loss and accuracy per epoch for each run (one line per run and split).
 
     Args:
-        histories: run name -> DataFrame of :mod:`hrcn_lib.train`'s
-            ``history.csv``: an ``epoch`` column plus columns whose names
-            contain ``loss`` and/or ``acc`` (e.g. ``train_loss``, ``val_accuracy``).
+        histories: run name -> DataFrame of :mod:`hrcn_lib.train`'s ``history.csv``
+            (:data:`hrcn_lib.train.HISTORY_COLUMNS`: ``epoch, loss, accuracy, lr, seconds,
+            samples_per_s``): an ``epoch`` column plus columns whose names contain ``loss``
+            (left panel) or ``acc`` (right panel); a column named ``val_*`` or ``test_*``
+            is drawn dashed. Other columns are not drawn.
 
     Raises:
         ValueError: if ``histories`` is empty or a history has no ``epoch`` column.
@@ -475,52 +563,46 @@ def saliency_grid(images: Sequence[np.ndarray], heatmaps: Sequence[np.ndarray],
     return fig
 
 
-def _norm_columns(table: pd.DataFrame) -> pd.DataFrame:
-    return table.rename(columns={c: str(c).strip().lower().replace(" ", "_") for c in table.columns})
-
-
 def network_diagram(layers: pd.DataFrame, *, title: str = "HR-CelestialNet") -> Figure:
     """A block diagram of a sequential network from its layer table.
 
     Args:
-        layers: one row per layer (input first) with a type column (``type``)
-            and an output-size column (``output_size`` / ``output_shape``: a
-            tuple like (C, H, W) or text like ``"32 x 2042 x 4090"``); a
-            ``kernel`` column is shown when present. Column names are matched
-            case-insensitively with spaces as underscores (Table 2's headers work).
+        layers: :func:`hrcn_lib.hardware.layer_table` output: one row per layer (input
+            first) with ``type``, ``output_size`` (a tuple: (C, H, W) or (features,)) and
+            ``kernel`` (``"7x7"`` or ``"-"``).
 
     Returns:
         A figure with one box per layer, left to right, box height growing with
         log10 of the output's spatial size and box width with its channels.
 
     Raises:
-        ValueError: if the type or output-size column is missing or the table is empty.
+        ValueError: if a column is missing, an output size is not a tuple of ints, or the
+            table is empty.
     """
-    tab = _norm_columns(layers)
-    out_col = next((c for c in ("output_size", "output_shape", "output") if c in tab.columns), None)
-    if "type" not in tab.columns or out_col is None or tab.empty:
-        raise ValueError(f"network_diagram: need a 'type' and an 'output size' column, got "
-                         f"{list(layers.columns)}")
+    missing = {"type", "output_size", "kernel"} - set(layers.columns)
+    if missing or layers.empty:
+        raise ValueError(f"network_diagram: need the columns type, output_size and kernel of "
+                         f"hardware.layer_table (missing {sorted(missing)}) and at least one row")
     colours = {"conv": "#4c72b0", "pool": "#dd8452", "full": "#55a868", "linear": "#55a868",
                "out": "#c44e52", "input": "#8c8c8c"}
-    fig = Figure(figsize=(max(10, 0.62 * len(tab)), 4.2), layout="constrained")
+    fig = Figure(figsize=(max(10, 0.62 * len(layers)), 4.2), layout="constrained")
     ax = fig.subplots()
     x = 0.0
-    for _, row in tab.iterrows():
-        shape = row[out_col]
-        dims = [int(v) for v in (shape if isinstance(shape, (tuple, list)) else
-                                 str(shape).replace("×", "x").replace("(", "").replace(")", "")
-                                 .replace(",", "x").split("x")) if str(v).strip()]
+    for row in layers.itertuples():
+        if not isinstance(row.output_size, (tuple, list)):
+            raise ValueError(f"network_diagram: output_size {row.output_size!r} of layer "
+                             f"{row.type!r} is not a tuple (C, H, W) or (features,)")
+        dims = [int(v) for v in row.output_size]
         spatial = int(np.prod(dims[1:])) if len(dims) > 1 else 1
         height = 0.5 + 0.6 * np.log10(max(spatial, 1))
         width = 0.2 + 0.17 * np.log2(max(dims[0], 1)) if dims else 0.5
-        kind = str(row["type"]).lower()
+        kind = str(row.type).lower()
         colour = next((v for k, v in colours.items() if k in kind), "#937860")
         ax.add_patch(FancyBboxPatch((x, -height / 2), width, height, boxstyle="round,pad=0.02",
                                     facecolor=colour, edgecolor="black", lw=0.6, alpha=0.85))
-        label = str(row["type"]).replace("Convolution", "Conv").replace("Max Pooling", "MaxPool")
-        if "kernel" in tab.columns and str(row["kernel"]) not in ("-", "", "nan", "None"):
-            label += f"\n{row['kernel']}"
+        label = str(row.type).replace("Convolution", "Conv").replace("Max Pooling", "MaxPool")
+        if str(row.kernel) not in ("-", ""):
+            label += f"\n{row.kernel}"
         ax.text(x + width / 2, height / 2 + 0.15, label, ha="center", va="bottom", fontsize=6.5,
                 rotation=90)
         ax.text(x + width / 2, -height / 2 - 0.15, " x ".join(map(str, dims)), ha="center",

@@ -6,10 +6,11 @@
 * :func:`estimate_training_memory` -- the torchsummary estimate the paper used
   for Table 3 ("input size + forward/backward pass size + params size"), on
   the ``meta`` device, so the 211 GB VGG case costs nothing.
-* :func:`table3` -- Table 3 for the paper's seven model/data-set pairs;
-  :data:`PAPER_TABLE3` is the paper's printed Table 3, kept apart.
+* :func:`table3` -- Table 3 for the paper's seven model/data-set pairs (the paper's
+  printed Table 3 is :data:`hrcn_lib.paper_numbers.PAPER_TABLE3`).
 * :func:`measure_peak_memory` -- the real peak memory of one training step
-  (peak RSS of a fresh process on CPU, ``torch.cuda.max_memory_allocated`` on GPU).
+  (peak RSS of a fresh process on CPU, ``torch.cuda.max_memory_allocated`` on GPU);
+  :func:`measured_memory` -- that for several pairs, kept in a table file and reused.
 
 Which torchsummary. The paper's footnote links the ``torch-summary`` package
 (PyPI), but its Table 3 is reproduced to every printed digit only by the
@@ -44,7 +45,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -52,11 +53,12 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from hrcn_lib.models import MODEL_NAMES, build_model, input_size, set_activation_checkpointing
+from hrcn_lib.models import build_model, set_activation_checkpointing
+from hrcn_lib.names import INPUT_SIZES, MODEL_NAMES, PAIRS, pair_label
+from hrcn_lib.paths import atomic_write
+from hrcn_lib.runtime import resolve_device, resolve_precision
 
 __all__ = [
-    "PAPER_TABLE3",
-    "TABLE3_PAIRS",
     "BYTES_PER_VALUE",
     "MB",
     "MemoryEstimate",
@@ -65,34 +67,14 @@ __all__ = [
     "estimate_training_memory",
     "table3",
     "measure_peak_memory",
-    "peak_memory_record",
+    "measured_memory",
+    "PEAK_MEMORY_COLUMNS",
 ]
 
 #: torchsummary's assumption: every value is a 4-byte float.
 BYTES_PER_VALUE: int = 4
 #: torchsummary's megabyte (and the paper's): 2**20 bytes.
 MB: int = 2**20
-
-#: The paper's Table 3 pairs, in its row order.
-TABLE3_PAIRS: tuple[tuple[str, str], ...] = (
-    ("alexnet", "lcid-resize"), ("alexnet", "lcid"),
-    ("vgg", "lcid-resize"), ("vgg", "lcid"),
-    ("resnet", "lcid-resize"), ("resnet", "lcid"),
-    ("hr-celestialnet", "lcid"),
-)
-
-#: THE PAPER'S printed Table 3 (Zhang et al. 2023), transcribed, not computed:
-#: input MB (batch 4, fp32), model MB, estimated total training size GB.
-PAPER_TABLE3: pd.DataFrame = pd.DataFrame(
-    [("alexnet", "lcid-resize", "224 x 448", 1.53, 385.42, 0.44),
-     ("alexnet", "lcid", "2048 x 4096", 128.0, 385.42, 6.21),
-     ("vgg", "lcid-resize", "224 x 448", 1.53, 904.22, 3.40),
-     ("vgg", "lcid", "2048 x 4096", 128.0, 904.22, 211.14),
-     ("resnet", "lcid-resize", "224 x 448", 1.53, 42.62, 0.53),
-     ("resnet", "lcid", "2048 x 4096", 128.0, 42.62, 41.17),
-     ("hr-celestialnet", "lcid", "2048 x 4096", 128.0, 370.21, 32.79)],
-    columns=["model", "dataset", "image_size", "input_mb", "model_mb", "total_gb"],
-)
 
 _LAYER_TYPES: dict[type, str] = {
     nn.Conv2d: "Convolution",
@@ -287,7 +269,8 @@ def table3(batch_size: int = 4) -> pd.DataFrame:
 
     Models are built on the meta device (nothing allocated). Rounded to two
     decimals (``.round(2)``) the columns ``input_mb``, ``model_mb`` and
-    ``total_gb`` equal the paper's printed values (:data:`PAPER_TABLE3`).
+    ``total_gb`` equal the paper's printed values
+    (:data:`hrcn_lib.paper_numbers.PAPER_TABLE3`).
 
     Returns:
         DataFrame, one row per pair in the paper's order, columns ``model``,
@@ -296,8 +279,8 @@ def table3(batch_size: int = 4) -> pd.DataFrame:
         ``forward_backward_mb`` and ``total_mb``.
     """
     rows = []
-    for name, dataset in TABLE3_PAIRS:
-        h, w = input_size(dataset)
+    for name, dataset in PAIRS:
+        h, w = INPUT_SIZES[dataset]
         with torch.device("meta"):
             model = build_model(name, dataset)
         est = estimate_training_memory(model, (1, h, w), batch_size)
@@ -481,6 +464,92 @@ def _run_child(cfg: dict, timeout_s: float) -> dict:
     return json.loads(lines[-1])
 
 
-def peak_memory_record(result: PeakMemory) -> dict:
-    """``PeakMemory`` as a flat dict (for DataFrames / JSON)."""
-    return asdict(result)
+# ----------------------------------------------------------------------------- a table of them
+
+#: Columns of the table of :func:`measured_memory` (after the ``run`` index).
+PEAK_MEMORY_COLUMNS: tuple[str, ...] = ("peak_mb", "training_mb", "step_s", "micro_batch",
+                                        "precision", "checkpoint_segments", "device", "note")
+_PEAK_MEMORY_NUMBERS = ("peak_mb", "training_mb", "step_s", "micro_batch", "checkpoint_segments")
+
+
+def measured_memory(pairs: Sequence[tuple[str, str]], cache: Path | str, *,
+                    micro_batch: int = 1, precision: str = "auto", device: str = "auto",
+                    checkpoint_segments: int = 0, max_pixels: int | None = None,
+                    measure: bool = True) -> pd.DataFrame:
+    """Peak memory of one training step of each pair, measured once and kept in ``cache``.
+
+    Each step runs with ``micro_batch`` samples, the effective precision
+    (:func:`hrcn_lib.runtime.resolve_precision`: bf16 only where the hardware has it) and
+    ``checkpoint_segments`` (0: no activation checkpointing), via
+    :func:`measure_peak_memory` (a fresh process on CPU). The table is written to ``cache``
+    (atomically) and read from there on later calls.
+
+    Args:
+        pairs: (model, data set) pairs, in the table's order.
+        cache: the table file (e.g. :attr:`hrcn_lib.paths.RunPaths.peak_memory`).
+        micro_batch, precision, device, checkpoint_segments: the training step measured.
+        max_pixels: pairs whose input has more pixels are listed as not measured (a run
+            without the time or memory for them); ``None``: every pair is measured.
+        measure: measure when nothing is cached (``False``: only read the cache).
+
+    Returns:
+        DataFrame indexed by run label (:func:`hrcn_lib.names.pair_label`) with
+        :data:`PEAK_MEMORY_COLUMNS`: ``peak_mb``, ``training_mb`` (peak minus an idle
+        process), ``step_s`` (s), ``micro_batch``, ``precision``, ``checkpoint_segments``,
+        ``device``, ``note``; empty when ``measure`` is false and nothing is cached.
+
+    Raises:
+        ValueError: a cached file that is not such a table (names it; delete it to measure
+            again), or a measurement that fails (see :func:`measure_peak_memory`).
+    """
+    cache = Path(cache)
+    if cache.exists():
+        return _read_peak_memory(cache)
+    if not measure:
+        return pd.DataFrame()
+    dev = resolve_device(device)
+    effective = resolve_precision(precision, dev, warn=False)
+    rows = []
+    for model, dataset in pairs:
+        h, w = INPUT_SIZES[dataset]
+        row = {"run": pair_label(model, dataset), "peak_mb": float("nan"),
+               "training_mb": float("nan"), "step_s": float("nan"), "micro_batch": micro_batch,
+               "precision": effective, "checkpoint_segments": checkpoint_segments,
+               "device": dev.type, "note": ""}
+        if max_pixels is not None and h * w > max_pixels:
+            row["note"] = f"not measured: {h} x {w} is above this run's limit of {max_pixels:,} pixels"
+        else:
+            res = measure_peak_memory(model, (h, w), batch_size=micro_batch, device=str(dev),
+                                      precision=effective, checkpoint_segments=checkpoint_segments)
+            row.update(peak_mb=round(res.peak_mb, 1), training_mb=round(res.training_mb, 1),
+                       step_s=round(res.seconds, 2), note=res.method)
+        rows.append(row)
+    table = pd.DataFrame(rows).set_index("run")
+    with atomic_write(cache) as fh:  # a killed build leaves no half-written table
+        table.to_csv(fh, lineterminator="\n")
+    return table
+
+
+def _read_peak_memory(path: Path) -> pd.DataFrame:
+    """The cached table of :func:`measured_memory`, checked.
+
+    Raises:
+        ValueError: not such a table (unreadable, columns missing, a value that is not a
+            number), naming the file and the fix (delete it to measure again).
+    """
+    fix = "delete it to measure again"
+    try:
+        table = pd.read_csv(path, index_col="run", keep_default_na=False,
+                            na_values={"peak_mb": [""], "training_mb": [""], "step_s": [""]})
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not a readable peak-memory table ({exc}); {fix}") from None
+    missing = [c for c in PEAK_MEMORY_COLUMNS if c not in table.columns]
+    if missing:
+        raise ValueError(f"{path}: peak-memory table lacks columns {missing}; {fix}")
+    for col in _PEAK_MEMORY_NUMBERS:
+        if not pd.api.types.is_numeric_dtype(table[col]):
+            raise ValueError(f"{path}: column {col!r} of the peak-memory table holds values "
+                             f"that are not numbers; {fix}")
+    if table.index.has_duplicates or table.empty:
+        raise ValueError(f"{path}: peak-memory table has no rows or repeats a run; {fix}")
+    return table

@@ -28,6 +28,12 @@ chapter): ACS DHB 2.2/4.2, WFC3 IHB 5.3, WFC3 DHB 2.2, hstcal
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from hrcn_lib.names import LCID_SIZE
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "SAMPLE_SHAPE",
@@ -40,11 +46,12 @@ __all__ = [
     "DETECTORS",
     "detector",
     "chip_layout",
+    "layout_table",
     "SCIENCE_HDUS",
 ]
 
-#: Shape of every model-ready sample, numpy (rows, cols) = (2048, 4096).
-SAMPLE_SHAPE: tuple[int, int] = (2048, 4096)
+#: Shape of every model-ready sample, numpy (rows, cols) = (2048, 4096): the LCID size.
+SAMPLE_SHAPE: tuple[int, int] = LCID_SIZE
 
 #: HDU indices of the two SCI extensions of a full-frame file.
 SCIENCE_HDUS: tuple[int, int] = (1, 4)
@@ -347,3 +354,24 @@ def chip_layout(instrument: str, hdu: int) -> ChipLayout:
             f"HDU {hdu} of a full-frame {instrument} file is not a SCI extension: expected 1 or 4"
         )
     return det.chips[hdu]
+
+
+def layout_table() -> pd.DataFrame:
+    """Every region of both chips of both cameras (:data:`DETECTORS`) as rows.
+
+    Returns:
+        DataFrame ``instrument, chip, hdu, raw_shape, region, kind, rows, cols, size`` with
+        half-open 0-based ranges as text (``"(0, 2068)"``) and ``size`` as ``"rows x cols"``.
+    """
+    import pandas as pd  # lazily: the command line reads this module for its --help
+
+    rows = []
+    for inst, det in DETECTORS.items():
+        for hdu, lay in det.chips.items():
+            for reg in lay.regions:
+                rows.append({"instrument": inst, "chip": lay.chip, "hdu": hdu,
+                             "raw_shape": f"{lay.raw_shape[0]} x {lay.raw_shape[1]}",
+                             "region": reg.name, "kind": reg.kind, "rows": str(reg.rows),
+                             "cols": str(reg.cols),
+                             "size": f"{reg.rows[1] - reg.rows[0]} x {reg.cols[1] - reg.cols[0]}"})
+    return pd.DataFrame(rows)

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -41,6 +40,8 @@ import numpy as np
 import pandas as pd
 
 from hrcn_lib.instruments import DETECTORS, SCIENCE_HDUS
+from hrcn_lib.names import LABELS
+from hrcn_lib.paths import atomic_write
 
 __all__ = [
     "LABELS",
@@ -57,9 +58,6 @@ __all__ = [
     "split_by_body",
     "dataset_table",
 ]
-
-#: Label string -> integer class used by the models (0 = galaxy, 1 = NSC).
-LABELS: dict[str, int] = {"galaxy": 0, "NSC": 1}
 
 #: Authors' column name -> normalised column name (in the authors' order).
 AUTHOR_COLUMNS: dict[str, str] = {
@@ -395,14 +393,8 @@ def write_manifest(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
             for p in out["path"]
         ]
     out = out.rename(columns={v: k for k, v in AUTHOR_COLUMNS.items()})
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="") as handle:
-            out.to_csv(handle, index=True, lineterminator="\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as handle:
+        out.to_csv(handle, index=True, lineterminator="\n")
     return path
 
 

@@ -43,6 +43,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from hrcn_lib.manifest import ManifestError, check_obsid, read_manifest, validate_manifest
+from hrcn_lib.preprocess import read_header_info
 
 __all__ = [
     "DownloadTask",
@@ -164,8 +165,6 @@ def plan_downloads(
 
 
 def _default_reader() -> Callable[[str | Path, int], Any]:
-    from hrcn_lib.preprocess import read_header_info
-
     return read_header_info
 
 

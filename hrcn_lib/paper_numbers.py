@@ -2,9 +2,9 @@
 
 Every constant here is *the paper's*, copied from its tables and text; none of
 them is measured by this project. The book shows them in a "paper" column
-beside "ours" and never presents them as our results. Table 3 (hardware) is
-transcribed once, as :data:`hrcn_lib.hardware.PAPER_TABLE3`, beside the code
-that recomputes it; :func:`paper_table3` returns it.
+beside "ours" and never presents them as our results. Model and data set
+display names (:data:`MODEL_LABELS`, :data:`DATASET_LABELS`) come from
+:mod:`hrcn_lib.names`. This module imports pandas only (no torch).
 
 Units: accuracies and F1 scores are percentages (0-100) as printed; times are
 milliseconds per sample; memory sizes are MB (input, model) and GB (total).
@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import pandas as pd
 
+from hrcn_lib.names import DATASET_LABELS, MODEL_LABELS, PAIRS
+
 __all__ = [
     "PAPER_CITATION",
     "PAPER_TABLE1",
     "PAPER_TABLE2",
+    "PAPER_TABLE3",
     "PAPER_TABLE4",
     "PAPER_TABLE_A1",
     "PAPER_BLURRY",
@@ -28,7 +31,6 @@ __all__ = [
     "MODEL_LABELS",
     "DATASET_LABELS",
     "paper_table1",
-    "paper_table2",
     "paper_table3",
     "paper_table4",
     "paper_table_a1",
@@ -36,15 +38,6 @@ __all__ = [
 
 #: How the book cites the paper (key of ``book/references.bib``).
 PAPER_CITATION: str = "zhang2023hrcelestialnet"
-
-#: Display names the paper uses for the models and data sets.
-MODEL_LABELS: dict[str, str] = {
-    "alexnet": "AlexNet",
-    "vgg": "VGGNet",
-    "resnet": "ResNet",
-    "hr-celestialnet": "HR-CelestialNet",
-}
-DATASET_LABELS: dict[str, str] = {"lcid": "LCID", "lcid-resize": "LCID-Resize", "blurry": "LCID-Blurry"}
 
 #: Table 1: celestial bodies and samples of LCID (class -> counts).
 PAPER_TABLE1: dict[str, dict[str, int]] = {
@@ -78,6 +71,19 @@ PAPER_TABLE2: tuple[tuple[str, str, str, str, tuple[int, ...], str, int], ...] =
     ("20", "Fully Connected", "-", "-", (4096,), "ReLU", 69_210_112),
     ("21", "Fully Connected", "-", "-", (4096,), "ReLU", 16_781_312),
     ("22", "Output", "-", "-", (2,), "Softmax", 8_194),
+)
+
+#: Table 3: per pair, input MB (batch 4, fp32), model MB and the estimated total training
+#: size GB, with the image size as printed.
+PAPER_TABLE3: pd.DataFrame = pd.DataFrame(
+    [("alexnet", "lcid-resize", "224 x 448", 1.53, 385.42, 0.44),
+     ("alexnet", "lcid", "2048 x 4096", 128.0, 385.42, 6.21),
+     ("vgg", "lcid-resize", "224 x 448", 1.53, 904.22, 3.40),
+     ("vgg", "lcid", "2048 x 4096", 128.0, 904.22, 211.14),
+     ("resnet", "lcid-resize", "224 x 448", 1.53, 42.62, 0.53),
+     ("resnet", "lcid", "2048 x 4096", 128.0, 42.62, 41.17),
+     ("hr-celestialnet", "lcid", "2048 x 4096", 128.0, 370.21, 32.79)],
+    columns=["model", "dataset", "image_size", "input_mb", "model_mb", "total_gb"],
 )
 
 #: Table 4: (model, dataset) -> accuracy and F1 (percent), times (ms/sample).
@@ -167,30 +173,15 @@ def paper_table1() -> pd.DataFrame:
     return pd.DataFrame(data, index=list(rows))
 
 
-def paper_table2() -> pd.DataFrame:
-    """Table 2 as printed, one row per layer (output size as ``"C x H x W"`` text)."""
-    return pd.DataFrame(
-        [(layer, kind, kernel, stride, " x ".join(map(str, out)), act, params)
-         for layer, kind, kernel, stride, out, act, params in PAPER_TABLE2],
-        columns=["Layer", "Type", "Kernel", "Stride", "Output Size", "Activation",
-                 "Trainable Paras"],
-    )
-
-
 def paper_table3() -> pd.DataFrame:
-    """Table 3 as printed: ``model, dataset, image_size, input_mb, model_mb, total_gb``.
-
-    The transcription lives in :data:`hrcn_lib.hardware.PAPER_TABLE3` (one copy,
-    next to the code that recomputes it); this returns a copy of it.
-    """
-    from hrcn_lib.hardware import PAPER_TABLE3
-
+    """Table 3 as printed: ``model, dataset, image_size, input_mb, model_mb, total_gb``
+    (a copy of :data:`PAPER_TABLE3`)."""
     return PAPER_TABLE3.copy()
 
 
 def paper_table4() -> pd.DataFrame:
     """Table 4 as printed: one row per (model, dataset) with metrics (%) and times (ms)."""
-    return pd.DataFrame([{"model": m, "dataset": d, **v} for (m, d), v in PAPER_TABLE4.items()])
+    return pd.DataFrame([{"model": m, "dataset": d, **PAPER_TABLE4[(m, d)]} for m, d in PAIRS])
 
 
 def paper_table_a1() -> pd.DataFrame:

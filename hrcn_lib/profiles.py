@@ -20,12 +20,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-__all__ = ["RunSpec", "Profile", "PROFILES", "get_profile", "MODEL_NAMES", "DATASET_NAMES"]
+from hrcn_lib.names import DATASET_NAMES, MODEL_NAMES, PAIRS, pair_key, pair_label
 
-#: Model names understood by :func:`hrcn_lib.models.build_model`.
-MODEL_NAMES: tuple[str, ...] = ("hr-celestialnet", "alexnet", "vgg", "resnet")
-#: Dataset names: full-resolution LCID (2048x4096) and LCID-Resize (224x448).
-DATASET_NAMES: tuple[str, ...] = ("lcid", "lcid-resize")
+__all__ = ["RunSpec", "Profile", "PROFILES", "get_profile", "MODEL_NAMES", "DATASET_NAMES"]
 
 
 @dataclass(frozen=True)
@@ -52,20 +49,23 @@ class RunSpec:
     @property
     def key(self) -> str:
         """Run-directory name of the pair, e.g. ``"hr-celestialnet_lcid"``."""
-        return f"{self.model}_{self.dataset}"
+        return pair_key(self.model, self.dataset)
+
+    @property
+    def label(self) -> str:
+        """Display name of the pair, e.g. ``"HR-CelestialNet (LCID)"``."""
+        return pair_label(self.model, self.dataset)
 
 
 def _all_pairs(disabled: dict[str, str], epochs: dict[str, int] | None = None,
                caps: dict[str, int] | None = None) -> tuple[RunSpec, ...]:
     """The paper's seven Table 4 pairs, some disabled (key -> reason), with per-pair
     epochs and training-sample caps (key -> value)."""
-    pairs = [("alexnet", "lcid-resize"), ("alexnet", "lcid"), ("vgg", "lcid-resize"), ("vgg", "lcid"),
-             ("resnet", "lcid-resize"), ("resnet", "lcid"), ("hr-celestialnet", "lcid")]
     epochs = epochs or {}
     caps = caps or {}
     out = []
-    for model, dataset in pairs:
-        key = f"{model}_{dataset}"
+    for model, dataset in PAIRS:
+        key = pair_key(model, dataset)
         out.append(RunSpec(model, dataset, key not in disabled, disabled.get(key, ""),
                            epochs.get(key), caps.get(key)))
     return tuple(out)
@@ -85,11 +85,15 @@ class Profile:
             the separate LCID-Blurry validation bodies (disjoint from LCID's).
         test_fraction: fraction of samples in the body-level test split.
 
-    Training (:mod:`hrcn_lib.train`), the paper's recipe by default:
+    Training (:mod:`hrcn_lib.train`): a profile names only where it departs from the
+    recipe's defaults, :class:`hrcn_lib.train.TrainConfig` (the paper's recipe: SGD, lr
+    1e-4, batch 4, 20 epochs); ``None`` keeps the default.
+    :meth:`hrcn_lib.train.TrainConfig.from_profile` is the one place a profile and a pair
+    become a recipe.
         runs: the Table 4 pairs, enabled or disabled with a reason.
-        epochs, batch_size, lr: SGD recipe (paper: 20 epochs, batch 4, lr 1e-4).
-        momentum: SGD momentum (paper: none, 0). A profile that departs from the
-            paper's recipe says so in ``recipe_departure``.
+        epochs: passes over the training data (a pair's ``RunSpec.epochs`` wins).
+        batch_size, lr, momentum: SGD settings. A profile that departs from the paper's
+            optimizer says so in ``recipe_departure``.
         recipe_departure: why this profile's optimizer differs from the paper's
             (empty: it does not); chapter 4 prints it.
         micro_batch: samples per forward pass; gradient accumulation makes the
@@ -98,8 +102,10 @@ class Profile:
             natively -- CUDA, or a CPU with AMX / AVX512-BF16 -- else fp32),
             ``"bf16"`` or ``"fp32"``. On a CPU without native bf16 (e.g. AVX2
             only), bf16 convolutions are 10-400x slower than fp32.
-        device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
+        device: ``"cpu"``, ``"cuda"`` or ``"auto"`` (training and evaluation).
         checkpoint_activations: activation checkpointing for full-resolution runs.
+
+    Run sizes:
         max_train_samples: default cap on training samples per pair (a seeded,
             class-balanced subset; ``None``: all); a pair's own cap wins.
         max_eval_samples: cap on evaluated samples per set (``None``: all).
@@ -107,6 +113,9 @@ class Profile:
         seed: master seed of data simulation, split and training.
         simulation_jobs: worker processes that simulate the data (``None``: one per CPU
             core; each holds a raw frame and its PSF-convolved scene in memory).
+        measure_max_pixels: the hardware chapter measures one training step of the pairs
+            whose input has at most this many pixels (``None``: every enabled pair); the
+            others are listed as not measured.
     """
 
     name: str
@@ -119,20 +128,21 @@ class Profile:
     runs: tuple[RunSpec, ...]
     epochs: int
     nsc_exposure_factor: int = 1
-    batch_size: int = 4
-    lr: float = 1e-4
-    momentum: float = 0.0
+    batch_size: int | None = None
+    lr: float | None = None
+    momentum: float | None = None
     recipe_departure: str = ""
-    micro_batch: int = 1
-    precision: str = "auto"
-    device: str = "auto"
-    checkpoint_activations: bool = False
+    micro_batch: int | None = None
+    precision: str | None = None
+    device: str | None = None
+    checkpoint_activations: bool | None = None
     test_fraction: float = 0.2
     max_train_samples: int | None = None
     max_eval_samples: int | None = None
     timing_samples: int = 5
     seed: int = 0
     simulation_jobs: int | None = None
+    measure_max_pixels: int | None = None
     description: str = ""
 
     def train_cap(self, spec: RunSpec) -> int | None:
@@ -156,15 +166,6 @@ class Profile:
         return replace(self, **overrides)
 
 
-# Measured on the 2-core AVX2 machine (fp32, batch 1, 2048x4096, load ~3.5): one training
-# step of HR-CelestialNet takes ~29 s, AlexNet ~17 s, ResNet-18 ~56 s; one inference pass
-# 7 s, 3 s and 9 s. In a cpu book run (load 1.5-3.7) AlexNet/LCID trained at 8.1 s per sample,
-# VGG-16-BN/LCID-Resize at 4.3 s per sample, AlexNet/LCID-Resize at 0.4 s. With the caps below a
-# fresh `make book` (cpu) took 34 min on the quiet machine (2026-11-26 14:58-15:33): 01_data 286 s
-# (one simulation process then; now one per core), 04_training 1137 s (HR-CelestialNet 32 samples
-# in 481 s), 05 59 s, 06 324 s, 07 182 s, 08 22 s, the rest under 20 s. A second fresh run at the
-# final code (16:03-16:55, two simulation processes) took 52 min: every step ran 1.5-1.9x slower
-# on the same idle VM (04_training 1806 s, HR-CelestialNet 837 s; 01_data 228 s).
 _CPU_INFEASIBLE = {
     "vgg_lcid": "VGG at 2048x4096 needs ~211 GB to train (paper Table 3) and ~2.6 TMAC per "
                 "forward pass: not feasible on a 2-core CPU",
@@ -207,6 +208,7 @@ PROFILES: dict[str, Profile] = {
         batch_size=2,
         timing_samples=2,
         max_eval_samples=8,
+        measure_max_pixels=224 * 448,  # CI has no room for a full-resolution training step
         description="CI: tiny simulated data, one epoch, every notebook in minutes",
     ),
     "cpu": Profile(

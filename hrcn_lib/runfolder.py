@@ -8,27 +8,22 @@ that run (``resume``) or after clearing them (``force``). While a run trains, it
 holds an exclusive lock on the folder (``flock`` on the folder itself: nothing is written
 for it, and the lock ends with the process even after ``kill -9``), so a second process
 cannot train into it at the same time; the temporary files a killed run left behind
-(``.checkpoint.pt.<pid>.tmp``, hundreds of MB for AlexNet) are removed when the next run
-takes the folder.
+(``.checkpoint.pt.<pid>-<random>.tmp`` of :func:`hrcn_lib.paths.atomic_write`, hundreds of MB
+for AlexNet) are removed when the next run takes the folder.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from hrcn_lib.paths import EVAL_FILE_PATTERNS, TRAIN_FILES
+from hrcn_lib.paths import EVAL_FILE_PATTERNS, TEMP_PATTERN, TRAIN_FILES, ModelRun
 
 __all__ = ["RunFolderError", "run_files", "evaluation_files", "remove", "hold",
            "stale_temporaries", "divergence_note"]
-
-#: Temporary files of atomic writes: ``.<name>.<pid>.tmp``.
-_TMP = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.tmp$")
-
 
 class RunFolderError(ValueError):
     """A run folder that cannot be trained into as asked; the message names it and the fix."""
@@ -36,17 +31,15 @@ class RunFolderError(ValueError):
 
 def evaluation_files(folder: Path | str) -> list[Path]:
     """Files of ``hrcn evaluate`` in ``folder`` (predictions, metrics, timings), sorted."""
-    folder = Path(folder)
-    return sorted({p for pat in EVAL_FILE_PATTERNS for p in folder.glob(pat) if p.is_file()})
+    return ModelRun(Path(folder)).evaluation_files()
 
 
 def run_files(folder: Path | str) -> list[Path]:
     """Every file of a training run (and of its evaluations) in ``folder``, sorted."""
-    folder = Path(folder)
-    if not folder.is_dir():
+    run = ModelRun(Path(folder))
+    if not run.root.is_dir():
         return []
-    train = [folder / n for n in TRAIN_FILES if (folder / n).is_file()]
-    return sorted(train + evaluation_files(folder))
+    return sorted(run.train_files() + run.evaluation_files())
 
 
 def remove(paths: list[Path]) -> None:
@@ -79,7 +72,7 @@ def stale_temporaries(folder: Path | str, *, holding: bool) -> list[Path]:
         return []
     out = []
     for p in folder.iterdir():
-        m = _TMP.match(p.name)
+        m = TEMP_PATTERN.match(p.name)
         if not m or not p.is_file():
             continue
         name = m.group("name")
@@ -129,7 +122,7 @@ def hold(folder: Path | str) -> Iterator[Path]:
 def divergence_note(folder: Path | str) -> str:
     """``""``, or a sentence saying that the run in ``folder`` diverged (from its config.json)."""
     try:
-        info = json.loads((Path(folder) / "config.json").read_text()).get("diverged")
+        info = json.loads(ModelRun(Path(folder)).config.read_text()).get("diverged")
     except (OSError, ValueError, AttributeError):
         return ""
     if not isinstance(info, dict):

@@ -1,8 +1,10 @@
 """Training with the paper's recipe: SGD (lr 1e-4), batch 4, cross-entropy, 20 epochs.
 
 Sec. 3.1 of Zhang et al. (2023) trains HR-CelestialNet at 2048x4096 with SGD,
-learning rate 0.0001, batch size 4 and cross-entropy for 20 epochs. :func:`train`
-runs that recipe (every value overridable) on a run directory that receives
+learning rate 0.0001, batch size 4 and cross-entropy for 20 epochs. :class:`TrainConfig`
+holds that recipe as its defaults (every value overridable;
+:meth:`TrainConfig.from_profile` applies a profile's departures for one pair), and
+:func:`train` runs it on a run directory (:class:`hrcn_lib.paths.ModelRun`) that receives
 
 * ``config.json`` -- the full configuration of the run (the effective precision, and the
   training bodies and OBSIDs, which ``hrcn evaluate`` keeps out of test sets),
@@ -38,32 +40,28 @@ bf16, or a CPU with AVX512-BF16/AMX); on other CPUs bf16 is emulated and ~10-100
 slower than fp32, so it falls back to fp32 with a warning (``config.json`` records the
 effective precision). ``precision="auto"`` (the default) takes the environment variable
 ``HRCN_PRECISION`` (``fp32``, ``bf16`` or ``auto``) when it is set, else bf16 where native;
-see :func:`requested_precision`. ``checkpoint_activations=True`` recomputes each network segment
+see :func:`hrcn_lib.runtime.requested_precision`. ``checkpoint_activations=True`` recomputes each network segment
 (the layers between two pooling layers) in the backward pass instead of storing its
 activations.
 
-Scale-out. ``torchrun --nproc_per_node=K -m hrcn_lib.train ...`` runs
-DistributedDataParallel (gloo on CPU, nccl on GPU); each rank takes
+Scale-out. ``torchrun --nproc_per_node=K -m hrcn_lib.cli.train ...`` (the argument parser
+and the torchrun entry live in :mod:`hrcn_lib.cli.train`) runs DistributedDataParallel (gloo on CPU, nccl on GPU); each rank takes
 ``batch_size / K`` samples of every batch from a ``DistributedSampler``, so the
 effective batch stays ``batch_size``. Only rank 0 writes files.
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
 import math
 import os
-import random
-import sys
 import time
-import warnings
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -75,8 +73,35 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm.auto import tqdm
 
 from hrcn_lib import runfolder
-from hrcn_lib.models import set_activation_checkpointing
+from hrcn_lib.datasets import check_manifest_files, make_dataset
+from hrcn_lib.models import build_model, set_activation_checkpointing
+from hrcn_lib.paper_numbers import PAPER_RECIPE
+from hrcn_lib.paths import ModelRun, atomic_write
 from hrcn_lib.runfolder import RunFolderError
+from hrcn_lib.runtime import (  # re-exported: they were first defined here
+    CHECKPOINT_FORMAT,
+    CHECKPOINT_VERSION,
+    MODEL_FORMAT,
+    PRECISION_ENV,
+    PRECISIONS,
+    CheckpointError,
+    checkpoint_file,
+    load_checkpoint,
+    load_trained_model,
+    model_from_payload,
+    native_bf16,
+    nonfinite_tensor,
+    requested_precision,
+    resolve_device,
+    resolve_precision,
+    rng_state,
+    save_checkpoint,
+    seed_everything,
+    set_rng_state,
+)
+
+if TYPE_CHECKING:
+    from hrcn_lib.profiles import Profile, RunSpec
 
 __all__ = [
     "TrainConfig",
@@ -86,46 +111,37 @@ __all__ = [
     "RunFolderError",
     "train",
     "fit",
+    "epoch_batches",
+    "ACTIVATION_CHECKPOINT_SEGMENTS",
+    "HISTORY_COLUMNS",
+    # from hrcn_lib.runtime, importable from here as before
     "load_trained_model",
     "load_checkpoint",
     "model_from_payload",
     "checkpoint_file",
     "save_checkpoint",
-    "epoch_batches",
     "resolve_device",
     "resolve_precision",
     "requested_precision",
     "native_bf16",
+    "seed_everything",
     "PRECISION_ENV",
     "PRECISIONS",
-    "ACTIVATION_CHECKPOINT_SEGMENTS",
-    "seed_everything",
-    "add_train_arguments",
-    "main",
     "CHECKPOINT_FORMAT",
     "MODEL_FORMAT",
-    "HISTORY_COLUMNS",
 ]
 
-CHECKPOINT_FORMAT = "hrcn-checkpoint"
-#: Environment variable that sets what precision ``"auto"`` (or no request) means, for
-#: training and for :class:`hrcn_lib.evaluate.Predictor`: ``fp32``, ``bf16`` or ``auto``.
-PRECISION_ENV = "HRCN_PRECISION"
-#: The precisions a run may request.
-PRECISIONS: tuple[str, ...] = ("bf16", "fp32", "auto")
 #: Activation-checkpointing segments used when ``checkpoint_activations`` is on
 #: (:func:`hrcn_lib.models.set_activation_checkpointing`).
 ACTIVATION_CHECKPOINT_SEGMENTS = 4
-MODEL_FORMAT = "hrcn-model"
-_VERSION = 1
+#: Columns of ``history.csv``.
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "lr", "seconds", "samples_per_s")
 #: Configuration fields that must match when a run is resumed.
 _RESUME_KEYS = ("model_name", "dataset_name", "batch_size", "lr", "momentum", "weight_decay",
                 "seed", "n_samples", "train_bodies", "train_obsids")
-
-
-class CheckpointError(ValueError):
-    """A checkpoint file that cannot be used; the message names the file and why."""
+#: Profile fields that set a recipe value of the same name (``None`` in a profile: the default).
+_PROFILE_RECIPE = ("epochs", "batch_size", "lr", "momentum", "micro_batch", "precision",
+                   "device", "checkpoint_activations", "seed")
 
 
 class TrainingDiverged(ValueError):
@@ -138,6 +154,10 @@ class TrainingDiverged(ValueError):
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything that defines a training run (written to ``config.json``).
+
+    The defaults are the paper's recipe (Sec. 3.1, :data:`hrcn_lib.paper_numbers.PAPER_RECIPE`):
+    SGD without momentum, lr 1e-4, batch 4, 20 epochs, cross-entropy. A profile becomes a
+    recipe through :meth:`from_profile` only.
 
     Attributes:
         model_name, dataset_name: names for :func:`hrcn_lib.models.build_model`.
@@ -164,10 +184,10 @@ class TrainConfig:
 
     model_name: str = "custom"
     dataset_name: str = "custom"
-    epochs: int = 20
-    batch_size: int = 4
-    lr: float = 1e-4
-    momentum: float = 0.0
+    epochs: int = int(PAPER_RECIPE["epochs"])
+    batch_size: int = int(PAPER_RECIPE["batch_size"])
+    lr: float = float(PAPER_RECIPE["lr"])
+    momentum: float = 0.0  # the paper names plain SGD
     weight_decay: float = 0.0
     micro_batch: int = 1
     precision: str = "auto"
@@ -181,6 +201,30 @@ class TrainConfig:
     n_samples: int = 0
     train_bodies: tuple[str, ...] = ()
     train_obsids: tuple[str, ...] = ()
+
+    @classmethod
+    def from_profile(cls, profile: Profile, spec: RunSpec, **overrides: Any) -> TrainConfig:
+        """The recipe of one pair of a profile: the defaults, with what the profile sets.
+
+        A profile's recipe field (``epochs, batch_size, lr, momentum, micro_batch,
+        precision, device, checkpoint_activations, seed``) replaces the default unless it is
+        ``None``; the pair's own ``spec.epochs`` wins over the profile's; ``overrides``
+        (e.g. command-line values) win over both.
+
+        Args:
+            profile: a :class:`hrcn_lib.profiles.Profile`.
+            spec: the pair (:class:`hrcn_lib.profiles.RunSpec`): its model and data set.
+            **overrides: TrainConfig fields.
+
+        Raises:
+            TypeError: an override that is not a TrainConfig field.
+        """
+        recipe: dict[str, Any] = {name: getattr(profile, name) for name in _PROFILE_RECIPE
+                                  if getattr(profile, name) is not None}
+        if spec.epochs is not None:
+            recipe["epochs"] = spec.epochs
+        recipe.update(overrides)
+        return cls(model_name=spec.model, dataset_name=spec.dataset, **recipe)
 
     def validate(self) -> None:
         """Raise ValueError naming the first invalid field."""
@@ -204,7 +248,6 @@ class TrainConfig:
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be 'bf16', 'fp32' or 'auto', got {self.precision!r}")
 
-
 @dataclass
 class TrainResult:
     """What :func:`fit` / :func:`train` return.
@@ -227,114 +270,6 @@ class TrainResult:
     completed: bool
     precision: str
     extra: dict = field(default_factory=dict)
-
-
-# --------------------------------------------------------------------------- devices
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``"auto"``/None -> cuda when available else cpu; anything else as given."""
-    if device is None or str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {str(device)!r} requested but CUDA is not available")
-    return dev
-
-
-def native_bf16(device: torch.device) -> bool:
-    """Whether ``device`` computes bfloat16 natively (not emulated).
-
-    CUDA: :func:`torch.cuda.is_bf16_supported`. CPU: AMX tiles or AVX512-BF16
-    (without them oneDNN emulates bf16 and convolutions run 10-100x slower than fp32).
-    """
-    if device.type == "cuda":
-        return bool(torch.cuda.is_bf16_supported())
-    if device.type != "cpu":
-        return False
-    checks = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
-    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
-
-
-def requested_precision(precision: str | None = None) -> str:
-    """The precision asked for: ``precision`` unless it is ``None``/``"auto"``, then
-    ``$HRCN_PRECISION`` when set (the one switch that forces a path on any machine),
-    else ``"auto"``.
-
-    Returns:
-        ``"bf16"``, ``"fp32"`` or ``"auto"`` (the hardware decides: bf16 where native).
-
-    Raises:
-        ValueError: a precision, or a value of ``HRCN_PRECISION``, other than
-            ``bf16``, ``fp32``, ``auto`` (the message names where it came from).
-    """
-    if precision is not None and precision not in PRECISIONS:
-        raise ValueError(f"precision must be 'bf16', 'fp32' or 'auto', got {precision!r}")
-    if precision in (None, "auto"):
-        env = os.environ.get(PRECISION_ENV, "").strip().lower()
-        if env and env not in PRECISIONS:
-            raise ValueError(f"environment variable {PRECISION_ENV}={env!r}: expected one of "
-                             f"{', '.join(PRECISIONS)} (or unset)")
-        return env or "auto"
-    return precision
-
-
-def resolve_precision(precision: str, device: torch.device, *, warn: bool = True) -> str:
-    """Effective training precision: ``"bf16"`` only where native, otherwise ``"fp32"``.
-
-    ``"auto"`` is first replaced by ``$HRCN_PRECISION`` when set (:func:`requested_precision`).
-    Training never runs emulated bf16 (10-100x slower than fp32); inference may
-    (:class:`hrcn_lib.evaluate.Predictor` forces what is asked).
-
-    Raises:
-        ValueError: for a precision other than ``"bf16"``, ``"fp32"``, ``"auto"``.
-    """
-    precision = requested_precision(precision)
-    if precision == "fp32":
-        return "fp32"
-    if native_bf16(device):
-        return "bf16"
-    if precision == "bf16" and warn:
-        warnings.warn(f"bf16 requested but {device} has no native bf16 (AMX / AVX512-BF16 / "
-                      "CUDA bf16): training in fp32 instead", RuntimeWarning, stacklevel=3)
-    return "fp32"
-
-
-# --------------------------------------------------------------------------- RNG
-
-
-def seed_everything(seed: int) -> None:
-    """Seed python, numpy and torch (all devices)."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def _rng_state() -> dict[str, Any]:
-    """Every RNG state as tensors / primitive containers (``weights_only``-loadable)."""
-    name, keys, pos, has_gauss, cached = np.random.get_state()
-    version, internal, gauss_next = random.getstate()
-    state: dict[str, Any] = {
-        "torch": torch.get_rng_state(),
-        "numpy": {"name": str(name), "keys": torch.from_numpy(keys.astype(np.int64)),
-                  "pos": int(pos), "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
-        "python": {"version": int(version), "internal": list(internal), "gauss_next": gauss_next},
-    }
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict[str, Any]) -> None:
-    torch.set_rng_state(state["torch"])
-    npst = state["numpy"]
-    np.random.set_state((npst["name"], npst["keys"].numpy().astype(np.uint32), npst["pos"],
-                         npst["has_gauss"], npst["cached_gaussian"]))
-    py = state["python"]
-    random.setstate((py["version"], tuple(py["internal"]), py["gauss_next"]))
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
 
 # --------------------------------------------------------------------------- data order
 
@@ -369,117 +304,7 @@ def epoch_batches(n_samples: int, batch_size: int, seed: int, epoch: int, *,
 def _micro_batches(step: list[int], micro_batch: int) -> list[list[int]]:
     return [step[i:i + micro_batch] for i in range(0, len(step), micro_batch)]
 
-
-# --------------------------------------------------------------------------- checkpoints
-
-
-def save_checkpoint(path: Path | str, payload: dict[str, Any]) -> Path:
-    """Write ``payload`` with :func:`torch.save` atomically (temp file + ``os.replace``)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            torch.save(payload, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
-
-
-def load_checkpoint(path: Path | str, *, kind: str = CHECKPOINT_FORMAT,
-                    map_location: str | torch.device = "cpu", mmap: bool = False) -> dict[str, Any]:
-    """Load and validate an hrcn checkpoint (``weights_only=True``).
-
-    Args:
-        path: ``checkpoint.pt`` or ``model.pt`` of a run directory.
-        kind: :data:`CHECKPOINT_FORMAT` (resumable state) or :data:`MODEL_FORMAT`
-            (``model.pt``); a ``model`` kind also accepts a full checkpoint.
-        mmap: memory-map the tensors instead of reading them (low peak memory).
-
-    Raises:
-        CheckpointError: the file is missing, unreadable/corrupt, not written by
-            :mod:`hrcn_lib.train`, of another kind, or malformed (entries of the wrong
-            type or missing); the message names the file.
-    """
-    path = Path(path)
-    if path.is_dir():
-        raise CheckpointError(f"{path}: is a directory: expected a checkpoint file "
-                              "(model.pt or checkpoint.pt)")
-    if not path.is_file():
-        note = runfolder.divergence_note(path.parent)
-        raise CheckpointError(f"{path}: checkpoint file not found" + (f"; {note}" if note else ""))
-    try:
-        payload = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
-    except Exception as exc:  # noqa: BLE001 -- every load failure means an unusable file
-        raise CheckpointError(f"{path}: not a readable torch checkpoint (corrupt or foreign "
-                              f"file): {type(exc).__name__}: {str(exc)[:300]}") from None
-    fmt = payload.get("format") if isinstance(payload, dict) else None
-    accepted = {kind} if kind == CHECKPOINT_FORMAT else {MODEL_FORMAT, CHECKPOINT_FORMAT}
-    if fmt not in accepted:
-        raise CheckpointError(f"{path}: not an hrcn_lib checkpoint (expected format "
-                              f"{kind!r}, found {fmt!r}); was it written by hrcn_lib.train?")
-    if payload.get("version") != _VERSION:
-        raise CheckpointError(f"{path}: checkpoint version {payload.get('version')!r} is not "
-                              f"supported (expected {_VERSION})")
-    _check_payload(payload, path, resumable=kind == CHECKPOINT_FORMAT)
-    return payload
-
-
-#: Entries of a resumable checkpoint beyond config and model, and their types.
-_RESUME_ENTRIES: dict[str, type] = {"optimizer": dict, "position": dict, "epoch_stats": dict,
-                                    "history": list, "rng": dict}
-
-
-def _check_payload(payload: dict[str, Any], path: Path, *, resumable: bool) -> None:
-    """Raise CheckpointError unless ``payload`` has the entries and types hrcn_lib writes."""
-    def bad(what: str) -> CheckpointError:
-        return CheckpointError(f"{path}: malformed checkpoint: {what}; was it written by "
-                               "hrcn_lib.train (or edited since)?")
-
-    missing = [k for k in ("config", "model", *(_RESUME_ENTRIES if resumable else ()))
-               if k not in payload]
-    if missing:
-        raise bad(f"it lacks {missing}")
-    cfg, state = payload["config"], payload["model"]
-    if not isinstance(cfg, dict) or not all(isinstance(cfg.get(k), str)
-                                            for k in ("model_name", "dataset_name")):
-        raise bad(f"'config' is a {type(cfg).__name__}, expected a dict with the strings "
-                  "model_name and dataset_name")
-    if not isinstance(state, dict) or not all(
-            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
-        raise bad(f"'model' is a {type(state).__name__}, expected a dict of parameter "
-                  "name -> tensor")
-    if resumable:
-        for key, typ in _RESUME_ENTRIES.items():
-            if not isinstance(payload[key], typ):
-                raise bad(f"{key!r} is a {type(payload[key]).__name__}, expected a {typ.__name__}")
-        pos = payload["position"]
-        if not all(isinstance(pos.get(k), int) and pos[k] >= 0
-                   for k in ("epoch", "step", "global_step")):
-            raise bad(f"'position' {pos!r}: expected non-negative integers epoch, step, "
-                      "global_step")
-
-
-def _nonfinite_tensor(tensors: dict[str, torch.Tensor], chunk: int = 1 << 22) -> str | None:
-    """Name of the first floating-point tensor holding NaN/inf, else None (checked in chunks)."""
-    for name, t in tensors.items():
-        if not t.is_floating_point() or t.is_meta:
-            continue
-        flat = t.detach().reshape(-1)
-        for i in range(0, flat.numel(), chunk):
-            if not bool(torch.isfinite(flat[i:i + chunk]).all()):
-                return name
-    return None
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+# --------------------------------------------------------------------------- history
 
 
 def _write_history(path: Path, rows: list[dict[str, Any]]) -> None:
@@ -488,7 +313,13 @@ def _write_history(path: Path, rows: list[dict[str, Any]]) -> None:
     writer.writeheader()
     for row in rows:
         writer.writerow({k: row[k] for k in HISTORY_COLUMNS})
-    _write_text_atomic(path, buf.getvalue())
+    with atomic_write(path) as fh:
+        fh.write(buf.getvalue())
+
+
+def _write_config(path: Path, info: dict[str, Any]) -> None:
+    with atomic_write(path) as fh:
+        fh.write(json.dumps(info, indent=2) + "\n")
 
 
 # --------------------------------------------------------------------------- distributed
@@ -548,11 +379,10 @@ def _refuse_used_folder(out_dir: Path, resume: bool, force: bool) -> None:
             "(force=True: deletes those files first), or choose another --out")
 
 
-def _record_divergence(out_dir: Path, info: dict[str, Any], position: dict[str, Any]) -> None:
+def _record_divergence(run: ModelRun, info: dict[str, Any], position: dict[str, Any]) -> None:
     """After a divergence: no model, no checkpoint to resume into it; config.json says why."""
-    runfolder.remove([out_dir / "checkpoint.pt", out_dir / "model.pt"])
-    _write_text_atomic(out_dir / "config.json",
-                       json.dumps({**info, "diverged": position}, indent=2) + "\n")
+    runfolder.remove([run.checkpoint, run.weights])
+    _write_config(run.config, {**info, "diverged": position})
 
 
 def fit(model: nn.Module, dataset: Dataset, out_dir: Path | str, config: TrainConfig, *,
@@ -594,7 +424,8 @@ def fit(model: nn.Module, dataset: Dataset, out_dir: Path | str, config: TrainCo
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         torch.cuda.set_device(device)
     precision = resolve_precision(cfg.precision, device, warn=rank == 0)
-    ckpt_path, hist_path = out_dir / "checkpoint.pt", out_dir / "history.csv"
+    run = ModelRun(out_dir)
+    ckpt_path, hist_path = run.checkpoint, run.history
 
     history: list[dict[str, Any]] = []
     epoch, step_in_epoch, global_step = 0, 0, 0
@@ -606,7 +437,7 @@ def fit(model: nn.Module, dataset: Dataset, out_dir: Path | str, config: TrainCo
         if diff:
             raise CheckpointError(f"{ckpt_path}: cannot resume, the configuration differs "
                                   f"(checkpoint, now): {diff}")
-        bad = _nonfinite_tensor(payload["model"])
+        bad = nonfinite_tensor(payload["model"])
         if bad is not None:
             raise CheckpointError(f"{ckpt_path}: weight {bad!r} holds NaN/inf: cannot resume "
                                   "from a diverged state; train again with --force")
@@ -632,7 +463,7 @@ def fit(model: nn.Module, dataset: Dataset, out_dir: Path | str, config: TrainCo
             epoch, step_in_epoch, global_step = pos["epoch"], pos["step"], pos["global_step"]
             stats = {k: type(v)(payload["epoch_stats"][k]) for k, v in stats.items()}
             history = [{k: r[k] for k in HISTORY_COLUMNS} for r in payload["history"]]
-            _set_rng_state(payload["rng"])
+            set_rng_state(payload["rng"])
         except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as exc:
             raise CheckpointError(f"{ckpt_path}: malformed checkpoint, cannot resume from it: "
                                   f"{type(exc).__name__}: {str(exc)[:200]}") from None
@@ -651,32 +482,32 @@ def fit(model: nn.Module, dataset: Dataset, out_dir: Path | str, config: TrainCo
             if force:
                 runfolder.remove(runfolder.run_files(out_dir))
             elif will_train:  # an earlier model.pt and its evaluations describe other weights
-                runfolder.remove([out_dir / "model.pt", *runfolder.evaluation_files(out_dir)])
-            _write_text_atomic(out_dir / "config.json", json.dumps(info, indent=2) + "\n")
+                runfolder.remove([run.weights, *run.evaluation_files()])
+            _write_config(run.config, info)
 
         def diverge(where: str, what: str, record: dict[str, Any]) -> None:
             """Stop the run: config.json records it, no checkpoint or model stays (rank 0)."""
             if rank == 0:
-                _record_divergence(out_dir, info, record)
+                _record_divergence(run, info, record)
             raise TrainingDiverged(
                 f"{out_dir}: training diverged at {where}: {what}; lower the learning rate "
                 f"(lr {cfg.lr:g}) and train again with --force (force=True). No model.pt was "
                 "written and checkpoint.pt was removed; config.json records the divergence")
 
         def snapshot(ep: int, st: int, finished_epoch_stats: dict[str, Any]) -> None:
-            bad = _nonfinite_tensor(model.state_dict())  # every rank: all stop together
+            bad = nonfinite_tensor(model.state_dict())  # every rank: all stop together
             if bad is not None:
                 diverge(f"optimizer step {global_step}", f"weight {bad!r} holds NaN/inf",
                         {"global_step": global_step, "loss": "finite; weights NaN/inf"})
             if rank != 0:
                 return
             save_checkpoint(ckpt_path, {
-                "format": CHECKPOINT_FORMAT, "version": _VERSION, "config": asdict(cfg),
+                "format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "config": asdict(cfg),
                 "precision": precision, "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(),
                 "position": {"epoch": ep, "step": st, "global_step": global_step},
                 "epoch_stats": dict(finished_epoch_stats), "history": history,
-                "rng": _rng_state(),
+                "rng": rng_state(),
             })
 
         autocast_dtype = torch.bfloat16 if precision == "bf16" else None
@@ -771,8 +602,8 @@ def fit(model: nn.Module, dataset: Dataset, out_dir: Path | str, config: TrainCo
             ebar.close()
         completed = epoch >= cfg.epochs
         if completed and rank == 0:
-            save_checkpoint(out_dir / "model.pt", {
-                "format": MODEL_FORMAT, "version": _VERSION, "config": asdict(cfg),
+            save_checkpoint(run.weights, {
+                "format": MODEL_FORMAT, "version": CHECKPOINT_VERSION, "config": asdict(cfg),
                 "precision": precision, "model": model.state_dict()})
             if not hist_path.exists():
                 _write_history(hist_path, history)
@@ -782,33 +613,33 @@ def fit(model: nn.Module, dataset: Dataset, out_dir: Path | str, config: TrainCo
         history, columns=list(HISTORY_COLUMNS)), config=cfg, global_step=global_step,
         completed=completed, precision=precision)
 
+def train(config: TrainConfig, train_df: pd.DataFrame, out_dir: Path | str, *,
+          resume: bool = False, force: bool = False, cache_dir: Path | str | None = None,
+          progress: bool = True) -> TrainResult:
+    """Train ``build_model(config.model_name, config.dataset_name)`` on the rows ``train_df``.
 
-def train(model_name: str, dataset_name: str, train_df: pd.DataFrame, out_dir: Path | str, *,
-          epochs: int = 20, batch_size: int = 4, lr: float = 1e-4, micro_batch: int = 1,
-          precision: str = "auto", device: str = "auto", checkpoint_activations: bool = False,
-          checkpoint_every: int = 50, resume: bool = False, seed: int = 0,
-          cache_dir: Path | str | None = None, workers: int = 0, momentum: float = 0.0,
-          weight_decay: float = 0.0, channels_last: bool = True, max_steps: int | None = None,
-          force: bool = False, progress: bool = True) -> TrainResult:
-    """Train ``build_model(model_name, dataset_name)`` on the manifest rows ``train_df``.
-
-    The paper's recipe is the default (SGD, lr 1e-4, batch 4, cross-entropy, 20 epochs).
-    Data come from :func:`hrcn_lib.datasets.make_dataset` (``dataset_name`` ``"lcid"``:
-    (1, 2048, 4096) samples; ``"lcid-resize"``: (1, 224, 448)). See :func:`fit` for the
-    run directory, resume, force and memory options. Before anything is written, both
-    classes must be present and every row's file must be a readable FITS file with the
-    row's HDU whose header agrees with the row
-    (:func:`hrcn_lib.datasets.check_manifest_files`); the run's ``config.json`` records
+    ``config`` is the recipe (:class:`TrainConfig`: the paper's by default;
+    :meth:`TrainConfig.from_profile` for a profile's pair). Data come from
+    :func:`hrcn_lib.datasets.make_dataset` (``"lcid"``: (1, 2048, 4096) samples;
+    ``"lcid-resize"``: (1, 224, 448)). See :func:`fit` for the run directory, resume, force
+    and memory options. Before anything is written, both classes must be present and every
+    row's file must be a readable FITS file with the row's HDU whose header agrees with the
+    row (:func:`hrcn_lib.datasets.check_manifest_files`); the run's ``config.json`` records
     the training bodies and OBSIDs.
+
+    Args:
+        config: the recipe; its ``train_bodies``/``train_obsids`` are filled in from
+            ``train_df``.
+        train_df: manifest rows (``path, hdu, label``; ``body``, ``obsid`` recorded).
+        out_dir: the run folder.
+        resume, force, progress: see :func:`fit`.
+        cache_dir: preprocessed-sample cache (:class:`hrcn_lib.datasets.LCIDDataset`).
 
     Raises:
         ValueError: bad names or hyperparameters, empty or single-class ``train_df``.
         SampleError: a row's file is missing, unreadable or disagrees with the row (named).
         RunFolderError, CheckpointError, TrainingDiverged: see :func:`fit`.
     """
-    from hrcn_lib.datasets import check_manifest_files, make_dataset
-    from hrcn_lib.models import build_model
-
     if len(train_df) == 0:
         raise ValueError("train_df has no rows: nothing to train on")
     labels = sorted(set(train_df["label"])) if "label" in train_df.columns else []
@@ -816,19 +647,14 @@ def train(model_name: str, dataset_name: str, train_df: pd.DataFrame, out_dir: P
         raise ValueError(f"the training data hold only the class(es) {labels} ({len(train_df)} "
                          "rows): a galaxy/NSC classifier needs samples of both classes; check "
                          "the manifest (or its split)")
-    cfg = TrainConfig(model_name=model_name, dataset_name=dataset_name, epochs=epochs,
-                      batch_size=batch_size, lr=lr, momentum=momentum, weight_decay=weight_decay,
-                      micro_batch=micro_batch, precision=precision, device=device,
-                      checkpoint_activations=checkpoint_activations, channels_last=channels_last,
-                      checkpoint_every=checkpoint_every, max_steps=max_steps, seed=seed,
-                      workers=workers, train_bodies=_distinct(train_df, "body"),
-                      train_obsids=_distinct(train_df, "obsid"))
+    cfg = TrainConfig(**{**asdict(config), "train_bodies": _distinct(train_df, "body"),
+                         "train_obsids": _distinct(train_df, "obsid")})
     cfg.validate()
     _refuse_used_folder(Path(out_dir), resume, force)  # before the slower checks below
-    dataset = make_dataset(train_df, dataset_name, cache_dir=cache_dir)
+    dataset = make_dataset(train_df, cfg.dataset_name, cache_dir=cache_dir)
     check_manifest_files(train_df)
-    seed_everything(seed)
-    model = build_model(model_name, dataset_name)
+    seed_everything(cfg.seed)
+    model = build_model(cfg.model_name, cfg.dataset_name)
     return fit(model, dataset, out_dir, cfg, resume=resume, force=force, progress=progress)
 
 
@@ -837,129 +663,6 @@ def _distinct(df: pd.DataFrame, column: str) -> tuple[str, ...]:
     return tuple(sorted({str(v) for v in df[column]})) if column in df.columns else ()
 
 
-def checkpoint_file(path: Path | str) -> Path:
-    """``path`` itself, or for a run directory its ``model.pt`` (else ``checkpoint.pt``)."""
-    path = Path(path)
-    if path.is_dir():
-        return path / "model.pt" if (path / "model.pt").is_file() else path / "checkpoint.pt"
-    return path
-
-
-def load_trained_model(out_dir: Path | str, device: str | torch.device | None = None, *,
-                       mmap: bool = False) -> nn.Module:
-    """The trained network of a run directory (``model.pt``, else ``checkpoint.pt``).
-
-    ``out_dir`` may also be a checkpoint file. The model is rebuilt with
-    :func:`hrcn_lib.models.build_model` from the names in the checkpoint, in eval mode,
-    float32, on ``device`` (default cpu). Its ``hrcn_config`` attribute holds the run's
-    configuration dict. The model is built on the meta device and takes the checkpoint's
-    tensors (``assign=True``), so loading needs one copy of the weights, not two; with
-    ``mmap=True`` the weights stay file-backed until touched.
-
-    Raises:
-        CheckpointError: no usable checkpoint (message names the file).
-    """
-    path = checkpoint_file(out_dir)
-    payload = load_checkpoint(path, kind=MODEL_FORMAT, mmap=mmap)
-    model = model_from_payload(payload, path)
-    del payload
-    return model.eval().to(resolve_device(device or "cpu"))
-
-
-def model_from_payload(payload: dict[str, Any], path: Path | str) -> nn.Module:
-    """The network of a loaded checkpoint ``payload`` (built on meta, tensors assigned).
-
-    Raises:
-        CheckpointError: the model cannot be rebuilt, the weights do not fit or hold NaN/inf
-            (names ``path``).
-    """
-    from hrcn_lib.models import build_model
-
-    cfg = payload["config"]
-    try:
-        with torch.device("meta"):  # no memory for weights that are replaced anyway
-            model = build_model(cfg["model_name"], cfg["dataset_name"])
-    except (KeyError, ValueError) as exc:
-        raise CheckpointError(f"{path}: cannot rebuild the model of this checkpoint: {exc}") from None
-    try:
-        model.load_state_dict(payload["model"], assign=True)
-        left = [n for n, t in [*model.named_parameters(), *model.named_buffers()] if t.is_meta]
-        if left:
-            raise RuntimeError(f"tensors not in the checkpoint: {left[:5]}")
-    except (RuntimeError, TypeError, AttributeError) as exc:
-        raise CheckpointError(f"{path}: weights do not fit {cfg['model_name']}/"
-                              f"{cfg['dataset_name']}: {str(exc)[:300]}") from None
-    bad = _nonfinite_tensor(model.state_dict())
-    if bad is not None:
-        raise CheckpointError(f"{path}: weight {bad!r} holds NaN/inf: this model cannot "
-                              "classify (a diverged training run?); train it again with a lower "
-                              "learning rate")
-    model.hrcn_config = dict(cfg)  # type: ignore[attr-defined]
-    return model.eval()
-
-
-
-# --------------------------------------------------------------------------- command line
-
-
-def add_train_arguments(parser: argparse.ArgumentParser) -> None:
-    """The arguments of ``hrcn train`` / ``python -m hrcn_lib.train``.
-
-    Defined in :mod:`hrcn_lib.cli.train` (argparse only), so that ``hrcn --help`` does not
-    import torch.
-    """
-    from hrcn_lib.cli.train import add_train_arguments as add
-
-    add(parser)
-
-
-def run_from_args(args: argparse.Namespace) -> TrainResult:
-    """Resolve profile defaults and CLI overrides, read the manifest, call :func:`train`."""
-    from hrcn_lib.manifest import read_manifest
-    from hrcn_lib.profiles import get_profile
-
-    recipe: dict[str, Any] = {"epochs": 20, "batch_size": 4, "lr": 1e-4, "micro_batch": 1,
-                              "precision": "auto", "device": "auto",
-                              "checkpoint_activations": False, "seed": 0}
-    if args.profile:
-        prof = get_profile(args.profile)
-        recipe.update({k: getattr(prof, k) for k in recipe})
-        spec = {r.key: r for r in prof.runs}.get(f"{args.model}_{args.dataset}")
-        if spec is not None and spec.epochs is not None:
-            recipe["epochs"] = spec.epochs
-    for key in recipe:
-        value = getattr(args, key)
-        if value is not None:
-            recipe[key] = value
-    df = read_manifest(args.manifest)
-    return train(args.model, args.dataset, df, args.out, checkpoint_every=args.checkpoint_every,
-                 resume=args.resume, force=args.force, cache_dir=args.cache_dir,
-                 workers=args.workers, max_steps=args.max_steps, progress=not args.no_progress,
-                 **recipe)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m hrcn_lib.train`` (and ``torchrun ... -m hrcn_lib.train``).
-
-    Exit status as ``hrcn``: 2 for usage errors (argparse), 1 for runtime errors.
-    """
-    parser = argparse.ArgumentParser(prog="python -m hrcn_lib.train", description=__doc__.split(
-        "\n\n")[0])
-    add_train_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        result = run_from_args(args)
-    except (ValueError, OSError) as exc:
-        print(f"hrcn train: error: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        if dist.is_available() and dist.is_initialized():
-            dist.destroy_process_group()
-    if int(os.environ.get("RANK", "0")) == 0:
-        state = "finished" if result.completed else f"stopped at step {result.global_step}"
-        print(f"{state}: {result.out_dir} ({len(result.history)} epochs in history)")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # the command line lives in hrcn_lib.cli.train
+    raise SystemExit("hrcn_lib.train is a library module: run `hrcn train ...` or "
+                     "`torchrun --nproc_per_node=K -m hrcn_lib.cli.train ...`")

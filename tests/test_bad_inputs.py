@@ -32,16 +32,9 @@ from hrcn_lib.datasets import SampleError, check_manifest_files
 from hrcn_lib.evaluate import Predictor, TrainingOverlapError, evaluate
 from hrcn_lib.instruments import SAMPLE_SHAPE, SCIENCE_HDUS, detector
 from hrcn_lib.manifest import ManifestError, read_manifest, write_manifest
-from hrcn_lib.train import (
-    MODEL_FORMAT,
-    CheckpointError,
-    RunFolderError,
-    TrainConfig,
-    TrainingDiverged,
-    fit,
-    load_trained_model,
-    save_checkpoint,
-)
+from hrcn_lib.runfolder import RunFolderError
+from hrcn_lib.runtime import MODEL_FORMAT, CheckpointError, load_trained_model, save_checkpoint
+from hrcn_lib.train import TrainConfig, TrainingDiverged, fit
 
 TRAIN = ["--model", "resnet", "--dataset", "lcid-resize", "--precision", "fp32", "--device",
          "cpu", "--seed", "1", "--no-progress"]
@@ -504,18 +497,24 @@ def test_peak_memory_table_is_written_atomically_and_checked(tmp_path, monkeypat
     from types import SimpleNamespace
 
     import hrcn_lib.hardware as hardware
-    from hrcn_lib import chapters
+    from hrcn_lib.paths import RunPaths
 
-    ch = chapters.chapter_context("smoke", tmp_path, None, "cpu", 0)
+    cache = RunPaths(tmp_path).peak_memory
     fake = SimpleNamespace(peak_mb=100.0, training_mb=60.0, seconds=0.5, method="test")
-    monkeypatch.setattr(hardware, "measure_peak_memory", lambda *a, **k: fake)
-    table = chapters.measured_memory(ch)
-    cache = ch.paths.tables / "peak_memory.csv"
+    calls = []
+    monkeypatch.setattr(hardware, "measure_peak_memory",
+                        lambda *a, **k: calls.append((a, k)) or fake)
+    pairs = [("resnet", "lcid-resize"), ("hr-celestialnet", "lcid")]
+    table = hardware.measured_memory(pairs, cache, device="cpu", precision="fp32",
+                                     max_pixels=224 * 448)
     assert sorted(p.name for p in cache.parent.iterdir()) == ["peak_memory.csv"]
-    assert chapters.measured_memory(ch, measure=False).equals(table)
+    assert [a[:2] for a, _ in calls] == [("resnet", (224, 448))]  # the other is above the limit
+    assert table.loc["ResNet (LCID-Resize)", "peak_mb"] == 100.0
+    assert table.loc["HR-CelestialNet (LCID)", "note"].startswith("not measured: 2048 x 4096")
+    assert hardware.measured_memory(pairs, cache, measure=False).equals(table)
     cache.write_text(cache.read_text()[:40])  # a half-written table
     with pytest.raises(ValueError, match="peak_memory.csv.*delete it to measure again"):
-        chapters.measured_memory(ch, measure=False)
+        hardware.measured_memory(pairs, cache, measure=False)
 
 
 def test_exit_status_convention(monkeypatch, capsys):
@@ -550,7 +549,7 @@ def test_train_config_records_data_for_resume_checks(tmp_path):
 
 
 def test_torchrun_entry_uses_the_same_exit_status(tmp_path, capsys):
-    from hrcn_lib.train import main as train_main
+    from hrcn_lib.cli.train import main as train_main
 
     argv = ["--manifest", str(tmp_path / "none.csv"), "--out", str(tmp_path / "run"), *TRAIN]
     assert train_main(argv) == 1

@@ -16,11 +16,8 @@ import numpy as np
 import pytest
 import torch
 
-pytest.importorskip("hrcn_lib.models")
-pytest.importorskip("hrcn_lib.datasets")
-
-from hrcn_lib.cli import main  # noqa: E402
-from hrcn_lib.train import CheckpointError, load_trained_model  # noqa: E402
+from hrcn_lib.cli import main
+from hrcn_lib.runtime import CheckpointError, load_trained_model
 
 TRAIN_ARGS = ["--model", "resnet", "--dataset", "lcid-resize", "--epochs", "1",
               "--batch-size", "4", "--micro-batch", "2", "--precision", "fp32", "--device", "cpu",

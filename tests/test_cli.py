@@ -64,8 +64,8 @@ def test_front_door_is_lazy():
     )
     out = json.loads(_run_python(code).stdout)
     assert out["before"] == []
-    assert out["objs"] == {"Predictor": "hrcn_lib.evaluate", "build_model": "hrcn_lib.models",
-                           "grad_cam": "hrcn_lib.saliency", "load_sample": "hrcn_lib.preprocess",
+    assert out["objs"] == {"Predictor": "hrcn_lib.inference", "build_model": "hrcn_lib.models",
+                           "grad_cam": "hrcn_lib.saliency", "load_sample": "hrcn_lib.preprocess.recipe",
                            "read_manifest": "hrcn_lib.manifest",
                            "simulate_dataset": "hrcn_lib.simulate.dataset"}
     assert set(hrcn_lib.__all__) - {"__version__"} <= set(dir(hrcn_lib))

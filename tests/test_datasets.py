@@ -28,7 +28,10 @@ from hrcn_lib.datasets import (
     make_loader,
     resize_sample,
 )
+from hrcn_lib.instruments import chip_layout
 from hrcn_lib.manifest import LABELS, read_manifest
+from hrcn_lib.preprocess import load_sample
+from hrcn_lib.simulate.rawfile import write_raw
 
 FULL = (2048, 4096)
 
@@ -233,21 +236,14 @@ def test_loader_with_worker_processes(tmp_path, fake):
 
 
 @pytest.fixture
-def smoke_manifests(request):
-    """(lcid, blurry) manifests of the simulator's smoke data set, or skip while it is missing."""
-    pytest.importorskip("hrcn_lib.preprocess")
-    try:
-        root = request.getfixturevalue("smoke_data")
-    except pytest.FixtureLookupError:
-        pytest.skip("smoke_data fixture (tests/conftest.py) not available yet")
-    return read_manifest(Path(root) / "lcid_manifest.csv"), read_manifest(
-        Path(root) / "blurry_manifest.csv"
+def smoke_manifests(smoke_data):
+    """(lcid, blurry) manifests of the simulator's smoke data set."""
+    return read_manifest(Path(smoke_data) / "lcid_manifest.csv"), read_manifest(
+        Path(smoke_data) / "blurry_manifest.csv"
     )
 
 
 def test_simulated_lcid_and_resize_and_blurry(smoke_manifests, tmp_path):
-    from hrcn_lib.preprocess import load_sample
-
     lcid, blurry = smoke_manifests
     picks = [lcid.index[lcid["label"] == lab][0] for lab in LABELS]
     sub = lcid.loc[picks]
@@ -266,10 +262,6 @@ def test_simulated_lcid_and_resize_and_blurry(smoke_manifests, tmp_path):
 
 
 def test_real_preprocessing_on_written_raw_file(tmp_path):
-    preprocess = pytest.importorskip("hrcn_lib.preprocess")
-    from hrcn_lib.instruments import chip_layout
-    from hrcn_lib.simulate.rawfile import write_raw
-
     rng = np.random.default_rng(0)
     chips = {
         hdu: rng.integers(2000, 2400, size=chip_layout("ACS/WFC", hdu).raw_shape, dtype=np.uint16)
@@ -281,7 +273,7 @@ def test_real_preprocessing_on_written_raw_file(tmp_path):
     )
     x, y = make_dataset(df, "lcid")[0]
     assert y == 1 and tuple(x.shape) == (1, 2048, 4096)
-    assert torch.equal(x[0], torch.from_numpy(preprocess.load_sample(path, 4)))
+    assert torch.equal(x[0], torch.from_numpy(load_sample(path, 4)))
     (tmp_path / "bad_raw.fits").write_bytes(b"SIMPLE  = nonsense")
     with pytest.raises(SampleError, match=r"manifest row 0 \(body=X.*bad_raw.fits"):
         make_dataset(df.assign(path=str(tmp_path / "bad_raw.fits")), "lcid")[0]

@@ -1,4 +1,5 @@
-"""hrcn_lib.figures: each function returns a Figure with the expected panels; bad input errors."""
+"""hrcn_lib.figures: each function returns a Figure that draws what it is given (panels, data,
+labels, titles); bad input errors."""
 
 from __future__ import annotations
 
@@ -10,12 +11,7 @@ from matplotlib.patches import Rectangle
 
 from hrcn_lib import figures
 from hrcn_lib.instruments import chip_layout
-
-
-def _png(fig: Figure, tmp_path, name: str) -> int:
-    path = tmp_path / f"{name}.png"
-    fig.savefig(path, dpi=40)
-    return path.stat().st_size
+from hrcn_lib.train import HISTORY_COLUMNS
 
 
 def test_display_image_block_means():
@@ -41,16 +37,31 @@ def test_draw_layout_draws_every_region():
     assert "2073" in ticks and "4206" in ticks  # true pixel boundaries on the axis
 
 
-def test_layout_figure_and_figure1(tmp_path):
+def test_layout_figure_and_figure1():
     fig = figures.layout_figure()
     assert len(fig.axes) == 4
-    assert _png(fig, tmp_path, "layout") > 5000
-    raw = np.full(chip_layout("ACS/WFC", 1).raw_shape, 2000.0, dtype=np.float32)
+    for ax, (inst, hdu) in zip(fig.axes, [("ACS/WFC", 1), ("ACS/WFC", 4), ("WFC3/UVIS", 1),
+                                          ("WFC3/UVIS", 4)], strict=True):
+        layout = chip_layout(inst, hdu)
+        assert ax.get_title().startswith(f"{inst} {layout.chip} (HDU {hdu}): raw")
+        assert len(ax.patches) == 1 + len(layout.regions)
+        assert ax.get_ylabel() == "raw row (pixel)"
+    assert {"science (kept)", "physical prescan", "gap-side rows (trimmed)"} <= {
+        t.get_text() for t in fig.legends[0].get_texts()}
+    layout = chip_layout("ACS/WFC", 1)
+    raw = np.full(layout.raw_shape, 2000.0, dtype=np.float32)
     raw[100:200, 100:300] += 50
     sample = np.random.default_rng(0).normal(size=(2048, 4096)).astype(np.float32)
     fig = figures.figure1([("ACS/WFC", 1, raw, sample, "test")])
-    assert len(fig.axes) == 3
-    assert _png(fig, tmp_path, "fig1") > 5000
+    ax_layout, ax_raw, ax_sample = fig.axes
+    assert ax_layout.get_title() == f"(a) ACS/WFC full-frame layout ({layout.chip})"
+    assert ax_raw.get_title() == "raw test [2068 x 4144, DN]"
+    assert ax_sample.get_title() == "cropped sample [2048 x 4096]"
+    # one image each, block-averaged to at most 800 px; every non-science region outlined
+    assert [len(ax.images) for ax in (ax_layout, ax_raw, ax_sample)] == [0, 1, 1]
+    assert max(ax_raw.images[0].get_array().shape) <= 800
+    outlined = sum(1 for r in layout.regions if r.kind != "science")
+    assert len(ax_raw.patches) == outlined
     with pytest.raises(ValueError, match=r"expected shape \(2070, 4206\)"):
         figures.figure1([("WFC3/UVIS", 1, raw, sample, "wrong shape")])
     with pytest.raises(ValueError, match="at least one"):
@@ -68,12 +79,17 @@ def test_confusion_matrices_annotations():
         figures.confusion_matrices({})
 
 
-def test_training_curves_lines():
-    hist = pd.DataFrame({"epoch": [1, 2], "train_loss": [0.7, 0.6], "val_loss": [0.8, 0.7],
-                         "train_accuracy": [0.5, 0.6]})
-    fig = figures.training_curves({"run": hist})
+def test_training_curves_draw_the_columns_train_writes():
+    hist = pd.DataFrame([[1, 0.7, 0.5, 1e-4, 10.0, 0.4], [2, 0.6, 0.6, 1e-4, 9.0, 0.44]],
+                        columns=list(HISTORY_COLUMNS))
+    fig = figures.training_curves({"a": hist, "b": hist.assign(loss=[0.9, 0.8])})
     ax_loss, ax_acc = fig.axes
-    assert len(ax_loss.lines) == 2 and len(ax_acc.lines) == 1
+    assert [line.get_label() for line in ax_loss.lines] == ["a: loss", "b: loss"]
+    assert [line.get_label() for line in ax_acc.lines] == ["a: accuracy", "b: accuracy"]
+    assert list(ax_loss.lines[1].get_ydata()) == [0.9, 0.8]
+    assert list(ax_acc.lines[0].get_xdata()) == [1, 2]
+    assert (ax_loss.get_xlabel(), ax_loss.get_ylabel()) == ("epoch", "cross-entropy loss")
+    assert ax_acc.get_ylabel() == "accuracy"
     with pytest.raises(ValueError, match="epoch"):
         figures.training_curves({"run": hist.drop(columns="epoch")})
 
@@ -118,6 +134,56 @@ def test_network_diagram_one_box_per_layer():
     fig = figures.network_diagram(table)
     assert len(fig.axes[0].patches) == 4
     texts = [t.get_text() for t in fig.axes[0].texts]
-    assert "32 x 58 x 122" in texts and "Conv\n7x7" in texts
-    with pytest.raises(ValueError, match="output size"):
+    assert "32 x 58 x 122" in texts and "Conv\n7x7" in texts and "MaxPool\n8x8" in texts
+    assert fig.axes[0].get_title() == "HR-CelestialNet"
+    with pytest.raises(ValueError, match="output_size"):
         figures.network_diagram(table.drop(columns="output_size"))
+    with pytest.raises(ValueError, match="not a tuple"):
+        figures.network_diagram(table.assign(output_size=["1 x 64 x 128"] * 4))
+
+
+def _gallery_manifest() -> pd.DataFrame:
+    rows = []
+    for label, morph, blurry in [("galaxy", "spiral", False), ("galaxy", "spiral", True),
+                                 ("galaxy", "elliptical", False), ("NSC", "open_cluster", True),
+                                 ("NSC", "open_cluster", False), ("NSC", "open_cluster", False)]:
+        rows.append({"label": label, "morphology": morph, "blurry": blurry, "body": f"B{len(rows)}",
+                     "filter": "F814W", "exptime": 100.0, "psf_fwhm": 0.1, "snr": 20.0,
+                     "path": f"f{len(rows)}", "hdu": 1})
+    return pd.DataFrame(rows)
+
+
+def test_figure2_draws_clear_and_blurry_per_morphology():
+    df = _gallery_manifest()
+    rows = figures.pick_gallery_rows(df, seed=0)
+    assert rows["morphology"].tolist() == ["open_cluster", "open_cluster", "elliptical", "spiral",
+                                           "spiral"]  # by label ("NSC" < "galaxy"), morphology
+    assert rows["kind"].tolist() == ["clear", "blurry", "clear", "clear", "blurry"]
+    assert (rows["blurry"] == (rows["kind"] == "blurry")).all()
+    samples = [np.full((64, 128), float(i + 1), dtype=np.float32) for i in range(len(rows))]
+    fig = figures.figure2(rows, samples)
+    assert fig.axes[0].get_gridspec().get_geometry() == (3, 2)  # morphologies x (clear, blurry)
+    drawn = [ax for ax in fig.axes if ax.images]
+    assert len(drawn) == len(rows)
+    assert [ax.get_title() for ax in fig.axes[:2]] == ["clear", "blurry"]
+    assert fig.axes[0].get_ylabel() == "NSC\nopen cluster"
+    assert [t.get_text() for t in fig.axes[3].texts] == ["no blurry sample"]  # elliptical
+    assert len(fig.axes[3].images) == 0 and fig.axes[2].get_ylabel() == "galaxy\nelliptical"
+    # each cell shows its own row's sample
+    assert [ax.images[0].get_array()[0, 0] for ax in drawn] == [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert "FWHM 0.10\" S/N 20.0" in drawn[0].get_xlabel()
+    with pytest.raises(ValueError, match="morphology"):
+        figures.pick_gallery_rows(df.drop(columns=["morphology"]))
+    with pytest.raises(ValueError, match="5 rows and 4 samples"):
+        figures.figure2(rows, samples[:4])
+
+
+def test_memory_bars_one_bar_per_finite_value():
+    table = pd.DataFrame({"estimate": [0.44, 32.79], "measured": [np.nan, 9.6]},
+                         index=["AlexNet (LCID-Resize)", "HR-CelestialNet (LCID)"])
+    fig = figures.memory_bars(table)
+    ax = fig.axes[0]
+    assert sorted(p.get_width() for p in ax.patches) == [0.44, 9.6, 32.79]  # NaN left out
+    assert ax.get_xscale() == "log" and ax.get_xlabel() == "GB (log scale)"
+    assert [t.get_text() for t in ax.get_yticklabels()] == list(table.index)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["estimate", "measured"]

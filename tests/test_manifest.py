@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from hrcn_lib import paper_numbers
 from hrcn_lib.manifest import (
     COLUMNS,
     LABELS,
@@ -292,7 +293,6 @@ def test_dataset_table_single_manifest_matches_example():
 
 
 def test_dataset_table_layout_matches_paper_table1():
-    paper_numbers = pytest.importorskip("hrcn_lib.paper_numbers")
     df = _synthetic()
     train, test = split_by_body(df, seed=0)
     ours = dataset_table({"Training": train, "Testing": test})

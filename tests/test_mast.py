@@ -20,8 +20,10 @@ from astropy.table import Table
 
 import hrcn_lib.mast as mast
 from hrcn_lib.cli import main
+from hrcn_lib.instruments import chip_layout
 from hrcn_lib.manifest import ManifestError, read_manifest, write_manifest
 from hrcn_lib.mast import attach_paths, download, plan_downloads, raw_path, verify_raw
+from hrcn_lib.simulate.rawfile import default_primary, write_raw
 
 EXAMPLE = Path(__file__).parent / "data" / "table_a1_example.csv"
 ASSOCIATED = {"idxr57q6q", "jcnw11o5q"}  # listed at MAST under an association id only
@@ -265,10 +267,6 @@ def test_verify_raw_reasons(manifest, tmp_path):
 
 
 def test_verify_with_real_header_reader(tmp_path):
-    pytest.importorskip("hrcn_lib.preprocess")
-    from hrcn_lib.instruments import chip_layout
-    from hrcn_lib.simulate.rawfile import default_primary, write_raw
-
     primary = default_primary("ACS/WFC") | {"ROOTNAME": "j96r23b7q"}
     chips = {h: np.full(chip_layout("ACS/WFC", h).raw_shape, 2100, dtype=np.uint16) for h in (1, 4)}
     manifest = read_manifest(EXAMPLE).loc[[0, 1]]
@@ -280,12 +278,8 @@ def test_verify_with_real_header_reader(tmp_path):
     assert "ROOTNAME" in verify_raw(other.path, other)
 
 
-def test_simulated_files_are_verified_and_skipped(request):
-    pytest.importorskip("hrcn_lib.preprocess")
-    try:
-        root = Path(request.getfixturevalue("smoke_data"))
-    except pytest.FixtureLookupError:
-        pytest.skip("smoke_data fixture (tests/conftest.py) not available")
+def test_simulated_files_are_verified_and_skipped(smoke_data):
+    root = Path(smoke_data)
     lcid = read_manifest(root / "lcid_manifest.csv")
     raw = root / "raw"
     assert {str(t.path) for t in plan_downloads(lcid, raw)} == set(lcid["path"])

@@ -250,9 +250,3 @@ def test_checkpointing_gives_the_same_gradients():
         grads.append(model.layer2[0].conv1.weight.grad.clone())
     torch.testing.assert_close(grads[0], grads[1])
 
-
-def test_names_agree_with_the_profiles():
-    from hrcn_lib import profiles
-
-    assert profiles.MODEL_NAMES == MODEL_NAMES
-    assert profiles.DATASET_NAMES == DATASET_NAMES

@@ -38,7 +38,7 @@ def test_table4_totals_and_blurry_counts():
         assert round(116 * (1 - acc / 100)) == errors, model
 
 
-def test_table3_is_the_hardware_modules_transcription():
+def test_table3_and_table4_cover_the_seven_pairs_in_the_papers_order():
     t3 = pn.paper_table3()
     assert len(t3) == 7
     row = t3[(t3["model"] == "vgg") & (t3["dataset"] == "lcid")].iloc[0]

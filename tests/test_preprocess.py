@@ -24,7 +24,8 @@ from rawfixtures import (
 
 from hrcn_lib import preprocess as pp
 from hrcn_lib.instruments import SAMPLE_SHAPE, SCIENCE_HDUS, detector
-from hrcn_lib.preprocess import PreprocessError
+from hrcn_lib.preprocess import PreprocessError, fitsheader, kernels
+from hrcn_lib.preprocess import frame as pframe
 from hrcn_lib.simulate.rawfile import write_raw
 
 INSTRUMENTS = ("ACS/WFC", "WFC3/UVIS")
@@ -107,7 +108,7 @@ def test_read_header_info_uvis(files):
 
 
 def test_header_scan_agrees_with_astropy(files):
-    headers, size, _ = pp._scan_headers(files["uvis_bias"], 6)
+    headers, size, _ = fitsheader.scan_headers(files["uvis_bias"], 6)
     assert size == files["uvis_bias"].stat().st_size
     with fits.open(files["uvis_bias"]) as hdul:
         assert len(headers) == len(hdul) == 7
@@ -122,7 +123,7 @@ def test_header_scan_agrees_with_astropy(files):
     ("F / flag", False), ("  32768 / zero", 32768), ("-1.5E+01", -15.0), ("2.0D0", 2.0), ("", None),
 ])
 def test_parse_value(field, expected):
-    assert pp._parse_value(field) == expected
+    assert fitsheader.parse_value(field) == expected
 
 
 # --------------------------------------------------------------------------- bias and normalisation
@@ -175,20 +176,20 @@ def test_numpy_fallback_and_parallel_kernel_match_the_default(files, monkeypatch
     default = pp.load_sample(path, 1)
     monkeypatch.setenv("HRCN_PREPROCESS_THREADS", "2")
     np.testing.assert_array_equal(pp.load_sample(path, 1), default)
-    monkeypatch.setattr(pp, "_KERNELS", {False: None, True: None})  # as without numba
+    monkeypatch.setattr(kernels, "_KERNELS", {False: None, True: None})  # as without numba
     np.testing.assert_array_equal(pp.load_sample(path, 1), default)
 
 
 def test_unusual_scaling_falls_back_to_astropy(tmp_path, files):
     """A raw SCI with BZERO = 30000 is read through astropy's scaling, not the fast path."""
     src = files["acs_bias"]
-    headers, _, _ = pp._scan_headers(src, 4)
+    headers, _, _ = fitsheader.scan_headers(src, 4)
     data = bytearray(src.read_bytes())
     card = data.rfind(b"BZERO   =                32768", 0, headers[4].data_offset)
     data[card : card + 30] = b"BZERO   =                30000"
     path = tmp_path / "bzero_raw.fits"
     path.write_bytes(bytes(data))
-    assert not pp._open_frame(path, 4).fast_raw
+    assert not pframe.open_frame(path, 4).fast_raw
     np.testing.assert_array_equal(pp.extract_science(path, 4), pp.extract_science(src, 4) - 2768)
     # a constant offset moves bias and background alike: the sample does not change
     np.testing.assert_allclose(pp.load_sample(path, 4), pp.load_sample(src, 4), atol=1e-5)
@@ -211,7 +212,7 @@ def test_gzip_and_fpack_files_are_read_through_astropy(tmp_path, files):
     fz = _fpack(src, tmp_path / "acs_bias_raw.fits.fz")
     for path in (gz, fz):
         for hdu in SCIENCE_HDUS:
-            frame = pp._open_frame(path, hdu)
+            frame = pframe.open_frame(path, hdu)
             assert frame.compressed and not frame.fast_raw
             info = pp.read_header_info(path, hdu)
             assert replace(info, path=src) == pp.read_header_info(src, hdu)
@@ -302,7 +303,7 @@ def test_not_fits(tmp_path):
 @pytest.mark.parametrize("cut", ["mid_data", "mid_header", "block_boundary"])
 def test_truncated_file(tmp_path, files, cut):
     src = files["acs_marker"]
-    headers, size, _ = pp._scan_headers(src, 6)
+    headers, size, _ = fitsheader.scan_headers(src, 6)
     end = {"mid_data": headers[4].data_offset + 1000,
            "mid_header": headers[4].data_offset - 2880 - 100,
            "block_boundary": headers[4].data_offset - 2880}[cut]

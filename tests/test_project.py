@@ -29,9 +29,8 @@ DISTRIBUTIONS = {"cv2": "opencv-python-headless", "sklearn": "scikit-learn", "ya
                  "myst_nb": "myst-nb"}
 #: Which extra each part of the library belongs to (the rest is core); a module may import
 #: only what its extra (plus core) declares.
-MODULE_EXTRAS = {"hrcn_lib/simulate/gallery.py": "book", "hrcn_lib/simulate/": "sim",
-                 "hrcn_lib/mast.py": "fetch",
-                 "hrcn_lib/figures.py": "book", "hrcn_lib/chapters.py": "book",
+MODULE_EXTRAS = {"hrcn_lib/simulate/": "sim", "hrcn_lib/mast.py": "fetch",
+                 "hrcn_lib/figures.py": "book", "hrcn_lib/chapters/": "book",
                  "hrcn_lib/bookbuild.py": "book"}
 
 

@@ -346,29 +346,6 @@ def test_unwritable_output_and_cli_errors(tmp_path: Path, capsys: pytest.Capture
         simulate_file(tmp_path, 0, "NGC628", 0)
 
 
-def test_gallery_draws_clear_and_blurry_per_morphology(smoke_data: Path) -> None:
-    pytest.importorskip("hrcn_lib.preprocess")
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from hrcn_lib.simulate.gallery import pick_gallery_rows, sample_gallery
-
-    df = pd.concat([_manifest(smoke_data), _manifest(smoke_data, "blurry_manifest.csv")])
-    df = df.rename(columns={"ID": "body", "HDU Index": "hdu", "Label": "label",
-                            "Filter": "filter"})
-    picked = pick_gallery_rows(df)
-    morphs = df["morphology"].nunique()
-    assert picked["morphology"].nunique() == morphs
-    assert set(picked["kind"]) == {"clear", "blurry"}
-    assert (picked.loc[picked["kind"] == "blurry", "blurry"]).all()
-    fig = sample_gallery(df)
-    assert fig.axes[0].get_gridspec().get_geometry() == (morphs, 2)
-    drawn = sum(1 for ax in fig.axes if ax.images)
-    assert drawn == len(picked)
-    with pytest.raises(ValueError, match="morphology"):
-        pick_gallery_rows(df.drop(columns=["morphology"]))
-
-
 @pytest.mark.parametrize("profile", ["smoke", "cpu", "paper"])
 def test_nsc_bodies_get_the_profiles_exposure_factor(profile: str) -> None:
     from collections import Counter

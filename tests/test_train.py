@@ -17,18 +17,15 @@ from torch import nn
 from torch.utils.data import Dataset, TensorDataset
 
 from hrcn_lib.models import CheckpointSequential, set_activation_checkpointing
-from hrcn_lib.train import (
-    HISTORY_COLUMNS,
+from hrcn_lib.runtime import (
     CheckpointError,
-    TrainConfig,
-    epoch_batches,
-    fit,
     load_checkpoint,
     native_bf16,
     requested_precision,
     resolve_precision,
     save_checkpoint,
 )
+from hrcn_lib.train import HISTORY_COLUMNS, TrainConfig, epoch_batches, fit
 
 REPO = Path(__file__).resolve().parents[1]
 

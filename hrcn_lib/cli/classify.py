@@ -108,7 +108,8 @@ def classify_files(files: list[Path], checkpoint: Path, device: str | None = Non
         CheckpointError: the checkpoint cannot be used. ValueError: the model gives NaN/inf
             probabilities.
     """
-    from hrcn_lib.evaluate import CLASS_NAMES, Predictor, read_sample
+    from hrcn_lib.inference import Predictor, read_sample
+    from hrcn_lib.names import CLASS_NAMES
 
     predictor = Predictor.from_checkpoint(checkpoint, device=device)
     records, errors = [], []

@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     """Evaluate and print the metrics; returns 0."""
     from hrcn_lib.evaluate import evaluate
     from hrcn_lib.manifest import read_manifest
-    from hrcn_lib.train import load_trained_model
+    from hrcn_lib.runtime import load_trained_model
 
     model = load_trained_model(args.run, mmap=True)
     trained = model.hrcn_config["dataset_name"]

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 from hrcn_lib.cli.verbosity import show_progress
@@ -50,26 +47,16 @@ def output_name(path: Path, hdu: int) -> str:
     return f"{name}_hdu{hdu}"
 
 
-def _atomic_write(target: Path, write: Callable[[Path], None]) -> None:
-    """Write ``target`` via a temporary file in its folder and an atomic rename."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix, dir=target.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _save_png(path: Path, sample) -> None:
+def _png_bytes(sample) -> bytes:
+    """The asinh preview of a sample (:func:`hrcn_lib.preprocess.preview_image`) as PNG bytes."""
     import cv2
 
     from hrcn_lib.preprocess import preview_image
 
-    if not cv2.imwrite(str(path), preview_image(sample)):
-        raise OSError(f"could not write PNG preview {path}")
+    ok, buf = cv2.imencode(".png", preview_image(sample))
+    if not ok:
+        raise OSError("OpenCV could not encode the PNG preview")
+    return buf.tobytes()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -77,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
     from tqdm import tqdm
 
+    from hrcn_lib.paths import atomic_write
     from hrcn_lib.preprocess import PreprocessError, check_input, load_sample
 
     jobs = [(Path(f), h) for f in args.files for h in dict.fromkeys(args.hdu)]
@@ -95,9 +83,11 @@ def run(args: argparse.Namespace) -> int:
                           disable=None if show_progress(args) else True):
         sample = load_sample(path, hdu)
         stem = args.out / output_name(path, hdu)
-        _atomic_write(stem.with_suffix(".npy"), lambda p, s=sample: np.save(p, s))
+        with atomic_write(stem.with_suffix(".npy"), "wb") as fh:
+            np.save(fh, sample)
         if args.png:
-            _atomic_write(stem.with_suffix(".png"), lambda p, s=sample: _save_png(p, s))
+            with atomic_write(stem.with_suffix(".png"), "wb") as fh:
+                fh.write(_png_bytes(sample))
         log.debug("wrote %s", stem.with_suffix(".npy"))
     log.info("wrote %d sample(s) to %s", len(jobs), args.out)
     return 0

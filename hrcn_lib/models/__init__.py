@@ -17,6 +17,8 @@ from collections.abc import Callable
 
 from torch import nn
 
+from hrcn_lib.names import DATASET_NAMES, INPUT_SIZES, MODEL_NAMES
+
 from . import baselines
 from .baselines import AAPL_SIZES, MIN_INPUT_SIZES, TORCHVISION_VARIANTS
 from .checkpointing import CheckpointSequential, set_activation_checkpointing
@@ -52,12 +54,6 @@ __all__ = [
     "min_input_size",
     "accepted_input_range",
 ]
-
-#: Model names, in the paper's table order for the baselines.
-MODEL_NAMES: tuple[str, ...] = ("hr-celestialnet", "alexnet", "vgg", "resnet")
-#: Data set names and their input (H, W) in pixels.
-INPUT_SIZES: dict[str, tuple[int, int]] = {"lcid": PAPER_INPUT_SIZE, "lcid-resize": (224, 448)}
-DATASET_NAMES: tuple[str, ...] = tuple(INPUT_SIZES)
 
 _BUILDERS: dict[str, Callable[[], nn.Module]] = {
     "hr-celestialnet": HRCelestialNet,

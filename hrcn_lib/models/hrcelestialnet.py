@@ -32,6 +32,8 @@ from functools import cache
 import torch
 from torch import nn
 
+from hrcn_lib.names import LCID_SIZE
+
 from .checkpointing import CheckpointSequential
 
 __all__ = [
@@ -49,7 +51,7 @@ __all__ = [
 #: Input channels (raw HST frames are single-channel).
 IN_CHANNELS: int = 1
 #: The paper's input (H, W) in pixels: one 2048 x 4096 half of a raw chip.
-PAPER_INPUT_SIZE: tuple[int, int] = (2048, 4096)
+PAPER_INPUT_SIZE: tuple[int, int] = LCID_SIZE
 
 
 class InputSizeError(ValueError):

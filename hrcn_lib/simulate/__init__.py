@@ -7,7 +7,7 @@ Modules: :mod:`.bodies` (catalogue and morphology parameters), :mod:`.scene`,
 :mod:`.photometry` (filters and colour tables, the paper's Eq. 1),
 :mod:`.exposures` (instrument/filter/pointing per exposure, screening and blurry
 rules), :mod:`.detector` (PSF, noise, defects, raw DN), :mod:`.dataset`
-(files and manifests), :mod:`.gallery` (thumbnail grid for the book).
+(files and manifests).
 """
 
 from hrcn_lib.simulate.bodies import GALAXY_TYPES, NSC_TYPES, Body, catalogue, make_body
@@ -32,7 +32,6 @@ from hrcn_lib.simulate.exposures import (
     is_selected,
     make_exposure,
 )
-from hrcn_lib.simulate.gallery import sample_gallery
 from hrcn_lib.simulate.rawfile import write_raw
 
 __all__ = [
@@ -58,6 +57,5 @@ __all__ = [
     "COVER_SB",
     "EDGE_VIEW_FRACTION",
     "MIN_OBJECT_FRACTION",
-    "sample_gallery",
     "write_raw",
 ]

@@ -1,0 +1,187 @@
+"""Chapter 6, results on the testing set (the paper's Sec. 4.1 and Table 4).
+
+It evaluates the trained pairs (:func:`ensure_evaluated`, reused by chapters 7 and 8) and
+sets each pair's accuracy, F1 scores and times beside the paper's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from hrcn_lib.chapters.context import Chapter, limit_samples, trained_specs
+from hrcn_lib.evaluate import EvalResult, evaluate
+from hrcn_lib.names import DATASET_LABELS, MODEL_LABELS, pair_label
+from hrcn_lib.paper_numbers import PAPER_TABLE4
+from hrcn_lib.profiles import RunSpec
+from hrcn_lib.runtime import load_trained_model
+
+__all__ = ["ensure_evaluated", "evaluate_trained", "collect_predictions", "table4", "not_run",
+           "timing_table", "confusions", "numbers"]
+
+
+def ensure_evaluated(ch: Chapter, spec: RunSpec, df: pd.DataFrame, set_name: str) -> EvalResult:
+    """Evaluate a trained pair on one set unless its results are already in its run folder.
+
+    Args:
+        ch: the chapter context.
+        spec: an enabled, trained pair.
+        df: manifest of the set (capped to ``profile.max_eval_samples`` here).
+        set_name: ``"test"`` (LCID testing set) or ``"blurry"`` (LCID-Blurry).
+
+    Returns:
+        :meth:`EvalResult.load` of the run folder.
+
+    Raises:
+        FileNotFoundError: if the pair has not been trained.
+    """
+    run = ch.run(spec)
+    if not run.is_evaluated(set_name):
+        if not run.is_trained:
+            raise FileNotFoundError(f"{run.root}: no {run.weights.name}; run the training "
+                                    "chapter first")
+        device = None if ch.device == "auto" else ch.device
+        model = load_trained_model(run.root, device=device)
+        # no sample cache: Table 4's preprocessing time is the time from the raw file.
+        # The test split shares no body with training (split_by_body); LCID-Blurry is the
+        # authors' own set, which may share bodies with LCID: evaluated anyway, with a
+        # warning, and the metrics count the shared bodies.
+        evaluate(model, limit_samples(df, ch.profile.max_eval_samples, ch.seed), spec.dataset,
+                 out_dir=run.root, set_name=set_name, device=device,
+                 timing_samples=ch.profile.timing_samples, allow_overlap=set_name != "test",
+                 progress=False)
+    return EvalResult.load(run, set_name)
+
+
+def evaluate_trained(ch: Chapter, df: pd.DataFrame, set_name: str) -> dict[RunSpec, EvalResult]:
+    """:func:`ensure_evaluated` of every trained pair of the profile on one set, by pair."""
+    return {spec: ensure_evaluated(ch, spec, df, set_name) for spec in trained_specs(ch)}
+
+
+def collect_predictions(ch: Chapter, specs: Sequence[RunSpec],
+                        sets: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Every given pair's predictions on every set, in one table.
+
+    Args:
+        ch: the chapter context.
+        specs: trained pairs.
+        sets: set name (``"test"``, ``"blurry"``) -> its manifest.
+
+    Returns:
+        The predictions (:func:`ensure_evaluated`) stacked, with ``run`` (label) and
+        ``set`` columns added.
+    """
+    parts = [ensure_evaluated(ch, spec, df, name).predictions.assign(run=spec.label, set=name)
+             for spec in specs for name, df in sets.items()]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def _pct(value: float | None) -> float:
+    return float("nan") if value is None else round(100.0 * float(value), 2)
+
+
+def table4(ch: Chapter, results: Mapping[RunSpec, EvalResult]) -> pd.DataFrame:
+    """Table 4 with two rows per pair: ours (this run) and the paper's.
+
+    Args:
+        ch: the chapter context (its profile lists every pair, enabled or not).
+        results: pair -> test-set :class:`EvalResult` of the pairs run.
+
+    Returns:
+        DataFrame indexed by (Model, Data set, Source) with columns
+        ``Accuracy (%)``, ``F1 Galaxy (%)``, ``F1 NSC (%)``,
+        ``Preprocessing (ms)``, ``Classification (ms)``, ``Total (ms)``, ``Note``.
+        A pair the profile does not run has NaN numbers; :func:`not_run` gives the reason.
+    """
+    rows = []
+    for spec in ch.profile.runs:
+        key = (MODEL_LABELS[spec.model], DATASET_LABELS[spec.dataset])
+        res = results.get(spec)
+        if res is not None:
+            pre, cls = res.median_ms("preprocess"), res.median_ms("classify")
+            rows.append((*key, "ours", _pct(res.metrics.get("accuracy")),
+                         _pct(res.metrics.get("f1_galaxy")), _pct(res.metrics.get("f1_nsc")),
+                         round(pre, 1), round(cls, 1), round(pre + cls, 1),
+                         f"{len(res.predictions)} samples"))
+        else:
+            rows.append((*key, "ours", *([float("nan")] * 6), "not run (see below)"))
+        paper = PAPER_TABLE4[(spec.model, spec.dataset)]
+        rows.append((*key, "paper", paper["accuracy"], paper["f1_galaxy"], paper["f1_nsc"],
+                     paper["preprocess_ms"], paper["classify_ms"], paper["total_ms"], "Table 4"))
+    cols = ["Model", "Data set", "Source", "Accuracy (%)", "F1 Galaxy (%)", "F1 NSC (%)",
+            "Preprocessing (ms)", "Classification (ms)", "Total (ms)", "Note"]
+    return pd.DataFrame(rows, columns=cols).set_index(["Model", "Data set", "Source"])
+
+
+def not_run(ch: Chapter, results: Mapping[RunSpec, object] | None = None) -> pd.DataFrame:
+    """The pairs of the paper this run has no result for, with the reason.
+
+    Args:
+        ch: the chapter context.
+        results: pair -> result of the pairs that were run (``None``: only the profile's
+            disabled pairs are listed).
+
+    Returns:
+        DataFrame indexed by run label with a ``reason`` column (empty if none).
+    """
+    rows = []
+    for spec in ch.profile.runs:
+        if not spec.enabled:
+            rows.append({"run": spec.label, "reason": spec.reason})
+        elif results is not None and spec not in results:
+            rows.append({"run": spec.label, "reason": "enabled but not trained in this run "
+                         "directory (run the training chapter)"})
+    return pd.DataFrame(rows, columns=["run", "reason"]).set_index("run")
+
+
+def timing_table(ch: Chapter, results: Mapping[RunSpec, EvalResult]) -> pd.DataFrame:
+    """Time per sample of each pair run, ours and the paper's, for
+    :func:`hrcn_lib.figures.timing_bars`.
+
+    Returns:
+        DataFrame with ``run`` (label), ``source`` (``"ours"``/``"paper"``),
+        ``preprocess_ms`` and ``classify_ms`` (medians; the paper's Table 4).
+    """
+    rows = []
+    for spec in ch.profile.runs:
+        res = results.get(spec)
+        if res is None:
+            continue
+        paper = PAPER_TABLE4[(spec.model, spec.dataset)]
+        rows.append({"run": spec.label, "source": "ours", "preprocess_ms": res.median_ms(
+            "preprocess"), "classify_ms": res.median_ms("classify")})
+        rows.append({"run": spec.label, "source": "paper", "preprocess_ms": paper["preprocess_ms"],
+                     "classify_ms": paper["classify_ms"]})
+    return pd.DataFrame(rows, columns=["run", "source", "preprocess_ms", "classify_ms"])
+
+
+def confusions(results: Mapping[RunSpec, EvalResult]) -> dict[str, np.ndarray]:
+    """Run label -> confusion matrix, for :func:`hrcn_lib.figures.confusion_matrices`."""
+    return {spec.label: res.confusion for spec, res in results.items()}
+
+
+def numbers(results: Mapping[RunSpec, EvalResult]) -> dict[str, object]:
+    """The numbers the chapter's prose glues.
+
+    Returns:
+        ``hr_acc`` (HR-CelestialNet's accuracy in this run, or why there is none),
+        ``n_evaluated``, ``n_test_eval``; the paper's ``paper_hr_acc``, ``paper_hr_f1_galaxy``,
+        ``paper_hr_f1_nsc``, ``paper_hr_total_ms``, ``paper_min_total_ms`` (with its pair,
+        ``paper_min_total_run``) and ``paper_max_total_ms`` (``paper_max_total_run``).
+    """
+    hr = next((r for s, r in results.items() if (s.model, s.dataset) == ("hr-celestialnet",
+                                                                          "lcid")), None)
+    paper_hr = PAPER_TABLE4[("hr-celestialnet", "lcid")]
+    totals = {pair: row["total_ms"] for pair, row in PAPER_TABLE4.items()}
+    low, high = min(totals, key=totals.get), max(totals, key=totals.get)
+    return {
+        "hr_acc": f"{100 * hr.metrics['accuracy']:.2f} %" if hr else "not run in this profile",
+        "n_evaluated": len(results),
+        "n_test_eval": max((len(r.predictions) for r in results.values()), default=0),
+        "paper_hr_acc": paper_hr["accuracy"], "paper_hr_f1_galaxy": paper_hr["f1_galaxy"],
+        "paper_hr_f1_nsc": paper_hr["f1_nsc"], "paper_hr_total_ms": paper_hr["total_ms"],
+        "paper_min_total_ms": totals[low], "paper_min_total_run": pair_label(*low),
+        "paper_max_total_ms": totals[high], "paper_max_total_run": pair_label(*high),
+    }

@@ -1,0 +1,325 @@
+"""What training and evaluation share: device, precision, seeding and checkpoint I/O.
+
+* Devices: :func:`resolve_device` (``"auto"`` = CUDA when available).
+* Precision: :func:`native_bf16` (does the hardware compute bf16, or emulate it?),
+  :func:`requested_precision` (``"auto"`` means ``$HRCN_PRECISION`` when set) and
+  :func:`resolve_precision` (training: bf16 only where native).
+* Seeding: :func:`seed_everything`, :func:`rng_state` / :func:`set_rng_state` (every RNG,
+  for exact resume).
+* Checkpoints: :func:`save_checkpoint` (atomic), :func:`load_checkpoint` (validated,
+  ``weights_only``), :func:`model_from_payload`, :func:`load_trained_model`;
+  :class:`CheckpointError` names the file and what is wrong with it.
+
+:mod:`hrcn_lib.train` and :mod:`hrcn_lib.evaluate` / :mod:`hrcn_lib.inference` build on this
+module; it knows nothing of training loops or metrics.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from hrcn_lib import runfolder
+from hrcn_lib.models import build_model
+from hrcn_lib.paths import ModelRun, atomic_write
+
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "MODEL_FORMAT",
+    "CHECKPOINT_VERSION",
+    "PRECISION_ENV",
+    "PRECISIONS",
+    "CheckpointError",
+    "resolve_device",
+    "native_bf16",
+    "requested_precision",
+    "resolve_precision",
+    "seed_everything",
+    "rng_state",
+    "set_rng_state",
+    "save_checkpoint",
+    "load_checkpoint",
+    "nonfinite_tensor",
+    "checkpoint_file",
+    "model_from_payload",
+    "load_trained_model",
+]
+
+#: ``format`` entry of a resumable checkpoint (``checkpoint.pt``).
+CHECKPOINT_FORMAT = "hrcn-checkpoint"
+#: ``format`` entry of final weights (``model.pt``).
+MODEL_FORMAT = "hrcn-model"
+#: Environment variable that sets what precision ``"auto"`` (or no request) means, for
+#: training and for :class:`hrcn_lib.inference.Predictor`: ``fp32``, ``bf16`` or ``auto``.
+PRECISION_ENV = "HRCN_PRECISION"
+#: The precisions a run may request.
+PRECISIONS: tuple[str, ...] = ("bf16", "fp32", "auto")
+#: Version of the checkpoint layout this module writes and reads.
+CHECKPOINT_VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be used; the message names the file and why."""
+
+
+# --------------------------------------------------------------------------- devices
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """``"auto"``/None -> cuda when available else cpu; anything else as given."""
+    if device is None or str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {str(device)!r} requested but CUDA is not available")
+    return dev
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` computes bfloat16 natively (not emulated).
+
+    CUDA: :func:`torch.cuda.is_bf16_supported`. CPU: AMX tiles or AVX512-BF16
+    (without them oneDNN emulates bf16 and convolutions run 10-100x slower than fp32).
+    """
+    if device.type == "cuda":
+        return bool(torch.cuda.is_bf16_supported())
+    if device.type != "cpu":
+        return False
+    checks = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
+    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
+
+
+def requested_precision(precision: str | None = None) -> str:
+    """The precision asked for: ``precision`` unless it is ``None``/``"auto"``, then
+    ``$HRCN_PRECISION`` when set (the one switch that forces a path on any machine),
+    else ``"auto"``.
+
+    Returns:
+        ``"bf16"``, ``"fp32"`` or ``"auto"`` (the hardware decides: bf16 where native).
+
+    Raises:
+        ValueError: a precision, or a value of ``HRCN_PRECISION``, other than
+            ``bf16``, ``fp32``, ``auto`` (the message names where it came from).
+    """
+    if precision is not None and precision not in PRECISIONS:
+        raise ValueError(f"precision must be 'bf16', 'fp32' or 'auto', got {precision!r}")
+    if precision in (None, "auto"):
+        env = os.environ.get(PRECISION_ENV, "").strip().lower()
+        if env and env not in PRECISIONS:
+            raise ValueError(f"environment variable {PRECISION_ENV}={env!r}: expected one of "
+                             f"{', '.join(PRECISIONS)} (or unset)")
+        return env or "auto"
+    return precision
+
+
+def resolve_precision(precision: str, device: torch.device, *, warn: bool = True) -> str:
+    """Effective training precision: ``"bf16"`` only where native, otherwise ``"fp32"``.
+
+    ``"auto"`` is first replaced by ``$HRCN_PRECISION`` when set (:func:`requested_precision`).
+    Training never runs emulated bf16 (10-100x slower than fp32); inference may
+    (:class:`hrcn_lib.inference.Predictor` forces what is asked).
+
+    Raises:
+        ValueError: for a precision other than ``"bf16"``, ``"fp32"``, ``"auto"``.
+    """
+    precision = requested_precision(precision)
+    if precision == "fp32":
+        return "fp32"
+    if native_bf16(device):
+        return "bf16"
+    if precision == "bf16" and warn:
+        warnings.warn(f"bf16 requested but {device} has no native bf16 (AMX / AVX512-BF16 / "
+                      "CUDA bf16): training in fp32 instead", RuntimeWarning, stacklevel=3)
+    return "fp32"
+
+# --------------------------------------------------------------------------- RNG
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch (all devices)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def rng_state() -> dict[str, Any]:
+    """Every RNG state as tensors / primitive containers (``weights_only``-loadable)."""
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    version, internal, gauss_next = random.getstate()
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "numpy": {"name": str(name), "keys": torch.from_numpy(keys.astype(np.int64)),
+                  "pos": int(pos), "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
+        "python": {"version": int(version), "internal": list(internal), "gauss_next": gauss_next},
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    npst = state["numpy"]
+    np.random.set_state((npst["name"], npst["keys"].numpy().astype(np.uint32), npst["pos"],
+                         npst["has_gauss"], npst["cached_gaussian"]))
+    py = state["python"]
+    random.setstate((py["version"], tuple(py["internal"]), py["gauss_next"]))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+# --------------------------------------------------------------------------- checkpoints
+
+def save_checkpoint(path: Path | str, payload: dict[str, Any]) -> Path:
+    """Write ``payload`` with :func:`torch.save` atomically and synced to disk
+    (:func:`hrcn_lib.paths.atomic_write`)."""
+    path = Path(path)
+    with atomic_write(path, "wb", fsync=True) as fh:
+        torch.save(payload, fh)
+    return path
+
+
+def load_checkpoint(path: Path | str, *, kind: str = CHECKPOINT_FORMAT,
+                    map_location: str | torch.device = "cpu", mmap: bool = False) -> dict[str, Any]:
+    """Load and validate an hrcn checkpoint (``weights_only=True``).
+
+    Args:
+        path: ``checkpoint.pt`` or ``model.pt`` of a run directory.
+        kind: :data:`CHECKPOINT_FORMAT` (resumable state) or :data:`MODEL_FORMAT`
+            (``model.pt``); a ``model`` kind also accepts a full checkpoint.
+        mmap: memory-map the tensors instead of reading them (low peak memory).
+
+    Raises:
+        CheckpointError: the file is missing, unreadable/corrupt, not written by
+            :mod:`hrcn_lib.train`, of another kind, or malformed (entries of the wrong
+            type or missing); the message names the file.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path}: is a directory: expected a checkpoint file "
+                              "(model.pt or checkpoint.pt)")
+    if not path.is_file():
+        note = runfolder.divergence_note(path.parent)
+        raise CheckpointError(f"{path}: checkpoint file not found" + (f"; {note}" if note else ""))
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
+    except Exception as exc:  # noqa: BLE001 -- every load failure means an unusable file
+        raise CheckpointError(f"{path}: not a readable torch checkpoint (corrupt or foreign "
+                              f"file): {type(exc).__name__}: {str(exc)[:300]}") from None
+    fmt = payload.get("format") if isinstance(payload, dict) else None
+    accepted = {kind} if kind == CHECKPOINT_FORMAT else {MODEL_FORMAT, CHECKPOINT_FORMAT}
+    if fmt not in accepted:
+        raise CheckpointError(f"{path}: not an hrcn_lib checkpoint (expected format "
+                              f"{kind!r}, found {fmt!r}); was it written by hrcn_lib.train?")
+    if payload.get("version") != CHECKPOINT_VERSION:
+        raise CheckpointError(f"{path}: checkpoint version {payload.get('version')!r} is not "
+                              f"supported (expected {CHECKPOINT_VERSION})")
+    _check_payload(payload, path, resumable=kind == CHECKPOINT_FORMAT)
+    return payload
+
+
+#: Entries of a resumable checkpoint beyond config and model, and their types.
+_RESUME_ENTRIES: dict[str, type] = {"optimizer": dict, "position": dict, "epoch_stats": dict,
+                                    "history": list, "rng": dict}
+
+
+def _check_payload(payload: dict[str, Any], path: Path, *, resumable: bool) -> None:
+    """Raise CheckpointError unless ``payload`` has the entries and types hrcn_lib writes."""
+    def bad(what: str) -> CheckpointError:
+        return CheckpointError(f"{path}: malformed checkpoint: {what}; was it written by "
+                               "hrcn_lib.train (or edited since)?")
+
+    missing = [k for k in ("config", "model", *(_RESUME_ENTRIES if resumable else ()))
+               if k not in payload]
+    if missing:
+        raise bad(f"it lacks {missing}")
+    cfg, state = payload["config"], payload["model"]
+    if not isinstance(cfg, dict) or not all(isinstance(cfg.get(k), str)
+                                            for k in ("model_name", "dataset_name")):
+        raise bad(f"'config' is a {type(cfg).__name__}, expected a dict with the strings "
+                  "model_name and dataset_name")
+    if not isinstance(state, dict) or not all(
+            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
+        raise bad(f"'model' is a {type(state).__name__}, expected a dict of parameter "
+                  "name -> tensor")
+    if resumable:
+        for key, typ in _RESUME_ENTRIES.items():
+            if not isinstance(payload[key], typ):
+                raise bad(f"{key!r} is a {type(payload[key]).__name__}, expected a {typ.__name__}")
+        pos = payload["position"]
+        if not all(isinstance(pos.get(k), int) and pos[k] >= 0
+                   for k in ("epoch", "step", "global_step")):
+            raise bad(f"'position' {pos!r}: expected non-negative integers epoch, step, "
+                      "global_step")
+
+
+def nonfinite_tensor(tensors: dict[str, torch.Tensor], chunk: int = 1 << 22) -> str | None:
+    """Name of the first floating-point tensor holding NaN/inf, else None (checked in chunks)."""
+    for name, t in tensors.items():
+        if not t.is_floating_point() or t.is_meta:
+            continue
+        flat = t.detach().reshape(-1)
+        for i in range(0, flat.numel(), chunk):
+            if not bool(torch.isfinite(flat[i:i + chunk]).all()):
+                return name
+    return None
+
+def checkpoint_file(path: Path | str) -> Path:
+    """``path`` itself, or for a run directory its ``model.pt`` (else ``checkpoint.pt``)."""
+    path = Path(path)
+    return ModelRun(path).checkpoint_file() if path.is_dir() else path
+
+
+def load_trained_model(out_dir: Path | str, device: str | torch.device | None = None, *,
+                       mmap: bool = False) -> nn.Module:
+    """The trained network of a run directory (``model.pt``, else ``checkpoint.pt``).
+
+    ``out_dir`` may also be a checkpoint file. The model is rebuilt with
+    :func:`hrcn_lib.models.build_model` from the names in the checkpoint, in eval mode,
+    float32, on ``device`` (default cpu). Its ``hrcn_config`` attribute holds the run's
+    configuration dict. The model is built on the meta device and takes the checkpoint's
+    tensors (``assign=True``), so loading needs one copy of the weights, not two; with
+    ``mmap=True`` the weights stay file-backed until touched.
+
+    Raises:
+        CheckpointError: no usable checkpoint (message names the file).
+    """
+    path = checkpoint_file(out_dir)
+    payload = load_checkpoint(path, kind=MODEL_FORMAT, mmap=mmap)
+    model = model_from_payload(payload, path)
+    del payload
+    return model.eval().to(resolve_device(device or "cpu"))
+
+
+def model_from_payload(payload: dict[str, Any], path: Path | str) -> nn.Module:
+    """The network of a loaded checkpoint ``payload`` (built on meta, tensors assigned).
+
+    Raises:
+        CheckpointError: the model cannot be rebuilt, the weights do not fit or hold NaN/inf
+            (names ``path``).
+    """
+    cfg = payload["config"]
+    try:
+        with torch.device("meta"):  # no memory for weights that are replaced anyway
+            model = build_model(cfg["model_name"], cfg["dataset_name"])
+    except (KeyError, ValueError) as exc:
+        raise CheckpointError(f"{path}: cannot rebuild the model of this checkpoint: {exc}") from None
+    try:
+        model.load_state_dict(payload["model"], assign=True)
+        left = [n for n, t in [*model.named_parameters(), *model.named_buffers()] if t.is_meta]
+        if left:
+            raise RuntimeError(f"tensors not in the checkpoint: {left[:5]}")
+    except (RuntimeError, TypeError, AttributeError) as exc:
+        raise CheckpointError(f"{path}: weights do not fit {cfg['model_name']}/"
+                              f"{cfg['dataset_name']}: {str(exc)[:300]}") from None
+    bad = nonfinite_tensor(model.state_dict())
+    if bad is not None:
+        raise CheckpointError(f"{path}: weight {bad!r} holds NaN/inf: this model cannot "
+                              "classify (a diverged training run?); train it again with a lower "
+                              "learning rate")
+    model.hrcn_config = dict(cfg)  # type: ignore[attr-defined]
+    return model.eval()
