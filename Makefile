@@ -37,11 +37,11 @@ book: $(VENV)/.installed-book
 	$(BIN)/hrcn book --profile $(PROFILE)
 
 test: $(VENV)/.installed-dev
-	$(BIN)/ruff check hrcn_lib tests benchmarks notebooks/_make_notebooks.py setup.py
+	$(BIN)/ruff check hrcn_lib tests benchmarks setup.py
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check hrcn_lib tests benchmarks notebooks/_make_notebooks.py setup.py
+	$(BIN)/ruff check hrcn_lib tests benchmarks setup.py
 
 bench: $(VENV)/.installed-dev
 	for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done

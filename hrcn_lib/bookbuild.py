@@ -1,10 +1,11 @@
 """Build the book: papermill-execute the chapter notebooks, then ``jupyter-book build``.
 
-``notebooks/NN_*.ipynb`` are clean sources (no outputs) with a cell tagged
-``parameters``. :func:`execute_notebooks` runs each, in order, into
-``<root>/book/NN_*.ipynb`` (executed copies, ignored by git) with the parameters
-``profile, run_dir, data_dir, device, seed``; the chapters themselves reuse
-finished artefacts in the run directory. :func:`build_html` then renders the
+``notebooks/NN_*.md`` are the chapters' sources: MyST markdown notebooks (jupytext), which
+Jupyter opens and saves as notebooks and a diff reads as prose plus code, each with a cell
+tagged ``parameters``. :func:`execute_notebooks` converts each to a notebook
+(:func:`read_chapter`, jupytext) and runs it, in order, into ``<root>/book/NN_*.ipynb``
+(executed copies, ignored by git) with the parameters ``profile, run_dir, data_dir, device,
+seed``; the chapters themselves reuse finished artefacts in the run directory. :func:`build_html` then renders the
 book with Jupyter Book 1.x with execution off (``_config.yml``) and warnings
 as errors, into ``<root>/_build/html``.
 
@@ -35,6 +36,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import jupytext
 import nbformat
 
 from hrcn_lib.paths import RunPaths
@@ -43,8 +45,10 @@ from hrcn_lib.resources import BOOK_PAGES, notebook_dir, source_root
 
 __all__ = [
     "NOTEBOOKS",
+    "SOURCE_SUFFIX",
     "EXECUTION_TIMEOUT",
     "BookBuildError",
+    "read_chapter",
     "notebook_parameters",
     "tag_injected_parameters",
     "execute_notebook",
@@ -67,6 +71,9 @@ NOTEBOOKS: tuple[str, ...] = (
     "07_blurry_robustness",
     "08_misclassification",
 )
+
+#: File suffix of the chapters' sources in ``notebooks/`` (MyST markdown notebooks).
+SOURCE_SUFFIX: str = ".md"
 
 #: Per-cell execution timeout (s) of each profile: a hung cell fails the build.
 EXECUTION_TIMEOUT: dict[str, int] = {"smoke": 900, "cpu": 3 * 3600, "paper": 48 * 3600}
@@ -118,6 +125,26 @@ def notebook_parameters(profile: str, run_dir: Path | str, data_dir: Path | str 
     }
 
 
+def read_chapter(path: Path | str) -> nbformat.NotebookNode:
+    """A chapter's source (a MyST markdown notebook, or an ``.ipynb``) as a clean notebook.
+
+    jupytext turns ``{code-cell}`` blocks into code cells (their ``:tags:`` into cell tags)
+    and the text between them into markdown cells; jupytext's own metadata is dropped, so
+    the executed copy is an ordinary notebook.
+
+    Raises:
+        FileNotFoundError: no such file.
+        nbformat.ValidationError: the result is not a valid notebook.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: chapter source missing")
+    nb = jupytext.read(path)
+    nb.metadata.pop("jupytext", None)
+    nbformat.validate(nb)
+    return nb
+
+
 def tag_injected_parameters(path: Path, tag: str = "remove-cell") -> bool:
     """Add ``tag`` to the papermill ``injected-parameters`` cell of an executed notebook.
 
@@ -137,15 +164,16 @@ def tag_injected_parameters(path: Path, tag: str = "remove-cell") -> bool:
     return found
 
 
-def portable_metadata(path: Path, root: Path) -> None:
+def portable_metadata(path: Path, root: Path, source: Path | None = None) -> None:
     """Papermill's ``input_path``/``output_path`` of an executed notebook, without the
     build machine's folders: the output relative to ``root`` (``book/01_data.ipynb``), the
-    input as ``notebooks/<name>``."""
+    input as ``notebooks/<name>`` (the name of ``source``, else of papermill's input)."""
     nb = nbformat.read(path, as_version=4)
     meta = nb.metadata.get("papermill")
     if meta is None:
         return
-    meta["input_path"] = f"notebooks/{Path(meta.get('input_path') or path).name}"
+    name = (source or Path(meta.get("input_path") or path)).name
+    meta["input_path"] = f"notebooks/{name}"
     meta["output_path"] = _param_path(path, root)
     nbformat.write(nb, path)
 
@@ -186,10 +214,11 @@ def kernel_config():
 
 def execute_notebook(src: Path, dst: Path, parameters: dict, *, timeout: int,
                      cwd: Path | None = None) -> None:
-    """Execute one notebook with papermill into ``dst`` and hide its injected parameters.
+    """Execute one chapter with papermill into ``dst`` and hide its injected parameters.
 
     Args:
-        src, dst: source notebook and executed copy.
+        src, dst: the chapter's source (MyST markdown, :func:`read_chapter`; or an
+            ``.ipynb``) and the executed notebook.
         parameters: papermill parameters.
         timeout: per-cell timeout (s).
         cwd: the kernel's working folder (default: the current folder).
@@ -203,8 +232,9 @@ def execute_notebook(src: Path, dst: Path, parameters: dict, *, timeout: int,
     from papermill.exceptions import PapermillExecutionError
 
     dst.parent.mkdir(parents=True, exist_ok=True)
+    source = read_chapter(src)
     try:
-        pm.execute_notebook(str(src), str(dst), parameters=parameters, kernel_name="python3",
+        pm.execute_notebook(source, str(dst), parameters=parameters, kernel_name="python3",
                             execution_timeout=timeout, progress_bar=False,
                             cwd=str(cwd or Path.cwd()), config=kernel_config())
     except PapermillExecutionError as exc:
@@ -217,7 +247,7 @@ def execute_notebook(src: Path, dst: Path, parameters: dict, *, timeout: int,
         raise BookBuildError(f"notebook {src.name} failed: the kernel died "
                              f"({' '.join(str(exc).split())[:200]}); out of memory?") from exc
     tag_injected_parameters(dst)
-    portable_metadata(dst, cwd or Path.cwd())
+    portable_metadata(dst, cwd or Path.cwd(), Path(src))
 
 
 def execute_notebooks(profile: str, run_dir: Path | str, *, data_dir: Path | str | None = None,
@@ -251,14 +281,14 @@ def execute_notebooks(profile: str, run_dir: Path | str, *, data_dir: Path | str
     out_dir = out_dir or root / "book"
     timeout = timeout or EXECUTION_TIMEOUT.get(params["profile"], 3600)
     folder = Path(sources) if sources is not None else notebook_dir()
-    paths = [folder / f"{stem}.ipynb" for stem in notebooks]
+    paths = [folder / f"{stem}{SOURCE_SUFFIX}" for stem in notebooks]
     for src in paths:
         if not src.exists():
-            raise FileNotFoundError(f"{src}: chapter notebook missing")
+            raise FileNotFoundError(f"{src}: chapter source missing")
     done = []
     total = time.perf_counter()
     for i, src in enumerate(paths, 1):
-        dst = out_dir / src.name
+        dst = out_dir / f"{src.stem}.ipynb"
         t0 = time.perf_counter()
         log(f"[{i}/{len(paths)}] {src.stem}: executing (profile {params['profile']}) ...")
         execute_notebook(src, dst, params, timeout=timeout, cwd=root)

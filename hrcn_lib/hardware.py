@@ -439,7 +439,7 @@ def measure_peak_memory(model: str | nn.Module, input_size: Sequence[int] = (204
     else:
         with tempfile.TemporaryDirectory() as tmp:
             if not isinstance(model, str):
-                cfg["model_path"] = str(Path(tmp) / "model.pt")
+                cfg["model_path"] = str(Path(tmp) / "module.pt")
                 torch.save(model, cfg["model_path"])
             result = _run_child(cfg, timeout_s)
     return PeakMemory(

@@ -17,7 +17,6 @@ import pandas as pd
 from hrcn_lib.names import DATASET_LABELS, MODEL_LABELS, PAIRS
 
 __all__ = [
-    "PAPER_CITATION",
     "PAPER_TABLE1",
     "PAPER_TABLE2",
     "PAPER_TABLE3",
@@ -35,9 +34,6 @@ __all__ = [
     "paper_table4",
     "paper_table_a1",
 ]
-
-#: How the book cites the paper (key of ``book/references.bib``).
-PAPER_CITATION: str = "zhang2023hrcelestialnet"
 
 #: Table 1: celestial bodies and samples of LCID (class -> counts).
 PAPER_TABLE1: dict[str, dict[str, int]] = {

@@ -2,7 +2,8 @@
 
 The book needs files that live at the top of the repository, not in ``hrcn_lib``: the
 Jupyter Book configuration (``_config.yml``, ``_toc.yml``), its static pages
-(``book/*.md``, ``book/references.bib``), the chapter notebooks (``notebooks/*.ipynb``) and
+(``book/*.md``, ``book/references.bib``), the chapters' sources (``notebooks/*.md``, MyST
+markdown notebooks) and
 recorded measurements (``benchmarks/recorded/*.json``). A wheel ships them as package data
 in ``hrcn_lib/_bundle/`` with the same layout (``setup.py`` copies :data:`BUNDLE_PATTERNS`
 there when it builds the wheel; ``MANIFEST.in`` puts them in the sdist); a checkout (or an
@@ -24,7 +25,7 @@ __all__ = ["BUNDLE_PATTERNS", "BOOK_PAGES", "BUNDLE_DIR", "source_root", "checko
 
 #: Files shipped in the wheel, as glob patterns relative to the repository root.
 BUNDLE_PATTERNS: tuple[str, ...] = ("_config.yml", "_toc.yml", "book/*.md", "book/*.bib",
-                                    "notebooks/*.ipynb", "benchmarks/recorded/*.json")
+                                    "notebooks/*.md", "benchmarks/recorded/*.json")
 #: The book's static pages (relative to a source root), staged next to the executed
 #: chapters when the book is built in another folder.
 BOOK_PAGES: tuple[str, ...] = ("book/intro.md", "book/api.md", "book/references.md",

@@ -23,7 +23,7 @@ from pathlib import Path
 from hrcn_lib.paths import EVAL_FILE_PATTERNS, TEMP_PATTERN, TRAIN_FILES, ModelRun
 
 __all__ = ["RunFolderError", "run_files", "evaluation_files", "remove", "hold",
-           "stale_temporaries", "divergence_note"]
+           "refuse_other_run", "stale_temporaries", "divergence_note"]
 
 class RunFolderError(ValueError):
     """A run folder that cannot be trained into as asked; the message names it and the fix."""
@@ -40,6 +40,27 @@ def run_files(folder: Path | str) -> list[Path]:
     if not run.root.is_dir():
         return []
     return sorted(run.train_files() + run.evaluation_files())
+
+
+def refuse_other_run(folder: Path | str, resume: bool, force: bool) -> None:
+    """A fresh run needs a folder without another run's files: continue it (``resume``) or
+    replace it (``force``).
+
+    Raises:
+        ValueError: both ``resume`` and ``force``.
+        RunFolderError: ``folder`` holds a run's files and neither is given (names them and
+            the fix).
+    """
+    if resume and force:
+        raise ValueError("resume and force exclude each other: resume continues the run in "
+                         f"{folder}, force deletes it")
+    used = run_files(folder)
+    if used and not resume and not force:
+        names = ", ".join(p.name for p in used[:5]) + (", ..." if len(used) > 5 else "")
+        raise RunFolderError(
+            f"{folder}: already holds a training run ({names}); a run folder belongs to one "
+            "run: continue it with --resume (resume=True), replace it with --force "
+            "(force=True: deletes those files first), or choose another --out")
 
 
 def remove(paths: list[Path]) -> None:

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from torch import nn
 
 from hrcn_lib import runfolder
@@ -41,6 +42,7 @@ __all__ = [
     "native_bf16",
     "requested_precision",
     "resolve_precision",
+    "distributed_env",
     "seed_everything",
     "rng_state",
     "set_rng_state",
@@ -137,6 +139,18 @@ def resolve_precision(precision: str, device: torch.device, *, warn: bool = True
         warnings.warn(f"bf16 requested but {device} has no native bf16 (AMX / AVX512-BF16 / "
                       "CUDA bf16): training in fp32 instead", RuntimeWarning, stacklevel=3)
     return "fp32"
+
+def distributed_env() -> tuple[int, int]:
+    """(rank, world_size): initialises the process group under torchrun (``WORLD_SIZE`` > 1;
+    nccl on CUDA, gloo on CPU), else ``(0, 1)``."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1:
+        dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
 
 # --------------------------------------------------------------------------- RNG
 

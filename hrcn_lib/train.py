@@ -86,6 +86,7 @@ from hrcn_lib.runtime import (  # re-exported: they were first defined here
     PRECISIONS,
     CheckpointError,
     checkpoint_file,
+    distributed_env,
     load_checkpoint,
     load_trained_model,
     model_from_payload,
@@ -322,21 +323,6 @@ def _write_config(path: Path, info: dict[str, Any]) -> None:
         fh.write(json.dumps(info, indent=2) + "\n")
 
 
-# --------------------------------------------------------------------------- distributed
-
-
-def _dist_env() -> tuple[int, int]:
-    """(rank, world_size), initialising the process group under torchrun."""
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world > 1:
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
-        dist.init_process_group(backend=backend)
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
-
-
 # --------------------------------------------------------------------------- the loop
 
 
@@ -363,20 +349,6 @@ def _resume_diff(old: dict[str, Any], cfg: TrainConfig) -> dict[str, Any]:
         elif was != now:
             diff[key] = (was, now)
     return diff
-
-
-def _refuse_used_folder(out_dir: Path, resume: bool, force: bool) -> None:
-    """A fresh run needs a folder without another run's files (or ``force``)."""
-    if resume and force:
-        raise ValueError("resume and force exclude each other: resume continues the run in "
-                         f"{out_dir}, force deletes it")
-    used = runfolder.run_files(out_dir)
-    if used and not resume and not force:
-        names = ", ".join(p.name for p in used[:5]) + (", ..." if len(used) > 5 else "")
-        raise RunFolderError(
-            f"{out_dir}: already holds a training run ({names}); a run folder belongs to one "
-            "run: continue it with --resume (resume=True), replace it with --force "
-            "(force=True: deletes those files first), or choose another --out")
 
 
 def _record_divergence(run: ModelRun, info: dict[str, Any], position: dict[str, Any]) -> None:
@@ -417,8 +389,8 @@ def fit(model: nn.Module, dataset: Dataset, out_dir: Path | str, config: TrainCo
     out_dir = Path(out_dir)
     n_samples = len(dataset)  # type: ignore[arg-type]
     cfg = TrainConfig(**{**asdict(config), "n_samples": n_samples})
-    _refuse_used_folder(out_dir, resume, force)
-    rank, world = _dist_env()
+    runfolder.refuse_other_run(out_dir, resume, force)
+    rank, world = distributed_env()
     device = resolve_device(cfg.device)
     if device.type == "cuda" and world > 1:
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
@@ -650,7 +622,7 @@ def train(config: TrainConfig, train_df: pd.DataFrame, out_dir: Path | str, *,
     cfg = TrainConfig(**{**asdict(config), "train_bodies": _distinct(train_df, "body"),
                          "train_obsids": _distinct(train_df, "obsid")})
     cfg.validate()
-    _refuse_used_folder(Path(out_dir), resume, force)  # before the slower checks below
+    runfolder.refuse_other_run(Path(out_dir), resume, force)  # before the slower checks below
     dataset = make_dataset(train_df, cfg.dataset_name, cache_dir=cache_dir)
     check_manifest_files(train_df)
     seed_everything(cfg.seed)

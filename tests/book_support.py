@@ -19,7 +19,13 @@ import os
 import time
 from pathlib import Path
 
-from hrcn_lib.bookbuild import NOTEBOOKS, build_html, execute_notebook, notebook_parameters
+from hrcn_lib.bookbuild import (
+    NOTEBOOKS,
+    SOURCE_SUFFIX,
+    build_html,
+    execute_notebook,
+    notebook_parameters,
+)
 from hrcn_lib.resources import notebook_dir
 
 __all__ = ["SmokeBook"]
@@ -59,7 +65,7 @@ class SmokeBook:
         if stem not in self.seconds:
             t0 = time.perf_counter()
             try:
-                execute_notebook(notebook_dir() / f"{stem}.ipynb", self.executed(stem),
+                execute_notebook(notebook_dir() / f"{stem}{SOURCE_SUFFIX}", self.executed(stem),
                                  self.params, timeout=CELL_TIMEOUT_S, cwd=self.root)
             except BaseException as exc:
                 self.errors[stem] = exc

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import jupytext
 import nbformat
 import pytest
 import yaml
@@ -16,12 +17,13 @@ from hrcn_lib.resources import BOOK_PAGES, source_root
 
 
 def _write_nb(path, *sources):
+    """A chapter source as the book keeps them: a MyST markdown notebook (jupytext)."""
     cells = [new_code_cell("x = 1", metadata={"tags": ["parameters"]})]
     cells += [new_code_cell(src) for src in sources]
     nb = new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, path)
+    jupytext.write(nb, path, fmt="md:myst")
 
 
 def test_notebook_parameters(tmp_path):
@@ -55,8 +57,8 @@ def test_tag_injected_parameters(tmp_path):
 @pytest.mark.slow
 def test_execution_and_failure_name_the_notebook_and_cell(tmp_path, capfd):
     src = tmp_path / "notebooks"
-    _write_nb(src / "01_ok.ipynb", "y = x + 1\nprint(profile)")
-    _write_nb(src / "02_bad.ipynb", "z = 1", "1 / 0  # boom")
+    _write_nb(src / "01_ok.md", "y = x + 1\nprint(profile)")
+    _write_nb(src / "02_bad.md", "z = 1", "1 / 0  # boom")
     lines = []
     done = bookbuild.execute_notebooks("smoke", tmp_path / "run", notebooks=("01_ok",),
                                        root=tmp_path, sources=src, timeout=60, log=lines.append)
@@ -67,7 +69,8 @@ def test_execution_and_failure_name_the_notebook_and_cell(tmp_path, capfd):
     assert "remove-cell" in injected[0].metadata.tags and "profile = \"smoke\"" in injected[0].source
     assert 'run_dir = "run"' in injected[0].source  # relative to the kernel's folder
     assert (out.metadata.papermill.input_path, out.metadata.papermill.output_path) == (
-        "notebooks/01_ok.ipynb", "book/01_ok.ipynb")
+        "notebooks/01_ok.md", "book/01_ok.ipynb")
+    assert "jupytext" not in out.metadata  # an ordinary notebook
     assert str(tmp_path) not in done[0].read_text()
     assert out.cells[-1].outputs[0]["text"] == "smoke\n"
     assert lines[0].startswith("[1/1] 01_ok: executing") and "done in" in lines[1]
@@ -76,25 +79,25 @@ def test_execution_and_failure_name_the_notebook_and_cell(tmp_path, capfd):
                                     root=tmp_path, sources=src, timeout=60, log=lines.append)
     msg = str(err.value)
     assert "\n" not in msg
-    assert "02_bad.ipynb" in msg and "`1 / 0  # boom`" in msg and "ZeroDivisionError" in msg
+    assert "02_bad.md" in msg and "`1 / 0  # boom`" in msg and "ZeroDivisionError" in msg
     assert (tmp_path / "book" / "02_bad.ipynb").exists()  # left for reading, error inside
 
 
 @pytest.mark.slow
 def test_a_hung_cell_fails_with_one_line(tmp_path):
-    _write_nb(tmp_path / "notebooks" / "03_slow.ipynb", "import time\ntime.sleep(60)")
+    _write_nb(tmp_path / "notebooks" / "03_slow.md", "import time\ntime.sleep(60)")
     with pytest.raises(bookbuild.BookBuildError) as err:
         bookbuild.execute_notebooks("smoke", tmp_path / "run", notebooks=("03_slow",),
                                     root=tmp_path, sources=tmp_path / "notebooks", timeout=2,
                                     log=lambda _l: None)
     msg = str(err.value)
     assert "\n" not in msg
-    assert msg.startswith("notebook 03_slow.ipynb failed: a cell ran longer than 2 s")
+    assert msg.startswith("notebook 03_slow.md failed: a cell ran longer than 2 s")
     assert "`import time`" in msg
 
 
 def test_missing_sources_and_executed_copies(tmp_path):
-    with pytest.raises(FileNotFoundError, match="chapter notebook missing"):
+    with pytest.raises(FileNotFoundError, match="chapter source missing"):
         bookbuild.execute_notebooks("smoke", tmp_path, notebooks=("09_none",), root=tmp_path)
     with pytest.raises(FileNotFoundError, match="without --skip-execute"):
         bookbuild.build_book("smoke", skip_execute=True, root=tmp_path)

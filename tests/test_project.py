@@ -7,6 +7,7 @@ import re
 import sys
 from pathlib import Path
 
+import jupytext
 import yaml
 
 if sys.version_info >= (3, 11):
@@ -26,11 +27,11 @@ DISTRIBUTIONS = {"cv2": "opencv-python-headless", "sklearn": "scikit-learn", "ya
                  "torch": "torch", "torchvision": "torchvision", "tqdm": "tqdm",
                  "matplotlib": "matplotlib", "seaborn": "seaborn", "papermill": "papermill",
                  "nbformat": "nbformat", "nbclient": "nbclient", "traitlets": "traitlets",
-                 "myst_nb": "myst-nb"}
+                 "myst_nb": "myst-nb", "jupytext": "jupytext"}
 #: Which extra each part of the library belongs to (the rest is core); a module may import
 #: only what its extra (plus core) declares.
 MODULE_EXTRAS = {"hrcn_lib/simulate/": "sim", "hrcn_lib/mast.py": "fetch",
-                 "hrcn_lib/figures.py": "book", "hrcn_lib/chapters/": "book",
+                 "hrcn_lib/figures/": "book", "hrcn_lib/chapters/": "book",
                  "hrcn_lib/bookbuild.py": "book"}
 
 
@@ -62,10 +63,8 @@ def _core() -> set[str]:
 
 def _third_party_imports(path: Path) -> set[str]:
     """Top-level names of the non-stdlib imports of a module or of a notebook's code cells."""
-    if path.suffix == ".ipynb":
-        cells = yaml.safe_load(path.read_text())["cells"]  # JSON is YAML
-        code = [c["source"] if isinstance(c["source"], str) else "".join(c["source"])
-                for c in cells if c["cell_type"] == "code"]
+    if path.parent.name == "notebooks":  # a chapter: MyST markdown notebook
+        code = [c.source for c in jupytext.read(path).cells if c.cell_type == "code"]
         text = "\n".join(line for src in code for line in src.splitlines()
                          if not line.lstrip().startswith(("%", "!")))  # IPython magics
     else:
@@ -93,7 +92,7 @@ def test_every_import_is_declared_in_its_extra():
             assert DISTRIBUTIONS[name] in allowed, (
                 f"{rel} imports {name} ({DISTRIBUTIONS[name]}), not declared in "
                 f"{'core' if extra is None else f'core or [{extra}]'}")
-    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):  # the chapters run with [book]
+    for path in sorted((ROOT / "notebooks").glob("*.md")):  # the chapters run with [book]
         for name in _third_party_imports(path):
             assert DISTRIBUTIONS.get(name) in core | _extra("book"), f"{path.name}: {name}"
 
@@ -108,7 +107,7 @@ def test_extras_layering_and_no_unused_dependencies():
     assert not _core() & {"papermill", "jupyter-book", "myst-nb", "galsim", "astroquery",
                                "matplotlib", "seaborn"}, "the book's stack in core"
     declared = _core() | set().union(*(_extra(e) for e in extras))
-    sources = [*(ROOT / "hrcn_lib").rglob("*.py"), *(ROOT / "notebooks").glob("*.ipynb")]
+    sources = [*(ROOT / "hrcn_lib").rglob("*.py"), *(ROOT / "notebooks").glob("*.md")]
     used = {DISTRIBUTIONS[n] for p in sources for n in _third_party_imports(p)}
     tools = {"pytest", "pytest-timeout", "ruff", "selenium", "pyyaml", "tomli", "ipykernel",
              "jupyter-book"}  # run, not imported: the test suite and the book's kernel/build

@@ -20,6 +20,7 @@ from hrcn_lib.chapters.context import load_images, pick_rows
 from hrcn_lib.datasets import make_dataset
 from hrcn_lib.evaluate import as_label
 from hrcn_lib.names import CLASS_NAMES
+from hrcn_lib.paper_numbers import PAPER_MISCLASSIFICATION_CAUSES
 from hrcn_lib.profiles import RunSpec
 from hrcn_lib.runtime import load_trained_model
 from hrcn_lib.saliency import grad_cam
@@ -148,5 +149,16 @@ def saliency_examples(model_dir: Path, rows: pd.DataFrame, dataset_name: str, *,
 
 
 def numbers(predictions: pd.DataFrame, wrong: pd.DataFrame) -> dict[str, object]:
-    """``n_preds`` and ``n_wrong``: the predictions of the chapter and how many are wrong."""
-    return {"n_preds": len(predictions), "n_wrong": len(wrong)}
+    """The numbers and words the chapter's prose glues.
+
+    Returns:
+        ``n_preds`` and ``n_wrong`` (the chapter's predictions and how many are wrong), and the
+        paper's examples of each cause (Sec. 5.2, :data:`PAPER_MISCLASSIFICATION_CAUSES`) as
+        ``paper_examples_inter_class_similarity``, ``paper_examples_insufficient_features``,
+        ``paper_examples_image_noise``.
+    """
+    values: dict[str, object] = {"n_preds": len(predictions), "n_wrong": len(wrong)}
+    for cause, examples in PAPER_MISCLASSIFICATION_CAUSES.items():
+        key = "paper_examples_" + cause.replace("-", "_").replace(" ", "_")
+        values[key] = " and ".join(examples)
+    return values
