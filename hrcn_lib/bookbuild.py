@@ -38,6 +38,10 @@ from pathlib import Path
 
 import jupytext
 import nbformat
+import papermill as pm
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from papermill.exceptions import PapermillExecutionError
+from traitlets.config import Config
 
 from hrcn_lib.paths import RunPaths
 from hrcn_lib.profiles import get_profile
@@ -207,8 +211,6 @@ def kernel_config():
     """traitlets configuration of the chapters' kernels: IPC transport (Unix sockets) where
     the platform has it, so no TCP port is opened and ipykernel does not warn "Kernel is
     running over TCP without encryption" into the build log; TCP on Windows."""
-    from traitlets.config import Config
-
     return Config({"KernelManager": {"transport": "ipc" if os.name == "posix" else "tcp"}})
 
 
@@ -227,10 +229,6 @@ def execute_notebook(src: Path, dst: Path, parameters: dict, *, timeout: int,
         BookBuildError: if a cell fails (names notebook, cell, exception); the
             executed copy, with the error at the top, is left at ``dst`` for reading.
     """
-    import papermill as pm
-    from nbclient.exceptions import CellTimeoutError, DeadKernelError
-    from papermill.exceptions import PapermillExecutionError
-
     dst.parent.mkdir(parents=True, exist_ok=True)
     source = read_chapter(src)
     try:

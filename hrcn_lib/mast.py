@@ -199,7 +199,7 @@ def verify_raw(
 
 
 def _default_client() -> Any:
-    from astroquery.mast import Observations
+    from astroquery.mast import Observations  # lazily: ~1 s to import, only to download
 
     return Observations
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from hrcn_lib.names import DATASET_NAMES, MODEL_NAMES, PAIRS, pair_key, pair_label
+from hrcn_lib.names import DATASET_NAMES, MODEL_NAMES, PAIRS, RESIZE_SIZE, pair_key, pair_label
 
 __all__ = ["RunSpec", "Profile", "PROFILES", "get_profile", "MODEL_NAMES", "DATASET_NAMES"]
 
@@ -208,7 +208,8 @@ PROFILES: dict[str, Profile] = {
         batch_size=2,
         timing_samples=2,
         max_eval_samples=8,
-        measure_max_pixels=224 * 448,  # CI has no room for a full-resolution training step
+        # CI has no room for a full-resolution training step: only LCID-Resize is measured
+        measure_max_pixels=RESIZE_SIZE[0] * RESIZE_SIZE[1],
         description="CI: tiny simulated data, one epoch, every notebook in minutes",
     ),
     "cpu": Profile(

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from hrcn_lib import resources
+from hrcn_lib import bookbuild, resources
 from hrcn_lib.resources import BOOK_PAGES, BUNDLE_PATTERNS, ResourceError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,7 +91,8 @@ def test_wheel_ships_the_book_and_runs_from_any_folder(tmp_path):
         "import json, sys\n"
         f"sys.path.insert(0, {str(target)!r})\n"
         "import hrcn_lib\n"
-        "from hrcn_lib import bookbuild, chapters, resources\n"
+        "from hrcn_lib import bookbuild, resources\n"
+        "from hrcn_lib.chapters import context\n"
         "from hrcn_lib.cli import main\n"
         "try:\n"
         "    bookbuild.build_book('smoke', skip_execute=True, log=lambda _l: None)\n"
@@ -99,8 +100,9 @@ def test_wheel_ships_the_book_and_runs_from_any_folder(tmp_path):
         "except FileNotFoundError as exc:\n"
         "    err = str(exc)\n"
         "print(json.dumps({'package': hrcn_lib.__file__, 'source': str(resources.source_root()),\n"
-        "                  'gpu_rows': len(chapters.recorded_gpu()), 'error': err,\n"
-        "                  'run_dir': str(chapters.chapter_context('smoke').paths.root)}))\n"
+        "                  'gpu_rows': len(context.recorded_gpu()), 'error': err,\n"
+        "                  'run_dir': str(context.chapter_context('smoke').paths.root),\n"
+        "                  'chapters': sorted(p.name for p in resources.notebook_dir().iterdir())}))\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     proc = subprocess.run([sys.executable, "-c", code], cwd=work, env=env, capture_output=True,
@@ -110,6 +112,7 @@ def test_wheel_ships_the_book_and_runs_from_any_folder(tmp_path):
     assert out["package"].startswith(str(target))  # the installed copy, not the checkout
     assert out["source"] == str(target / "hrcn_lib" / "_bundle")
     assert out["gpu_rows"] > 0  # the recorded GPU JSON is package data
+    assert out["chapters"] == [f"{s}.md" for s in bookbuild.NOTEBOOKS]  # the text notebooks
     assert str(work / "book") in out["error"]  # looked for executed chapters here ...
     assert out["run_dir"] == "runs/smoke"  # ... and runs go under the current folder
     assert sorted(p.name for p in work.iterdir()) == []  # nothing written by asking

@@ -4,7 +4,7 @@ For every FILE and each of its science HDUs (``--hdu``, default 1 and 4: the two
 chips) the sample is preprocessed exactly as in training
 (:func:`hrcn_lib.preprocess.load_sample`; gzip/fpack-compressed files through astropy)
 and classified by the trained model of ``--checkpoint`` through
-:class:`hrcn_lib.evaluate.Predictor`, which applies the model's input size (the 224x448
+:class:`hrcn_lib.inference.Predictor`, which applies the model's input size (the 224x448
 resize for LCID-Resize models). A ``.npy`` sample written by ``hrcn preprocess`` is
 classified as it is (its HDU is read from its ``_hdu<N>`` name). The output gives the
 label (galaxy / NSC), the probability of that label, both class probabilities and the

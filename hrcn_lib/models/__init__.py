@@ -90,7 +90,7 @@ def build_model(name: str, dataset: str) -> nn.Module:
     Returns:
         ``nn.Module`` mapping (N, 1, H, W) float to logits (N, 2), with (H, W)
         = :func:`input_size` ``(dataset)``. Its ``hrcn_dataset`` attribute records
-        ``dataset`` (so that :class:`hrcn_lib.evaluate.Predictor` applies the right input
+        ``dataset`` (so that :class:`hrcn_lib.inference.Predictor` applies the right input
         size); ``hrcn_config`` is left to training runs (the run's configuration).
 
     Raises:

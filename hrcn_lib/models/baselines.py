@@ -32,6 +32,8 @@ from __future__ import annotations
 
 from torch import nn
 
+from hrcn_lib.names import LCID_SIZE, RESIZE_SIZE
+
 from .checkpointing import CheckpointSequential
 from .hrcelestialnet import IN_CHANNELS, InputSizeError
 
@@ -62,7 +64,8 @@ def _check_input_hook(name: str):
         if min(shape[2:]) < smallest:
             raise InputSizeError(
                 f"{name} cannot take a {shape[2]} x {shape[3]} input: it needs at least "
-                f"{smallest} x {smallest} px (LCID-Resize is 224 x 448, LCID 2048 x 4096)")
+                f"{smallest} x {smallest} px (LCID-Resize is {RESIZE_SIZE[0]} x {RESIZE_SIZE[1]}, "
+                f"LCID {LCID_SIZE[0]} x {LCID_SIZE[1]})")
 
     return hook
 

@@ -336,7 +336,7 @@ def _scaled_raw(frame: Frame) -> np.ndarray:
     Raises:
         PreprocessError: the data cannot be read or decompressed (e.g. a truncated ``.gz``).
     """
-    from astropy.io import fits
+    from astropy.io import fits  # lazily: only unusual scalings and compressed files need it
 
     try:
         with fits.open(frame.info.path, memmap=False) as hdul:
