@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 __all__ = ["register", "run"]
@@ -25,7 +26,8 @@ def register(subparsers) -> None:
                    help="raw files per LCID galaxy body; NSC bodies get the profile's "
                         "nsc_exposure_factor times as many (default: the profile's)")
     p.add_argument("--seed", type=int, default=0, help="master seed (default 0)")
-    p.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--jobs", type=int, default=None,
+                   help="worker processes (default: one per CPU core)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -36,10 +38,14 @@ def run(args: argparse.Namespace) -> int:
 
     result = simulate_dataset(args.out, args.profile, bodies_galaxy=args.bodies_galaxy,
                               bodies_nsc=args.bodies_nsc, exposures=args.exposures,
-                              seed=args.seed, jobs=args.jobs, progress=not args.quiet,
-                              announce=True)
+                              seed=args.seed,
+                              jobs=args.jobs if args.jobs is not None else os.cpu_count() or 1,
+                              progress=not args.quiet, announce=True)
     print(f"simulate: {result.n_files} raw files ({result.bytes_written / 1e9:.2f} GB, "
-          f"{result.n_screened_out} exposures screened out), {result.n_lcid_rows} LCID rows, "
+          f"{result.n_screened_out} exposures screened out; {result.n_chips_undetected} of "
+          f"{result.n_chips_on_object} chips on their object rejected as undetectable, "
+          f"{100 * result.rejected_fraction:.1f} %), {result.n_lcid_rows} LCID rows, "
           f"{result.n_blurry_rows} LCID-Blurry rows in {result.seconds:.0f} s -> "
-          f"{result.lcid_manifest}, {result.blurry_manifest}", file=sys.stdout)
+          f"{result.lcid_manifest}, {result.blurry_manifest}, {result.screening_log}",
+          file=sys.stdout)
     return 0

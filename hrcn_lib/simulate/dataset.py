@@ -65,7 +65,8 @@ SCREENING_LOG = "screening.csv"
 MANIFEST_COLUMNS = ["body", "instrument", "obsid", "filter", "ra", "dec", "hdu", "label",
                     "path", "subset", "blurry", "psf_fwhm", "snr", "morphology", "defects",
                     "exptime", "object_fraction", "lookalike", "condition", "exposure",
-                    "edge_view", "detected_fraction", "gal_b", "distance_mpc", "host"]
+                    "edge_view", "detected_fraction", "expected_detected", "gal_b",
+                    "distance_mpc", "host"]
 _BLOCK = 2880
 
 
@@ -327,8 +328,8 @@ def _manifests(rows: list[dict], out_dir: Path) -> tuple[pd.DataFrame, pd.DataFr
 def _screening_log(rows: list[dict], out_dir: Path) -> pd.DataFrame:
     """Write ``screening.csv``: every chip considered, selected or not, and why."""
     cols = ["body", "subset", "label", "morphology", "obsid", "exposure", "hdu", "instrument",
-            "filter", "exptime", "condition", "object_fraction", "detected_fraction", "snr",
-            "blurry", "screening"]
+            "filter", "exptime", "condition", "object_fraction", "detected_fraction",
+            "expected_detected", "snr", "blurry", "screening"]
     df = pd.DataFrame(rows, columns=cols)
     tmp = out_dir / f".{SCREENING_LOG}.tmp"
     df.to_csv(tmp, index=False)

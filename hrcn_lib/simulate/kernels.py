@@ -759,10 +759,17 @@ def add_sbf(image: np.ndarray, lbar: float, seed: int) -> None:
 def _block_sum(image, k, out):  # pragma: no cover - compiled
     nr, nc = image.shape
     orow, ocol = out.shape
+    full = min(ocol, nc // k)
     for r in range(min(nr, orow * k)):
         o = out[r // k]
         row = image[r]
-        for c in range(min(nc, ocol * k)):
+        for oc in range(full):
+            acc = 0.0
+            base = oc * k
+            for j in range(k):
+                acc += row[base + j]
+            o[oc] += acc
+        for c in range(full * k, min(nc, ocol * k)):  # a partial last block
             o[c // k] += row[c]
 
 

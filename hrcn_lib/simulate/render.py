@@ -323,8 +323,9 @@ def _detect(exp: Exposure, det: Detector, chip: _Chip, state: _ExposureState,
     del elec
     sample = sample_from_raw(raw, exp.instrument, hdu)
     sample[cr[keep_offset:keep_offset + sample.shape[0]] > CR_DISCOUNT] = 0.0
-    scr = screen_chip(sample, rend.coverage, rend.object_view, rend.context_view, keep_offset)
     rn = float(np.mean([det.electronics[a.name].read_noise for a in lay.amps]))
+    scr = screen_chip(sample, rend.coverage, rend.object_view, rend.context_view, keep_offset,
+                      background, rn)
     snr = _snr(rend.signal, rend.coverage, background, rn)
     return {"raw": raw, "screening": scr, "snr": snr, "defects": ";".join(defects),
             "signal": rend.signal if keep else None, "cr": cr > HIT_THRESHOLD if keep else None}
@@ -405,6 +406,7 @@ def _row(exp: Exposure, body: Body, hdu: int, grid: ChipGrid, ra_p: float, dec_p
             "object_fraction": round(frac, 4), "lookalike": ";".join(looks),
             "condition": exp.condition, "edge_view": bool(edge),
             "detected_fraction": round(scr.detected_fraction, 4),
+            "expected_detected": round(scr.expected_detected, 4),
             "screening": "selected" if scr.selected else scr.reason,
             "gal_b": round(body.gal_b, 3), "distance_mpc": round(body.distance_kpc / 1000, 4),
             "host": body.host, "selected": scr.selected}

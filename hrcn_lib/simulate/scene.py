@@ -67,6 +67,7 @@ SCREEN_BIN = 8
 _HALO = 8  # coarse factor of the far-halo convolution
 _HALO_MARGIN = 48  # halo cells (of _HALO pixels) beyond each chip edge
 _SPIKE_FLOOR = 0.3  # e- per pixel where a spike stops being drawn
+_SBF_MIN_E = 0.5  # e-: SBF flux x exposure below which the fluctuations are not drawn
 
 SmoothFn = Callable[[np.ndarray, np.ndarray], dict[str, np.ndarray]]
 CoverFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -416,8 +417,8 @@ def _context_light(comps: dict, grid: ChipGrid, instrument: str, filt: str, ext:
     return np.ascontiguousarray(up[: grid.shape[0], : grid.shape[1]])
 
 
-def _diffuse(scene: Scene, grid: ChipGrid, instrument: str, filt: str, seed: int
-             ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+def _diffuse(scene: Scene, grid: ChipGrid, instrument: str, filt: str, seed: int,
+             exptime: float) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
     """Diffuse light of the body and of its host (e-/s per pixel, full resolution; host None
     if it has none) and the coarse coverage."""
     u, v = grid.coarse_uv(COARSE)
@@ -452,7 +453,10 @@ def _diffuse(scene: Scene, grid: ChipGrid, instrument: str, filt: str, seed: int
     full = _upsample2(h, grid.shape)
     if d.lbar > 0:
         lbar = d.lbar * rate_factor(d.sbf_colour, instrument, filt, grid.scale) / grid.scale**2
-        kernels.add_sbf(full, float(lbar) * float(ext), seed)
+        # after the PSF (sharpness ~0.1) the fluctuations add ~0.1 x lbar x t (e-) times the
+        # photon variance: below 0.05 they are invisible and are skipped
+        if lbar * ext * exptime > _SBF_MIN_E:
+            kernels.add_sbf(full, float(lbar) * float(ext), seed)
     return full, _context_light(comps, grid, instrument, filt, float(ext)), coverage
 
 
@@ -506,7 +510,7 @@ def render_signal(scene: Scene, grid: ChipGrid, instrument: str, filt: str, expt
     Returns:
         :class:`Rendered`.
     """
-    obj, host, coverage = _diffuse(scene, grid, instrument, filt, seed)
+    obj, host, coverage = _diffuse(scene, grid, instrument, filt, seed, exptime)
     ext_b = 10.0 ** (-0.4 * scene.av_body * dust_k(filt))
     ext_c = 10.0 ** (-0.4 * scene.av_context * dust_k(filt))
     margin = 1000.0

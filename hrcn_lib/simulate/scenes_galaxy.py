@@ -235,7 +235,7 @@ def _edge_on(body: Body, rng: np.random.Generator) -> Scene:
 
     def parts(u, v):
         x, z, _, _ = disk_frame(u, v, pa, 1.0)
-        zc = np.clip(z / _F(z0), -30, 30)
+        zc = np.clip(z / _F(z0), -20, 20)
         disk = _F(p["disk_sb"]) * np.exp(-np.abs(x) / _F(h)) * (
             _F(1.0) / np.cosh(zc) ** 2 + _F(0.08) / np.cosh(zc / _F(3.5)) ** 2)  # thin + thick
         bulge = sersic(elliptical_radius(u, v, pa, 0.6), 2.0, p["bulge_re"], p["bulge_sb"])

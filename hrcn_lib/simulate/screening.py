@@ -23,6 +23,10 @@ the object is:
 5. **Detected fraction**: the fraction of object pixels above background +
    :data:`DETECT_SIGMA` sigma (a pure-noise view gives ~0.1 %).
 
+An independent audit, ``expected_detected``: the fraction of object pixels whose
+*noiseless* object signal stands :data:`DETECT_SIGMA` sigma above the background,
+sigma from the photon, dark and read noise of a screen pixel (64 detector pixels).
+
 A chip is **selected** when its footprint covers at least
 :data:`MIN_OBJECT_FRACTION` of it and at least :data:`MIN_DETECTED_FRACTION` of its
 object pixels are detected. Selected chips with a footprint below
@@ -73,6 +77,8 @@ class Screening:
         object_fraction: fraction of the chip inside the object's footprint.
         object_pixels: screen pixels counted as the object's (footprint minus context).
         detected_fraction: fraction of them above background + DETECT_SIGMA sigma.
+        expected_detected: fraction of them expected above DETECT_SIGMA sigma from the
+            noiseless signal (the audit).
         selected: whether the chip is kept.
         reason: ``""`` if selected, else ``"off_object"``, ``"outshone"`` or ``"undetected"``.
     """
@@ -82,6 +88,7 @@ class Screening:
     detected_fraction: float
     selected: bool
     reason: str
+    expected_detected: float = 0.0
 
 
 def footprint_fraction(coverage: np.ndarray) -> float:
@@ -111,7 +118,8 @@ def _footprint_view(coverage: np.ndarray, keep_offset: int, shape: tuple[int, in
 
 
 def screen_chip(sample: np.ndarray, coverage: np.ndarray, object_view: np.ndarray,
-                context_view: np.ndarray, keep_offset: int = 0) -> Screening:
+                context_view: np.ndarray, keep_offset: int = 0, background_e: float = 0.0,
+                read_noise: float = 0.0) -> Screening:
     """Apply the screening rule to one chip.
 
     Args:
@@ -120,6 +128,8 @@ def screen_chip(sample: np.ndarray, coverage: np.ndarray, object_view: np.ndarra
         object_view, context_view: float32 screen-grid noiseless e- per pixel of the
             object and of everything else on the sky (:class:`.scene.Rendered`).
         keep_offset: first science row of the sample (UVIS chip 1: 3).
+        background_e, read_noise: sky + dark (e- per pixel) and read noise (e-) for
+            the audit ``expected_detected``.
 
     Returns:
         :class:`Screening`.
@@ -133,5 +143,9 @@ def screen_chip(sample: np.ndarray, coverage: np.ndarray, object_view: np.ndarra
     if n < 0.25 * MIN_OBJECT_FRACTION * view.size:
         return Screening(frac, n, 0.0, False, "outshone")
     det = float((view[mask] > background + DETECT_SIGMA * sigma).mean())
+    obj = object_view[mask]
+    noise = np.sqrt((obj + context_view[mask] + background_e + read_noise**2)
+                    / SCREEN_BIN**2)
+    expected = float((obj > DETECT_SIGMA * noise).mean())
     ok = det >= MIN_DETECTED_FRACTION
-    return Screening(frac, n, det, ok, "" if ok else "undetected")
+    return Screening(frac, n, det, ok, "" if ok else "undetected", expected)
