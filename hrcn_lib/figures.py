@@ -634,14 +634,14 @@ def resolution_comparison(pairs: Sequence[Mapping], *, vmin: float = -0.5, vmax:
         same = small[a0:a1, b0:b1]
         kw = {"origin": "lower", "cmap": "gray", "vmin": vmin, "vmax": vmax}
         axes[r, 0].imshow(crop, interpolation="nearest", **kw)
-        axes[r, 0].set_title(f"{crop.shape[0]}x{crop.shape[1]} px at full resolution", fontsize=8)
+        axes[r, 0].set_title(f"full resolution ({crop.shape[0]}x{crop.shape[1]} px)", fontsize=8)
         axes[r, 1].imshow(same, interpolation="nearest", **kw)
-        axes[r, 1].set_title(f"same sky in the 224x448 resize ({same.shape[0]}x{same.shape[1]} px)",
+        axes[r, 1].set_title(f"same sky at 224x448 ({same.shape[0]}x{same.shape[1]} px)",
                              fontsize=8)
         axes[r, 2].imshow(small, interpolation="nearest", aspect="auto", **kw)
         axes[r, 2].add_patch(Rectangle((b0 - 0.5, a0 - 0.5), b1 - b0, a1 - a0, fill=False,
                                        edgecolor="#dd8452", linewidth=1.2))
-        axes[r, 2].set_title("whole chip resized to 224x448", fontsize=8)
+        axes[r, 2].set_title("whole chip at 224x448", fontsize=8)
         axes[r, 0].set_ylabel(f"{p['label']}\n{str(p['morphology']).replace('_', ' ')}\n"
                               f"{p['body']}", fontsize=8)
         for ax in axes[r]:
