@@ -435,3 +435,36 @@ def test_nsc_bodies_get_the_profiles_exposure_factor(profile: str) -> None:
     # exposure indices of a body are 0..k-1, so any file can be regenerated from its index
     assert sorted(i for name, i in tasks if name in nsc and name.endswith("001")) == list(
         range(prof.exposures_per_body * prof.nsc_exposure_factor))
+
+
+def test_realism_measurements_on_the_smoke_data(smoke_data: Path) -> None:
+    """The chapter-1 measurements run on a dataset and land where the handbooks say."""
+    from hrcn_lib.manifest import read_manifest
+    from hrcn_lib.simulate import realism
+
+    lcid = read_manifest(smoke_data / "lcid_manifest.csv")
+    table = realism.handbook_table(lcid, seed=0, n_sky=1, cr_trials=1)
+    for quantity in ("read noise", "cosmic-ray pixels per 1000 s", "saturation"):
+        rows = table[table["quantity"] == quantity]
+        assert len(rows) >= 1, quantity
+        for _, r in rows.iterrows():  # every measured value within the published range
+            assert r["published_low"] * 0.97 <= r["measured"] <= r["published_high"] * 1.03, r
+    assert set(table.loc[table["quantity"] == "sky", "unit"]) == {"e-/s/pixel"}
+    psf = table[table["quantity"] == "PSF FWHM"]
+    assert (psf["measured"] < psf["measured_pixelated"]).all()
+    stats = realism.statistics_table(lcid)
+    aucs = realism.single_statistic_auc(stats)
+    assert set(aucs["feature"]) == set(realism.FEATURES)
+    assert aucs["auc"].is_monotonic_decreasing and (aucs["auc"] >= 0.5).all()
+    sep = realism.separability(stats, folds=2)
+    assert 0.0 <= sep["logreg_accuracy"] <= 1.0 and sep["bodies"] == lcid["body"].nunique()
+    det = realism.detectability(lcid, smoke_data / "screening.csv")
+    assert det.set_index("subset").loc["all", "labelled"] == len(lcid)
+    assert 0.0 <= det.set_index("subset").loc["all", "rejected_fraction"] < 1.0
+    fine = realism.fine_scale_variance(lcid, n_per_class=1)
+    assert set(fine["label"]) == {"galaxy", "NSC"}
+    assert ((fine["linear"] > 0) & (fine["linear"] < 1) & (fine["stretched"] < 1)).all()
+    crops = realism.resolution_crops(lcid)
+    assert len(crops) == lcid.groupby(["label", "morphology"]).ngroups
+    assert all(c["crop"].shape == (400, 400) and c["resized"].shape == (224, 448)
+               for c in crops)

@@ -10,7 +10,7 @@ Modules: :mod:`.bodies` (catalogue: morphologies, positions, distances, hosts),
 (core, far halo, spikes, breathing), :mod:`.photometry` (filters and colour
 tables, the paper's Eq. 1), :mod:`.exposures` (instrument/filter/date/pointing per
 exposure, the blurry rule), :mod:`.cosmics` (cosmic rays), :mod:`.detector`
-(response, dark, CTE, bias, raw DN), :mod:`.kernels` (numba passes),
+(response, dark, CTE, bias, raw DN), :mod:`.kernels`, :mod:`.draw_kernels` (numba passes),
 :mod:`.headers` (raw header keywords), :mod:`.screening` (is the object
 detectable?), :mod:`.render` (one exposure), :mod:`.dataset` (files and
 manifests), :mod:`.realism` (measurements for the book), :mod:`.gallery`

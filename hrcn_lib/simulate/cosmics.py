@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from hrcn_lib.simulate.kernels import splat_gaussians
+from hrcn_lib.simulate.draw_kernels import splat_gaussians
 
 __all__ = [
     "CR_FLUX",

@@ -16,7 +16,7 @@ stars are drawn one by one and which stay in the diffuse light.
   in stars brighter than it (drawn as point sources, at most a budget of stars
   per body), the number of such stars per unit light, and the SBF flux ``lbar``
   of the fainter ones (Tonry & Schneider 1988): the diffuse light keeps the rest
-  and fluctuates with it (:func:`.kernels.add_sbf`). Nearby galaxies therefore
+  and fluctuates with it (:func:`.draw_kernels.add_sbf`). Nearby galaxies therefore
   resolve into stars and distant ones do not, from the same rule.
 * **Spatial profiles**: King (1962) for globular/open clusters (:func:`king_radii`),
   Elson, Fall & Freeman (1987) for young massive clusters (:func:`eff_radii`),

@@ -21,7 +21,7 @@ Parts (all normalised so that a point source's light sums to 1):
   step. It holds ~1-3 % of the light (:attr:`PSFModel.far`). Drawn by one coarse FFT
   of the whole scene (:mod:`.scene`).
 * **Spikes** (:func:`spike_amplitude`): beyond ``R_IN`` the four spikes of bright
-  stars are drawn analytically to the chip edge (:func:`.kernels.add_spikes`), with
+  stars are drawn analytically to the chip edge (:func:`.draw_kernels.add_spikes`), with
   the ``s^-2`` fall-off of a thin strut's diffraction pattern, their amplitude
   matched to the stamp's own spikes at ``R_IN``.
 * **Breathing**: HST's focus changes by a few microns of secondary-mirror despace

@@ -322,7 +322,12 @@ def _detect(exp: Exposure, det: Detector, chip: _Chip, state: _ExposureState,
                                 int(chip.seeds[2]))
     del elec
     sample = sample_from_raw(raw, exp.instrument, hdu)
+    # the screener discounts cosmic-ray hits and the detector's known hot pixels
     sample[cr[keep_offset:keep_offset + sample.shape[0]] > CR_DISCOUNT] = 0.0
+    hr, hc = np.divmod(idx, grid.shape[1])
+    hr -= keep_offset
+    ok = (hr >= 0) & (hr < sample.shape[0])
+    sample[hr[ok], hc[ok]] = 0.0
     rn = float(np.mean([det.electronics[a.name].read_noise for a in lay.amps]))
     scr = screen_chip(sample, rend.coverage, rend.object_view, rend.context_view, keep_offset,
                       background, rn)

@@ -12,7 +12,7 @@ A :class:`Scene` describes one body in a tangent-plane frame centred on it
 * :class:`Diffuse`: how the diffuse light gets structure below the coarse grid:
   fine fractal tiles (log-normal modulation of the textured components and the
   dust, and the cloud edges), and surface-brightness fluctuations of unresolved
-  stars. Combined at half the detector resolution (:func:`.kernels.combine_diffuse`),
+  stars. Combined at half the detector resolution (:func:`.draw_kernels.combine_diffuse`),
   upsampled once: the PSF (FWHM ~2 pixels) removes anything finer.
 * ``stars`` and ``blobs``: the body's resolved stars (point sources) and its
   compact extended sources (young clusters, HII regions, globular clusters of a
@@ -35,7 +35,7 @@ import cv2
 import numpy as np
 import scipy.fft
 
-from hrcn_lib.simulate import kernels
+from hrcn_lib.simulate import draw_kernels as kernels
 from hrcn_lib.simulate.photometry import COMPONENTS, dust_k, rate_factor
 from hrcn_lib.simulate.psf import R_IN, SPIKE_ANGLES, PSFModel, halo_kernel
 from hrcn_lib.simulate.textures import BodyRaster, FineTiles
@@ -192,7 +192,7 @@ class Galaxies:
 
 @dataclass(frozen=True)
 class Diffuse:
-    """Fine structure of a scene's diffuse light (see :func:`.kernels.combine_diffuse`).
+    """Fine structure of a scene's diffuse light (see :func:`.draw_kernels.combine_diffuse`).
 
     Attributes:
         textured: components modulated by the fine field ``g1`` (the others stay smooth).

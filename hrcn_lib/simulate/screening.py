@@ -8,9 +8,12 @@ the object is:
 
 1. **Screen view**: the preprocessed sample averaged over
    :data:`SCREEN_BIN` x :data:`SCREEN_BIN` blocks (a 2048 x 4096 frame on a
-   monitor: 256 x 512 screen pixels), with cosmic-ray hits (pixels holding more
-   than :data:`CR_DISCOUNT` e- of cosmic-ray charge) set to the background level
-   first: a screener discounts them, and the simulator knows them exactly.
+   monitor: 256 x 512 screen pixels) -- and, as a screener also steps back from the
+   screen, over :data:`ZOOM` x :data:`ZOOM` blocks of those (faint diffuse light
+   shows there) -- with cosmic-ray hits (pixels holding more
+   than :data:`CR_DISCOUNT` e- of cosmic-ray charge) and the detector's hot pixels
+   and warm columns set to the background level first: a screener discounts them,
+   and the simulator knows them exactly.
 2. **Noise** ``sigma``: 1.4826 x the median absolute difference between
    horizontally adjacent screen pixels, / sqrt(2) (smooth light cancels out).
 3. **Background**: the 10th percentile of the view plus 1.28 sigma -- the sky
@@ -21,15 +24,19 @@ the object is:
    those where foreground stars, background galaxies or a host galaxy outshine
    the object (noiseless, before the PSF).
 5. **Detected fraction**: the fraction of object pixels above background +
-   :data:`DETECT_SIGMA` sigma (a pure-noise view gives ~0.1 %).
+   :data:`DETECT_SIGMA` sigma (a pure-noise view gives ~0.1 %) where the object's
+   own light contributes at least one sigma of that screen pixel's noise (from the
+   noiseless signal: the screener attributes a bright blob to the object, not to a
+   satellite trail, a bleed or the halo of a foreground star).
 
 An independent audit, ``expected_detected``: the fraction of object pixels whose
 *noiseless* object signal stands :data:`DETECT_SIGMA` sigma above the background,
 sigma from the photon, dark and read noise of a screen pixel (64 detector pixels).
 
 A chip is **selected** when its footprint covers at least
-:data:`MIN_OBJECT_FRACTION` of it and at least :data:`MIN_DETECTED_FRACTION` of its
-object pixels are detected. Selected chips with a footprint below
+:data:`MIN_OBJECT_FRACTION` of it and, at either scale, at least
+:data:`MIN_DETECTED_FRACTION` of its object pixels are detected. The audit takes the
+larger of its two scales too. Selected chips with a footprint below
 :data:`EDGE_VIEW_FRACTION` are *edge views* (the paper's "insufficient features").
 """
 
@@ -49,6 +56,7 @@ __all__ = [
     "MIN_DETECTED_FRACTION",
     "SCREEN_BIN",
     "CR_DISCOUNT",
+    "ZOOM",
     "Screening",
     "screen_view",
     "screen_chip",
@@ -67,6 +75,8 @@ DETECT_SIGMA = 3.0
 MIN_DETECTED_FRACTION = 0.02
 #: e- of cosmic-ray charge above which a pixel is discounted in the screen view.
 CR_DISCOUNT = 8.0
+#: The zoomed-out view averages ZOOM x ZOOM screen pixels.
+ZOOM = 4
 
 
 @dataclass(frozen=True)
@@ -96,14 +106,18 @@ def footprint_fraction(coverage: np.ndarray) -> float:
     return float((coverage > COVER_SB).mean())
 
 
-def screen_view(sample: np.ndarray) -> tuple[np.ndarray, float, float]:
-    """(view, background, sigma) of a preprocessed (2048, 4096) sample (see module docstring)."""
-    view = bin_mean(sample, SCREEN_BIN)
+def screen_view(sample: np.ndarray, zoom: int = 1) -> tuple[np.ndarray, float, float]:
+    """(view, background, sigma) of a preprocessed (2048, 4096) sample (see module docstring);
+    ``zoom`` > 1 averages ``zoom x zoom`` screen pixels further."""
+    view = bin_mean(sample, SCREEN_BIN * zoom)
+    return (view, *_level_and_noise(view))
+
+
+def _level_and_noise(view: np.ndarray) -> tuple[float, float]:
     diff = np.diff(view, axis=1).ravel()
     sigma = 1.4826 * float(np.median(np.abs(diff - np.median(diff)))) / np.sqrt(2.0)
     sigma = max(sigma, 1e-6)
-    background = float(np.percentile(view, 10.0)) + 1.2816 * sigma
-    return view, background, sigma
+    return float(np.percentile(view, 10.0)) + 1.2816 * sigma, sigma
 
 
 def _footprint_view(coverage: np.ndarray, keep_offset: int, shape: tuple[int, int]
@@ -137,15 +151,28 @@ def screen_chip(sample: np.ndarray, coverage: np.ndarray, object_view: np.ndarra
     frac = footprint_fraction(coverage)
     if frac < MIN_OBJECT_FRACTION:
         return Screening(frac, 0, 0.0, False, "off_object")
-    view, background, sigma = screen_view(sample)
-    mask = _footprint_view(coverage, keep_offset, view.shape) & (object_view >= context_view)
+    view = bin_mean(sample, SCREEN_BIN)
+    foot = _footprint_view(coverage, keep_offset, view.shape).astype(np.float32)
+    mask = (foot > 0.5) & (object_view >= context_view)
     n = int(mask.sum())
     if n < 0.25 * MIN_OBJECT_FRACTION * view.size:
         return Screening(frac, n, 0.0, False, "outshone")
-    det = float((view[mask] > background + DETECT_SIGMA * sigma).mean())
-    obj = object_view[mask]
-    noise = np.sqrt((obj + context_view[mask] + background_e + read_noise**2)
-                    / SCREEN_BIN**2)
-    expected = float((obj > DETECT_SIGMA * noise).mean())
+    det, expected = 0.0, 0.0
+    for zoom in (1, ZOOM):
+        if zoom > 1:
+            view = bin_mean(view, zoom)
+            obj_v, ctx_v = bin_mean(object_view, zoom), bin_mean(context_view, zoom)
+            m = (bin_mean(foot, zoom) > 0.5) & (obj_v >= ctx_v)
+        else:
+            obj_v, ctx_v, m = object_view, context_view, mask
+        if not m.any():
+            continue
+        background, sigma = _level_and_noise(view)
+        obj = obj_v[m]
+        noise = np.sqrt((obj + ctx_v[m] + background_e + read_noise**2)
+                        / (SCREEN_BIN * zoom) ** 2)
+        det = max(det, float(((view[m] > background + DETECT_SIGMA * sigma)
+                              & (obj > noise)).mean()))
+        expected = max(expected, float((obj > DETECT_SIGMA * noise).mean()))
     ok = det >= MIN_DETECTED_FRACTION
     return Screening(frac, n, det, ok, "" if ok else "undetected", expected)

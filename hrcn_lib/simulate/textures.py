@@ -21,7 +21,7 @@ is split into two bands that are added:
   :data:`TEXEL` arcsec texels with the same spectrum between the raster's
   resolution and the PSF scale, anchored on the body at two different
   orientations (their incommensurate periods hide any repetition), sampled at
-  half the detector resolution by a numba kernel (:func:`.kernels.sample_tiles`).
+  half the detector resolution by a numba kernel (:func:`.draw_kernels.sample_tiles`).
 
 Both are fixed on the body (seeded by it), so every exposure of a body shows the
 same structure. :func:`band_sigma` splits a component's total log-normal sigma
