@@ -89,6 +89,7 @@ __all__ = [
     "check_input",
     "extract_science",
     "load_sample",
+    "sample_from_raw",
     "amp_biases",
     "preview_image",
     "warm_up",
@@ -934,6 +935,65 @@ def load_sample(path: str | os.PathLike[str], hdu: int) -> np.ndarray:
         kernel(left, right, lut_left, lut_right, out)
     else:
         _gather_numpy(left, right, lut_left, lut_right, out)
+    return out
+
+
+def sample_from_raw(raw: np.ndarray, instrument: str, hdu: int) -> np.ndarray:
+    """:func:`load_sample`'s recipe applied to a raw SCI array in memory.
+
+    For code that holds a chip before it is written (the simulator screens its
+    chips with the real preprocessing). The result is bit-identical to
+    ``load_sample`` of a raw file holding ``raw`` in HDU ``hdu``.
+
+    Args:
+        raw: uint16 DN array of the chip's raw shape (bias and overscan included),
+            raw orientation.
+        instrument: ``"ACS/WFC"`` or ``"WFC3/UVIS"``.
+        hdu: 1 or 4.
+
+    Returns:
+        float32 (2048, 4096), as :func:`load_sample`.
+
+    Raises:
+        PreprocessError: wrong dtype or shape, unknown instrument or HDU.
+    """
+    from hrcn_lib.instruments import chip_layout
+
+    try:
+        layout = chip_layout(instrument, hdu)
+    except ValueError as exc:
+        raise PreprocessError(f"sample_from_raw: {exc}") from None
+    if not isinstance(raw, np.ndarray) or raw.dtype != np.uint16 or raw.shape != layout.raw_shape:
+        raise PreprocessError(
+            f"sample_from_raw: expected a uint16 array of shape {layout.raw_shape} for HDU {hdu} "
+            f"of {instrument}, got {getattr(raw, 'dtype', type(raw).__name__)} "
+            f"{getattr(raw, 'shape', '')}"
+        )
+    sci_rows = slice(*layout.science_rows)
+    b_left, b_right = (_int_clipped_mean(raw[sci_rows, slice(*a.bias_cols)]) for a in layout.amps)
+    rows, (left_cols, right_cols) = _crop_blocks(layout)
+    step = SUBSAMPLE_STEP
+    sub_rows = slice(rows.start, rows.stop, step)
+    sub = (
+        raw[sub_rows, left_cols.start:left_cols.stop:step].astype(np.float32) - np.float32(b_left),
+        raw[sub_rows, right_cols.start:right_cols.stop:step].astype(np.float32)
+        - np.float32(b_right),
+    )
+    background, sigma = _background_noise(sub)
+    scale = STRETCH * sigma
+    dn = np.arange(65536, dtype=np.float32)
+    luts = []
+    for offset in (b_left + background, b_right + background):
+        lut = dn - np.float32(offset)
+        lut *= np.float32(1.0 / scale)
+        luts.append(np.arcsinh(lut, out=lut))
+    out = _new_sample()
+    left, right = raw[rows, left_cols], raw[rows, right_cols]
+    kernel = _numba_kernel(parallel=False)
+    if kernel is not None:
+        kernel(left, right, luts[0], luts[1], out)
+    else:
+        _gather_numpy(left, right, luts[0], luts[1], out)
     return out
 
 
