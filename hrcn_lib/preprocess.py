@@ -979,7 +979,7 @@ def sample_from_raw(raw: np.ndarray, instrument: str, hdu: int) -> np.ndarray:
         raw[sub_rows, right_cols.start:right_cols.stop:step].astype(np.float32)
         - np.float32(b_right),
     )
-    background, sigma = _background_noise(sub)
+    background, sigma = _background_noise(sub, f"sample_from_raw ({instrument} HDU {hdu})")
     scale = STRETCH * sigma
     dn = np.arange(65536, dtype=np.float32)
     luts = []
