@@ -30,6 +30,7 @@ from astropy.io import fits
 
 from hrcn_lib import preprocess
 from hrcn_lib.instruments import SCIENCE_HDUS, detector
+from hrcn_lib.preprocess import kernels
 from hrcn_lib.simulate.rawfile import write_raw
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -94,8 +95,8 @@ def main(argv: list[str] | None = None) -> dict:
     load_before = os.getloadavg()
     results: dict = {"machine": f"{platform.processor() or platform.machine()}, "
                                 f"{os.cpu_count()} cores", "python": platform.python_version(),
-                     "numba": preprocess._numba_kernel() is not None,
-                     "threads": preprocess._threads(), "repeats": args.repeats, "runs": {}}
+                     "numba": kernels._numba_kernel() is not None,
+                     "threads": kernels._threads(), "repeats": args.repeats, "runs": {}}
     with tempfile.TemporaryDirectory() as tmp:
         for inst in ("ACS/WFC", "WFC3/UVIS"):
             path = make_raw(Path(tmp) / f"bench_{inst.split('/')[0].lower()}_raw.fits", inst)

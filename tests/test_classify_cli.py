@@ -55,11 +55,13 @@ def test_train_cli_run_directory(trained_run):
 def test_evaluate_cli(trained_run, smoke_data, capsys):
     argv = ["evaluate", "--run", str(trained_run), "--manifest",
             str(smoke_data / "blurry_manifest.csv"), "--set", "blurry"]
+    with open(smoke_data / "blurry_manifest.csv", newline="") as f:
+        n_rows = sum(1 for _ in csv.DictReader(f))
     assert main(argv) == 0
     captured = capsys.readouterr()
-    assert "evaluate blurry: n=4 accuracy" in captured.err and captured.out == ""
+    assert f"evaluate blurry: n={n_rows} accuracy" in captured.err and captured.out == ""
     metrics = json.loads((trained_run / "metrics_blurry.json").read_text())
-    assert sum(map(sum, metrics["confusion"])) == 4
+    assert sum(map(sum, metrics["confusion"])) == n_rows
     assert main([*argv, "--quiet"]) == 0  # no information, no progress bar
     assert capsys.readouterr().err == ""
 

@@ -187,3 +187,23 @@ def test_memory_bars_one_bar_per_finite_value():
     assert ax.get_xscale() == "log" and ax.get_xlabel() == "GB (log scale)"
     assert [t.get_text() for t in ax.get_yticklabels()] == list(table.index)
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["estimate", "measured"]
+
+
+def test_resolution_comparison_shows_crop_patch_and_whole_resize():
+    rng = np.random.default_rng(0)
+    pairs = [{"label": lab, "morphology": m, "body": f"SIM-{k}", "crop": rng.random((400, 400)),
+              "resized": rng.random((224, 448)), "box": (800, 1600, 400)}
+             for k, (lab, m) in enumerate([("galaxy", "spiral"), ("NSC", "open_cluster")])]
+    fig = figures.resolution_comparison(pairs)
+    assert fig.axes[0].get_gridspec().get_geometry() == (2, 3)
+    shapes = [ax.images[0].get_array().shape for ax in fig.axes]
+    # crop at full size, the same sky in the resize ~ 400 * 224 / 2048 ~ 44 px, whole resize
+    assert shapes[0] == (400, 400) and shapes[2] == (224, 448)
+    assert 43 <= shapes[1][0] <= 45 and 43 <= shapes[1][1] <= 45
+    box = [p for p in fig.axes[2].patches if isinstance(p, Rectangle)][0]
+    assert box.get_x() == pytest.approx(1600 * 448 / 4096 - 0.5)
+    assert "spiral" in fig.axes[0].get_ylabel() and "NSC" in fig.axes[3].get_ylabel()
+    with pytest.raises(ValueError, match="lacks"):
+        figures.resolution_comparison([{"crop": pairs[0]["crop"]}])
+    with pytest.raises(ValueError, match="no sample"):
+        figures.resolution_comparison([])

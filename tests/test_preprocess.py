@@ -170,6 +170,22 @@ def test_bias_removal_leaves_no_step_between_amplifiers(files, inst):
     assert 8.0 < float(sample.max()) < 10.5
 
 
+@pytest.mark.parametrize("inst,hdu", CHIPS)
+def test_sample_from_raw_equals_load_sample_of_the_file(files, inst, hdu):
+    """The array-level entry point (used by the simulator's screening) is bit-identical to
+    reading the same chip from its file."""
+    path = files[f"{_tag(inst)}_bias"]
+    with fits.open(path) as hdul:
+        raw = np.asarray(hdul[hdu].data).astype(np.uint16)
+    np.testing.assert_array_equal(pp.sample_from_raw(raw, inst, hdu), pp.load_sample(path, hdu))
+    with pytest.raises(PreprocessError, match="uint16 array of shape"):
+        pp.sample_from_raw(raw.astype(np.float32), inst, hdu)
+    with pytest.raises(PreprocessError, match="uint16 array of shape"):
+        pp.sample_from_raw(raw[:, :-1], inst, hdu)
+    with pytest.raises(PreprocessError, match="HDU 2"):
+        pp.sample_from_raw(raw, inst, 2)
+
+
 def test_numpy_fallback_and_parallel_kernel_match_the_default(files, monkeypatch):
     pp.warm_up()
     path = files["uvis_bias"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 
 from hrcn_lib.cli import UsageError
 from hrcn_lib.cli.argtypes import nonnegative_int, positive_int
@@ -31,7 +32,8 @@ def register(subparsers) -> None:
                    help="raw files per LCID galaxy body; NSC bodies get the profile's "
                         "nsc_exposure_factor times as many (default: the profile's)")
     p.add_argument("--seed", type=nonnegative_int, default=0, help="master seed (default 0)")
-    p.add_argument("--jobs", type=positive_int, default=1, help="worker processes (default 1)")
+    p.add_argument("--jobs", type=positive_int, default=None,
+                   help="worker processes (default: one per CPU core)")
     p.set_defaults(func=run)
 
 
@@ -44,10 +46,13 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"unknown profile {args.profile!r}: expected one of {sorted(PROFILES)}")
     result = simulate_dataset(args.out, args.profile, bodies_galaxy=args.bodies_galaxy,
                               bodies_nsc=args.bodies_nsc, exposures=args.exposures,
-                              seed=args.seed, jobs=args.jobs, progress=show_progress(args),
-                              announce=True)
-    log.info("simulate: %d raw files (%.2f GB, %d exposures screened out), %d LCID rows, "
-             "%d LCID-Blurry rows in %.0f s -> %s, %s", result.n_files,
-             result.bytes_written / 1e9, result.n_screened_out, result.n_lcid_rows,
-             result.n_blurry_rows, result.seconds, result.lcid_manifest, result.blurry_manifest)
+                              seed=args.seed,
+                              jobs=args.jobs if args.jobs is not None else os.cpu_count() or 1,
+                              progress=show_progress(args), announce=True)
+    log.info("simulate: %d raw files (%.2f GB, %d exposures screened out; %d of %d chips on "
+             "their object rejected as undetectable, %.1f %%), %d LCID rows, %d LCID-Blurry "
+             "rows in %.0f s -> %s, %s, %s", result.n_files, result.bytes_written / 1e9,
+             result.n_screened_out, result.n_chips_undetected, result.n_chips_on_object,
+             100 * result.rejected_fraction, result.n_lcid_rows, result.n_blurry_rows,
+             result.seconds, result.lcid_manifest, result.blurry_manifest, result.screening_log)
     return 0

@@ -23,6 +23,7 @@ from hrcn_lib.figures.images import (
     figure2,
     misclassified_grid,
     pick_gallery_rows,
+    resolution_comparison,
     saliency_grid,
     thumbnail_gallery,
 )
@@ -52,4 +53,5 @@ __all__ = [
     "network_diagram",
     "timing_bars",
     "memory_bars",
+    "resolution_comparison",
 ]

@@ -1,16 +1,18 @@
-"""Images of samples: display scaling, thumbnails, Figure 2, Figure 4 and Grad-CAM grids."""
+"""Images of samples: display scaling, thumbnails, Figure 2, Figure 4, Grad-CAM grids, and
+full resolution against LCID-Resize."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from astropy.visualization import AsinhStretch, ImageNormalize, ZScaleInterval
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
 __all__ = ["display_image", "show_image", "check_image", "thumbnail_gallery", "pick_gallery_rows",
-           "figure2", "misclassified_grid", "saliency_grid"]
+           "figure2", "misclassified_grid", "saliency_grid", "resolution_comparison"]
 
 
 def check_image(image: np.ndarray, name: str = "image") -> np.ndarray:
@@ -252,4 +254,59 @@ def saliency_grid(images: Sequence[np.ndarray], heatmaps: Sequence[np.ndarray],
         show_image(ax, img, cap, max_pixels)
         ax.imshow(display_image(heat, max_pixels), origin="lower", cmap="jet", alpha=alpha,
                   vmin=0, vmax=1, aspect="auto", interpolation="bilinear")
+    return fig
+
+
+def resolution_comparison(pairs: Sequence[Mapping], *, vmin: float = -0.5, vmax: float = 6.0,
+                          panel: float = 2.4) -> Figure:
+    """Full resolution against LCID-Resize, one morphology per row.
+
+    Columns: a full-resolution crop of the preprocessed sample; the same patch of
+    sky as the 224 x 448 resize holds it (its pixels drawn as blocks); the whole
+    resized chip with the patch outlined. All panels share one linear display
+    range of the preprocessed (asinh) values, so the two resolutions compare fairly.
+
+    Args:
+        pairs: dicts with ``label``, ``morphology``, ``body``, ``crop`` (2-D full
+            resolution), ``resized`` (2-D, (224, 448)) and ``box`` ``(row0, col0,
+            size)`` of the crop in the full-resolution sample (2048 x 4096)
+            (:func:`hrcn_lib.simulate.realism.resolution_crops`).
+        vmin, vmax: display range of the sample values.
+        panel: inches per panel side.
+
+    Raises:
+        ValueError: if ``pairs`` is empty or an entry lacks a field.
+    """
+    if not pairs:
+        raise ValueError("resolution_comparison: no sample to draw")
+    need = {"label", "morphology", "body", "crop", "resized", "box"}
+    for k, p in enumerate(pairs):
+        if need - set(p):
+            raise ValueError(f"resolution_comparison: entry {k} lacks {sorted(need - set(p))}")
+    fig = Figure(figsize=(panel * 3.6, panel * len(pairs)), layout="constrained")
+    axes = fig.subplots(len(pairs), 3, squeeze=False,
+                        gridspec_kw={"width_ratios": [1.0, 1.0, 1.6]})
+    for r, p in enumerate(pairs):
+        crop = check_image(p["crop"], "crop")
+        small = check_image(p["resized"], "resized")
+        r0, c0, size = p["box"]
+        fy, fx = small.shape[0] / 2048.0, small.shape[1] / 4096.0
+        a0, b0 = int(r0 * fy), int(c0 * fx)
+        a1, b1 = max(a0 + 1, int(np.ceil((r0 + size) * fy))), max(b0 + 1, int(np.ceil((c0 + size) * fx)))
+        same = small[a0:a1, b0:b1]
+        kw = {"origin": "lower", "cmap": "gray", "vmin": vmin, "vmax": vmax}
+        axes[r, 0].imshow(crop, interpolation="nearest", **kw)
+        axes[r, 0].set_title(f"full resolution ({crop.shape[0]}x{crop.shape[1]} px)", fontsize=8)
+        axes[r, 1].imshow(same, interpolation="nearest", **kw)
+        axes[r, 1].set_title(f"same sky at 224x448 ({same.shape[0]}x{same.shape[1]} px)",
+                             fontsize=8)
+        axes[r, 2].imshow(small, interpolation="nearest", aspect="auto", **kw)
+        axes[r, 2].add_patch(Rectangle((b0 - 0.5, a0 - 0.5), b1 - b0, a1 - a0, fill=False,
+                                       edgecolor="#dd8452", linewidth=1.2))
+        axes[r, 2].set_title("whole chip at 224x448", fontsize=8)
+        axes[r, 0].set_ylabel(f"{p['label']}\n{str(p['morphology']).replace('_', ' ')}\n"
+                              f"{p['body']}", fontsize=8)
+        for ax in axes[r]:
+            ax.set_xticks([])
+            ax.set_yticks([])
     return fig

@@ -10,8 +10,9 @@ fpack tile-compressed (``*.fits.fz``, read through astropy). HDU 1 (``SCI,1``) o
 Where to read what:
 
 * :mod:`.recipe` -- the recipe on one page (bias per amplifier, background and noise,
-  asinh stretch), to check against the paper: :func:`load_sample`, :func:`check_input`,
-  :func:`amp_biases` and the recipe's constants.
+  asinh stretch), to check against the paper: :func:`load_sample`, :func:`sample_from_raw`
+  (the same on a uint16 chip in memory), :func:`check_input`, :func:`amp_biases` and the
+  recipe's constants.
 * :mod:`.frame` -- a (file, HDU) validated from its headers (:func:`read_header_info`),
   the crop (:func:`extract_science`), memory-mapped pixel access.
 * :mod:`.fitsheader` -- the fast strict FITS header scan, astropy as the fallback;
@@ -38,6 +39,7 @@ from hrcn_lib.preprocess.recipe import (
     amp_biases,
     check_input,
     load_sample,
+    sample_from_raw,
 )
 
 __all__ = [
@@ -47,6 +49,7 @@ __all__ = [
     "check_input",
     "extract_science",
     "load_sample",
+    "sample_from_raw",
     "amp_biases",
     "preview_image",
     "warm_up",

@@ -108,7 +108,8 @@ def asinh_table(dn_of_word: np.ndarray, offset: float, scale: float) -> np.ndarr
 
 
 def gather(left: np.ndarray, right: np.ndarray, table_left: np.ndarray,
-           table_right: np.ndarray, out: np.ndarray) -> np.ndarray:
+           table_right: np.ndarray, out: np.ndarray, *, parallel: bool | None = None
+           ) -> np.ndarray:
     """``out[:, :half] = table_left[left]``, ``out[:, half:] = table_right[right]``.
 
     Args:
@@ -116,15 +117,17 @@ def gather(left: np.ndarray, right: np.ndarray, table_left: np.ndarray,
             (strided views of a memory map are fine).
         table_left, table_right: float32 (65536,) tables (:func:`asinh_table`).
         out: float32 (rows, 2 * half), written.
+        parallel: rows in parallel threads; ``None``: as ``HRCN_PREPROCESS_THREADS`` asks
+            (``False`` for callers that already run one process per core).
 
     Returns:
         ``out``.
     """
-    kernel = _numba_kernel()
+    kernel = _numba_kernel(parallel)
     if kernel is None:
         _gather_numpy(left, right, table_left, table_right, out)
         return out
-    if _threads() > 1:
+    if parallel is not False and _threads() > 1:
         import numba  # present: the kernel above was compiled with it
 
         numba.set_num_threads(min(_threads(), numba.config.NUMBA_NUM_THREADS))

@@ -30,13 +30,14 @@ from collections.abc import Callable
 
 import numpy as np
 
-from hrcn_lib.preprocess.chip import Chip, chip_of
+from hrcn_lib.instruments import chip_layout
+from hrcn_lib.preprocess.chip import Chip, WordChip, chip_of
 from hrcn_lib.preprocess.fitsheader import PreprocessError
 from hrcn_lib.preprocess.frame import HeaderInfo, open_frame
 
 __all__ = ["STRETCH", "NOISE_FLOOR", "SUBSAMPLE_STEP", "MIN_STAT_PIXELS", "BIAS_CLIP_SIGMA",
-           "MAD_TO_SIGMA", "normalise", "background_noise", "load_sample", "check_input",
-           "amp_biases"]
+           "MAD_TO_SIGMA", "normalise", "background_noise", "load_sample", "sample_from_raw",
+           "check_input", "amp_biases"]
 
 #: Width of the linear part of the asinh stretch, in units of the robust noise sigma.
 STRETCH: float = 3.0
@@ -105,6 +106,37 @@ def load_sample(path: str | os.PathLike[str], hdu: int) -> np.ndarray:
         PreprocessError: the file or HDU cannot be used (names them and what was expected).
     """
     return normalise(chip_of(open_frame(path, hdu)))
+
+
+def sample_from_raw(raw: np.ndarray, instrument: str, hdu: int) -> np.ndarray:
+    """:func:`load_sample`'s recipe applied to a raw SCI array in memory.
+
+    For code that holds a chip before it is written (the simulator screens its chips with
+    the real preprocessing). The result is bit-identical to ``load_sample`` of a raw file
+    holding ``raw`` in HDU ``hdu``.
+
+    Args:
+        raw: uint16 DN array of the chip's raw shape (bias and overscan included), raw
+            orientation.
+        instrument: ``"ACS/WFC"`` or ``"WFC3/UVIS"``.
+        hdu: 1 or 4.
+
+    Returns:
+        float32 (2048, 4096), as :func:`load_sample`.
+
+    Raises:
+        PreprocessError: wrong dtype or shape, unknown instrument or HDU.
+    """
+    try:
+        layout = chip_layout(instrument, hdu)
+    except ValueError as exc:
+        raise PreprocessError(f"sample_from_raw: {exc}") from None
+    if not isinstance(raw, np.ndarray) or raw.dtype != np.uint16 or raw.shape != layout.raw_shape:
+        raise PreprocessError(
+            f"sample_from_raw: expected a uint16 array of shape {layout.raw_shape} for HDU {hdu} "
+            f"of {instrument}, got {getattr(raw, 'dtype', type(raw).__name__)} "
+            f"{getattr(raw, 'shape', '')}")
+    return normalise(WordChip.of_array(raw, layout, f"sample_from_raw ({instrument} HDU {hdu})"))
 
 
 def check_input(path: str | os.PathLike[str], hdu: int) -> HeaderInfo:

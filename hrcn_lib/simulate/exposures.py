@@ -1,37 +1,38 @@
-"""Exposures: instrument, filter, time, pointing and roll of each raw file; the rules
-that decide which chips are screened in and which samples are blurry.
+"""Exposures: instrument, filter, time, date, pointing, roll and focus of each raw file, and the
+rule that decides which samples are blurry.
 
 An exposure is fixed by ``(seed, body, index)`` (:func:`make_exposure`).
 
-Observing conditions:
+Observing conditions -- every one an ordinary HST exposure; "blurry" comes out of
+the photon counts (the paper's Eq. 1: SED x filter x exposure time), never from a
+degraded PSF:
 
-* ``clear``: a filter matched to the body, 100-1500 s, nominal PSF.
-* ``short``: 0.5-8 s (acquisition-like): low S/N.
+* ``clear``: a filter matched to the body, 100-1500 s.
+* ``short``: 1-40 s (snapshots, acquisitions, bright-target programmes).
 * ``mismatched_filter``: a band where the body's light is faint (UV for old
-  populations, narrow-band continuum for galaxies, F814W/UV for gas) and 20-150 s.
-* ``jitter``: gyro-guided pointing: the PSF is convolved with a Gaussian of
-  sigma 0.07-0.18 arcsec.
-* ``defocus``: a focus offset: 0.4 or 0.6 waves of defocus (a ring-shaped PSF).
+  populations, narrow-band continuum for galaxies, F814W/UV for gas), 20-300 s.
+* ``low_surface_brightness``: a clear filter and time, pointed at the body's
+  faint outskirts (1.0-1.6 x its extent from the centre).
 
 LCID bodies get a blurry condition on a fixed schedule (``(ordinal + index) % 6 == 2``,
-one exposure in six, cycling through the four blurry conditions); LCID-Blurry
-bodies get one on every exposure, always together with jitter or defocus.
+one exposure in six, cycling through the three); LCID-Blurry bodies get one on
+every exposure, with an S/N target (``snr_target``, 0.15-0.45): the renderer sets
+the exposure time that gives the object that RMS S/N (:mod:`.render`) -- the
+paper's blurry samples are real archive exposures selected for being blurry.
 
-Rules (documented in the book):
+Every exposure has a date (``mjd``, EXPSTART) within its camera's years of service
+(ACS/WFC 2002-2007 and 2009 on; WFC3/UVIS 2009 on), an HST focus offset
+(``focus``, um: orbital breathing + secular drift, :mod:`.psf`) and a cosmic-ray
+flux factor (position in the orbit).
 
-* **Screening** (the paper's manual selection): a chip is selected when at least
-  :data:`MIN_OBJECT_FRACTION` of its science pixels lie on the object, i.e.
-  where the body's reference-band surface brightness (``Scene.coverage``)
-  exceeds :data:`COVER_SB` e-/s/arcsec^2 (~25.5 mag/arcsec^2 in F606W).
-* **Edge view**: a selected chip with ``object_fraction < EDGE_VIEW_FRACTION``
-  gets ``edge_view`` in ``lookalike`` (the paper's "insufficient features").
-* **Blurry**: ``psf_fwhm > BLURRY_FWHM`` arcsec or ``snr < BLURRY_SNR``, where
-  ``snr`` is the root-mean-square, over the chip's object pixels, of the
-  per-pixel ``S / sqrt(S + sky + dark + RN^2)`` of the noiseless signal ``S`` (e-).
+**Blurry** (:func:`is_blurry`): ``snr < BLURRY_SNR``, where ``snr`` is the
+root-mean-square, over the chip's object pixels, of the per-pixel
+``S / sqrt(S + sky + dark + RN^2)`` of the noiseless signal ``S`` (e-).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,38 +40,31 @@ import numpy as np
 from hrcn_lib.instruments import detector
 from hrcn_lib.simulate.bodies import Body, body_rng
 from hrcn_lib.simulate.photometry import filters_for
+from hrcn_lib.simulate.screening import EDGE_VIEW_FRACTION  # noqa: F401 - its old home
 
 __all__ = [
     "Exposure",
     "make_exposure",
     "make_obsid",
     "CONDITIONS",
-    "COVER_SB",
-    "MIN_OBJECT_FRACTION",
-    "EDGE_VIEW_FRACTION",
-    "BLURRY_FWHM",
     "BLURRY_SNR",
     "is_blurry",
-    "is_selected",
+    "SERVICE_MJD",
 ]
 
-#: Observing conditions; all but ``clear`` make blurry samples.
-CONDITIONS: tuple[str, ...] = ("clear", "short", "mismatched_filter", "jitter", "defocus")
-#: e-/s/arcsec^2 (F606W reference band): surface brightness that counts as "object".
-COVER_SB = 2.5
-#: A chip with less of its area on the object is not selected (screening rule).
-MIN_OBJECT_FRACTION = 0.08
-#: Selected chips below this object fraction are "edge views".
-EDGE_VIEW_FRACTION = 0.3
-#: arcsec: PSF FWHM above which a sample is blurry (HST's nominal PSF is ~0.07-0.1").
-BLURRY_FWHM = 0.16
+#: Observing conditions; all but ``clear`` tend to make blurry samples.
+CONDITIONS: tuple[str, ...] = ("clear", "short", "mismatched_filter", "low_surface_brightness")
 #: RMS per-pixel S/N of the object below which a sample is blurry.
 BLURRY_SNR = 0.5
+#: MJD ranges of service: ACS/WFC (installed 2002-03, failed 2007-01, repaired 2009-05),
+#: WFC3/UVIS (installed 2009-05). CTEDATE0 of ACS headers is 52334.86.
+SERVICE_MJD: dict[str, tuple[tuple[float, float], ...]] = {
+    "ACS/WFC": ((52334.9, 54130.0), (54970.0, 60600.0)),
+    "WFC3/UVIS": ((54975.0, 60600.0),),
+}
 
-_BLURRY_KINDS = ("short", "mismatched_filter", "jitter", "defocus")
+_BLURRY_KINDS = ("short", "mismatched_filter", "low_surface_brightness")
 _ALNUM = "0123456789abcdefghijklmnopqrstuvwxyz"
-
-#: Filters that suit each morphology (used for ``clear`` exposures), by kind.
 _GAS_RICH = {"emission_nebula", "planetary_nebula", "young_massive_cluster"}
 _OLD = {"elliptical", "lenticular", "globular_cluster"}
 
@@ -91,8 +85,11 @@ class Exposure:
         offset_u, offset_v: arcsec east/north of the body centre of the pointing
             (the WCS reference point in the chip gap).
         roll: degrees, orientation of the detector y axis east of north.
-        jitter: arcsec, sigma of the Gaussian pointing jitter added to the PSF.
-        defocus: waves of defocus in the optical PSF.
+        mjd: EXPSTART (modified Julian date).
+        focus: um of secondary-mirror despace relative to nominal (PSF breathing).
+        cr_factor: multiplier of the cosmic-ray flux.
+        snr_target: LCID-Blurry exposures: the object's RMS S/N the exposure time is
+            set for (0: ``exptime`` as drawn).
         satellite: whether a satellite trail crosses the frame.
         ghost: whether a bright star (if any) casts an optical ghost.
         noise_seed: seed of the noise and defect draws.
@@ -109,8 +106,10 @@ class Exposure:
     offset_u: float
     offset_v: float
     roll: float
-    jitter: float
-    defocus: float
+    mjd: float
+    focus: float
+    cr_factor: float
+    snr_target: float
     satellite: bool
     ghost: bool
     noise_seed: int
@@ -175,6 +174,13 @@ def _mismatched_filter(rng: np.random.Generator, body: Body, instrument: str) ->
     return str(rng.choice(choices))
 
 
+def _date(rng: np.random.Generator, instrument: str) -> float:
+    spans = SERVICE_MJD[instrument]
+    lengths = np.array([b - a for a, b in spans])
+    k = int(rng.choice(len(spans), p=lengths / lengths.sum()))
+    return float(np.round(rng.uniform(*spans[k]), 8))
+
+
 def make_exposure(seed: int, body: Body, index: int, extent: float) -> Exposure:
     """The exposure ``index`` of ``body`` (deterministic in seed, body name and index).
 
@@ -192,35 +198,35 @@ def make_exposure(seed: int, body: Body, index: int, extent: float) -> Exposure:
         instrument = "ACS/WFC" if rng.random() < 0.55 else "WFC3/UVIS"
     filt = (_mismatched_filter if cond == "mismatched_filter" else _clear_filter)(rng, body,
                                                                                    instrument)
-    exptime = float(np.round(np.exp(rng.uniform(np.log(100), np.log(1500))), 1))
+    exptime = float(np.exp(rng.uniform(np.log(100), np.log(1500))))
     if cond == "short":
-        exptime = float(np.round(rng.uniform(0.5, 8.0), 1))
+        exptime = float(np.exp(rng.uniform(np.log(1.0), np.log(40.0))))
     elif cond == "mismatched_filter":
-        exptime = float(np.round(rng.uniform(20, 150), 1))
-    jitter, defocus = 0.0, 0.0
-    if cond == "jitter" or (body.subset == "blurry" and cond in ("short", "mismatched_filter")):
-        jitter = float(rng.uniform(0.07, 0.18))
-    if cond == "defocus":
-        defocus = float(rng.choice([0.4, 0.6]))
-    # pointings: near the centre first (index 0, blurry bodies), anywhere on the body later
-    reach = 0.25 if index == 0 or body.subset == "blurry" else 0.75
-    rad = extent * reach * np.sqrt(rng.random())
+        exptime = float(rng.uniform(20, 300))
+    # pointings: near the centre first (index 0, blurry bodies), anywhere on the body later,
+    # the outskirts for low-surface-brightness exposures
+    if cond == "low_surface_brightness":
+        rad = extent * rng.uniform(1.0, 1.6)
+    else:
+        reach = 0.25 if index == 0 or body.subset == "blurry" else 0.75
+        rad = extent * reach * np.sqrt(rng.random())
     ang = rng.uniform(0, 2 * np.pi)
+    offset_u, offset_v = float(rad * np.cos(ang)), float(rad * np.sin(ang))
+    target = float(rng.uniform(0.15, 0.45)) if body.subset == "blurry" else 0.0
+    exptime = float(np.round(exptime, 1))
+    mjd = _date(rng, instrument)
+    orbit = 2.0 * math.sin(2 * math.pi * rng.random())  # breathing within the orbit
+    focus = float(np.clip(orbit + rng.normal(0.0, 1.5), -5.0, 5.0))
     return Exposure(
         body=body.name, index=index, seed=int(seed), obsid=make_obsid(seed, body, index,
                                                                       instrument),
         instrument=instrument, filter=filt, exptime=exptime, condition=cond,
-        offset_u=float(rad * np.cos(ang)), offset_v=float(rad * np.sin(ang)),
-        roll=float(rng.uniform(0, 360)), jitter=jitter, defocus=defocus,
+        offset_u=offset_u, offset_v=offset_v, roll=float(rng.uniform(0, 360)), mjd=mjd,
+        focus=focus, cr_factor=float(rng.uniform(0.7, 1.3)), snr_target=target,
         satellite=bool(rng.random() < 0.05), ghost=bool(rng.random() < 0.5),
         noise_seed=int(rng.integers(0, 2**31 - 1)))
 
 
-def is_selected(object_fraction: float) -> bool:
-    """Screening rule: enough of the chip is on the object."""
-    return object_fraction >= MIN_OBJECT_FRACTION
-
-
-def is_blurry(psf_fwhm: float, snr: float) -> bool:
-    """Blurry rule: broad PSF or low S/N (see module docstring)."""
-    return psf_fwhm > BLURRY_FWHM or snr < BLURRY_SNR
+def is_blurry(snr: float) -> bool:
+    """Blurry rule: the object's RMS per-pixel S/N is below :data:`BLURRY_SNR`."""
+    return snr < BLURRY_SNR

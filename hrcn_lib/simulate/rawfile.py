@@ -12,6 +12,13 @@ SCI arrays are stored as ``BITPIX = 16`` with ``BZERO = 32768`` (unsigned
 16-bit DN). ERR and DQ are empty in raw files: they are written in the HST
 "constant array" form (``NAXIS = 0`` plus ``NPIX1``/``NPIX2``/``PIXVALUE = 0``).
 
+WCS of WFC3/UVIS chips. The 60 serial virtual overscan columns sit between the
+two amplifiers' science halves but are not pixels on the sky, so no single
+linear WCS can be right for both halves of a raw UVIS chip. The primary WCS is
+exact for the A/C half (and for the trimmed frame, whose CRPIX1 is this one
+minus ``LTV1``); an alternate WCS ``B`` (``WCSNAMEB = 'RAW-BD'``, ``CRPIX1B =
+CRPIX1 + 60``) is exact for the B/D half: ``astropy.wcs.WCS(header, key="B")``.
+
 The write is atomic (temporary file in the target folder, then rename) and
 deterministic: identical input gives a byte-identical file (no time stamps,
 no checksums).
@@ -189,10 +196,46 @@ def _check_chips(instrument: str, chips: Mapping[int, np.ndarray]) -> None:
             )
 
 
-def _set_all(header: fits.Header, values: Mapping[str, HeaderValue]) -> None:
-    """Set every keyword of ``values`` in ``header`` (in order)."""
+def _set_all(header: fits.Header, values: Mapping[str, HeaderValue] | fits.Header) -> None:
+    """Set every keyword of ``values`` in ``header`` (in order); a ``fits.Header`` keeps its
+    comments and blank section cards."""
+    if isinstance(values, fits.Header):
+        for card in values.cards:
+            if card.keyword in ("", "COMMENT", "HISTORY") or card.keyword not in header:
+                header.append(card, end=True)
+            else:
+                header[card.keyword] = (card.value, card.comment)
+        return
     for key, value in values.items():
         header[key] = value
+
+
+#: Serial virtual overscan columns between the two science halves of a UVIS chip.
+_UVIS_GAP = 60
+
+
+def _uvis_alternate(head: dict[str, HeaderValue]) -> dict[str, HeaderValue]:
+    """The alternate WCS ``B`` of a UVIS chip: the primary one shifted by the 60 virtual
+    overscan columns, exact for the B/D half."""
+    alt: dict[str, HeaderValue] = {"WCSNAMEB": "RAW-BD"}
+    for key in ("CTYPE1", "CTYPE2", "CRVAL1", "CRVAL2", "CRPIX1", "CRPIX2", "CD1_1", "CD1_2",
+                "CD2_1", "CD2_2"):
+        alt[key + "B"] = head[key]
+    alt["CRPIX1B"] = float(head["CRPIX1"]) + _UVIS_GAP
+    return alt
+
+
+def _ordered(head: dict[str, HeaderValue], primary: fits.Header) -> fits.Header:
+    """``primary`` (with its sections and comments) plus any default keyword it lacks, first."""
+    out = fits.Header()
+    for key, value in head.items():
+        if key not in primary:
+            out[key] = value
+    for card in primary.cards:
+        out.append(card, end=True)
+    out["FILENAME"] = head["FILENAME"]
+    out["NEXTEND"] = head["NEXTEND"]
+    return out
 
 
 def write_raw(
@@ -200,7 +243,7 @@ def write_raw(
     instrument: str,
     chips: Mapping[int, np.ndarray],
     *,
-    primary: Mapping[str, HeaderValue] | None = None,
+    primary: Mapping[str, HeaderValue] | fits.Header | None = None,
     sci_headers: Mapping[int, Mapping[str, HeaderValue]] | None = None,
 ) -> Path:
     """Write a full-frame raw FITS file atomically and deterministically.
@@ -216,7 +259,9 @@ def write_raw(
             (see :mod:`hrcn_lib.instruments`).
         primary: primary-header keywords overriding / extending
             :func:`default_primary` (e.g. ``ROOTNAME``, ``TARGNAME``,
-            ``EXPTIME``, ``FILTER`` or ``FILTER1``/``FILTER2``, ``RA_TARG``).
+            ``EXPTIME``, ``FILTER`` or ``FILTER1``/``FILTER2``, ``RA_TARG``); a
+            ``fits.Header`` is written in its own order with its comments and
+            section cards (:func:`hrcn_lib.simulate.headers.primary_header`).
         sci_headers: per HDU (1 or 4), keywords overriding / extending
             :func:`default_sci_header` (whose WCS is centred on
             ``RA_TARG``/``DEC_TARG``).
@@ -236,13 +281,16 @@ def write_raw(
             f"write_raw: sci_headers keys must be among {list(SCIENCE_HDUS)}, got {sorted(sci_headers)}"
         )
     path = Path(path)
-    head = default_primary(instrument)
-    head.update(primary or {})
+    head: dict[str, HeaderValue] = default_primary(instrument)
+    if isinstance(primary, fits.Header):
+        head.update({c.keyword: c.value for c in primary.cards if c.keyword})
+    else:
+        head.update(primary or {})
     head["FILENAME"] = path.name
     head["NEXTEND"] = 6
 
     prim = _mandatory("primary", 16, ())
-    _set_all(prim, head)
+    _set_all(prim, head if not isinstance(primary, fits.Header) else _ordered(head, primary))
     blocks: list[bytes] = [prim.tostring(padding=True).encode("ascii")]
     for hdu in SCIENCE_HDUS:
         lay = det.chips[hdu]
@@ -254,6 +302,9 @@ def write_raw(
             instrument, hdu, ra=float(head["RA_TARG"]), dec=float(head["DEC_TARG"])
         )
         sci_head.update(sci_headers.get(hdu, {}))
+        if instrument == "WFC3/UVIS":
+            sci_head["WCSNAME"] = "RAW-AC"
+            sci_head.update(_uvis_alternate(sci_head))
         _set_all(sci, sci_head)
         # unsigned DN -> signed big-endian int16 with BZERO = 32768: flip the top bit.
         stored = (np.ascontiguousarray(chips[hdu]) ^ np.uint16(0x8000)).astype(">u2")
