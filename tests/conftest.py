@@ -20,10 +20,11 @@ import pytest
 @pytest.fixture(scope="session")
 def smoke_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Path of a folder holding a smoke-profile simulated dataset with both manifests."""
-    from hrcn_lib.simulate import simulate_dataset
+    from hrcn_lib.profiles import get_profile
+    from hrcn_lib.simulate import DatasetSizes, simulate_dataset
 
     out = tmp_path_factory.mktemp("lcid_sim_smoke")
-    simulate_dataset(out, "smoke", seed=0, jobs=2, progress=False)
+    simulate_dataset(out, DatasetSizes.of(get_profile("smoke")), seed=0, jobs=2, progress=False)
     return out
 
 

@@ -17,6 +17,7 @@ from scipy.optimize import curve_fit
 from hrcn_lib.instruments import SCIENCE_HDUS, detector
 from hrcn_lib.simulate import (
     BLURRY_SNR,
+    DatasetSizes,
     SimulationError,
     catalogue,
     make_body,
@@ -363,27 +364,47 @@ def test_screening_keeps_only_chips_that_show_their_object() -> None:
     assert best["screening"] == "selected" and best["detected_fraction"] > 0.1
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"profile": "huge"}, "unknown profile"),
-    ({"bodies_galaxy": -1}, "bodies_galaxy must be between"),
-    ({"exposures": 0}, "exposures must be between"),
-    ({"bodies_nsc": 2.5}, "bodies_nsc must be an integer"),
-    ({"bodies_galaxy": 0, "bodies_nsc": 0}, "at least one body"),
-    ({"profile": "paper", "exposures": 9999, "bodies_galaxy": 9999}, "not enough disk space"),
-    ({"jobs": 0}, "jobs must be"),
+@pytest.mark.parametrize("sizes, kwargs, message", [
+    ("a profile name", {}, "sizes must be a DatasetSizes"),
+    ({"bodies_galaxy": -1}, {}, "bodies_galaxy must be between"),
+    ({"exposures_per_body": 0}, {}, "exposures must be between"),
+    ({"bodies_nsc": 2.5}, {}, "bodies_nsc must be an integer"),
+    ({"bodies_galaxy": 0, "bodies_nsc": 0}, {}, "at least one body"),
+    ({"exposures_per_body": 9999, "bodies_galaxy": 9999}, {}, "not enough disk space"),
+    ({}, {"jobs": 0}, "jobs must be"),
+    ({}, {"seed": -1}, "seed must be"),
 ])
-def test_bad_input_fails_before_writing(tmp_path: Path, kwargs: dict, message: str) -> None:
+def test_bad_input_fails_before_writing(tmp_path: Path, sizes, kwargs: dict, message: str) -> None:
+    from hrcn_lib.profiles import get_profile
+
     out = tmp_path / "out"
+    if isinstance(sizes, dict):
+        sizes = dataclasses.replace(DatasetSizes.of(get_profile("smoke")), **sizes)
     with pytest.raises(SimulationError, match=message):
-        simulate_dataset(out, **{"profile": "smoke", **kwargs}, progress=False)
+        simulate_dataset(out, sizes, **kwargs, progress=False)
     assert not out.exists()
+
+
+def test_dataset_sizes_of_a_profile_with_overrides() -> None:
+    from hrcn_lib.profiles import get_profile
+
+    prof = get_profile("cpu")
+    sizes = DatasetSizes.of(prof, bodies_galaxy=3, exposures_per_body=None)
+    assert sizes.bodies_galaxy == 3 and sizes.exposures_per_body == prof.exposures_per_body
+    assert sizes.nsc_exposure_factor == prof.nsc_exposure_factor
+    assert sizes.files == ((3 + prof.bodies_nsc * prof.nsc_exposure_factor)
+                           * prof.exposures_per_body
+                           + (prof.blurry_bodies_galaxy + prof.blurry_bodies_nsc)
+                           * prof.blurry_exposures_per_body)
+    with pytest.raises(SimulationError, match="holds no dataset sizes"):
+        DatasetSizes.of(object())
 
 
 def test_unwritable_output_and_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     blocker = tmp_path / "a_file"
     blocker.write_text("x")
     with pytest.raises(SimulationError, match="not writable"):
-        simulate_dataset(blocker / "sub", "smoke", progress=False)
+        simulate_dataset(blocker / "sub", DatasetSizes(1, 1, 1), progress=False)
     from hrcn_lib.cli import main
 
     assert main(["simulate", "--profile", "nope", "--out", str(tmp_path / "o")]) == 2
@@ -401,7 +422,7 @@ def test_nsc_bodies_get_the_profiles_exposure_factor(profile: str) -> None:
     from hrcn_lib.profiles import get_profile
 
     prof = get_profile(profile)
-    tasks, sizes = plan(profile)
+    tasks, sizes = plan(DatasetSizes.of(prof))
     per_body = Counter(name for name, _ in tasks)
     galaxy = {n for n in per_body if n.startswith("SIM-G")}
     nsc = {n for n in per_body if n.startswith("SIM-N")}

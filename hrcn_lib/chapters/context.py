@@ -167,13 +167,12 @@ def ensure_dataset(ch: Chapter, *, jobs: int | None = None, progress: bool = Fal
             raise FileNotFoundError(
                 f"{ch.data_dir}: no {LCID_MANIFEST} / {BLURRY_MANIFEST}; download the real "
                 "LCID with `hrcn fetch` or leave data_dir unset to simulate LCID-sim")
-        from hrcn_lib.simulate import simulate_dataset  # lazily: GalSim, only to simulate
+        from hrcn_lib.simulate import DatasetSizes, simulate_dataset  # lazily: GalSim
 
         p = ch.profile
         jobs = jobs if jobs is not None else (p.simulation_jobs or max(1, os.cpu_count() or 1))
-        simulate_dataset(ch.data_dir, profile=p.name, bodies_galaxy=p.bodies_galaxy,
-                         bodies_nsc=p.bodies_nsc, exposures=p.exposures_per_body, seed=ch.seed,
-                         jobs=jobs, progress=progress)
+        simulate_dataset(ch.data_dir, DatasetSizes.of(p), seed=ch.seed, jobs=jobs,
+                         progress=progress)
     return read_manifest(ch.lcid_manifest), read_manifest(ch.blurry_manifest)
 
 

@@ -39,14 +39,14 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Validate the request, print the disk space it will use, simulate; returns 0."""
-    from hrcn_lib.profiles import PROFILES
-    from hrcn_lib.simulate.dataset import simulate_dataset
+    from hrcn_lib.profiles import PROFILES, get_profile
+    from hrcn_lib.simulate.dataset import DatasetSizes, simulate_dataset
 
     if args.profile not in PROFILES:
         raise UsageError(f"unknown profile {args.profile!r}: expected one of {sorted(PROFILES)}")
-    result = simulate_dataset(args.out, args.profile, bodies_galaxy=args.bodies_galaxy,
-                              bodies_nsc=args.bodies_nsc, exposures=args.exposures,
-                              seed=args.seed,
+    sizes = DatasetSizes.of(get_profile(args.profile), bodies_galaxy=args.bodies_galaxy,
+                            bodies_nsc=args.bodies_nsc, exposures_per_body=args.exposures)
+    result = simulate_dataset(args.out, sizes, seed=args.seed,
                               jobs=args.jobs if args.jobs is not None else os.cpu_count() or 1,
                               progress=show_progress(args), announce=True)
     log.info("simulate: %d raw files (%.2f GB, %d exposures screened out; %d of %d chips on "

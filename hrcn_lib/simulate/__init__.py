@@ -18,6 +18,7 @@ manifests), :mod:`.realism` (measurements for the book).
 
 from hrcn_lib.simulate.bodies import GALAXY_TYPES, NSC_TYPES, Body, catalogue, make_body
 from hrcn_lib.simulate.dataset import (
+    DatasetSizes,
     SimResult,
     SimulationError,
     estimate_disk,
@@ -54,6 +55,7 @@ __all__ = [
     "SimulationError",
     "estimate_disk",
     "file_bytes",
+    "DatasetSizes",
     "plan",
     "render_exposure",
     "simulate_dataset",

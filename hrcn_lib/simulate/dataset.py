@@ -3,7 +3,7 @@
 * :func:`render_exposure` -- one exposure in memory: both chips' raw arrays,
   headers and manifest rows (pure function of ``(seed, body, index)``);
 * :func:`simulate_file` -- write one raw file alone (regeneration);
-* :func:`simulate_dataset` -- a whole profile-sized dataset, in parallel, with
+* :func:`simulate_dataset` -- a whole dataset of given :class:`DatasetSizes`, in parallel, with
   ``lcid_manifest.csv`` and ``blurry_manifest.csv``.
 
 Files go to ``<out_dir>/raw/<obsid>_raw.fits``. :func:`simulate_dataset` writes
@@ -14,6 +14,7 @@ only files with at least one chip selected by the screening rule
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import multiprocessing
 import os
@@ -31,7 +32,6 @@ import pandas as pd
 
 from hrcn_lib.instruments import SCIENCE_HDUS, detector
 from hrcn_lib.paths import BLURRY_MANIFEST, LCID_MANIFEST
-from hrcn_lib.profiles import get_profile
 from hrcn_lib.simulate.bodies import Body, catalogue
 from hrcn_lib.simulate.headers import ACS_WHEEL1
 from hrcn_lib.simulate.rawfile import write_raw
@@ -44,6 +44,7 @@ from hrcn_lib.simulate.render import (
 )
 
 __all__ = [
+    "DatasetSizes",
     "SimulationError",
     "SimResult",
     "RenderedExposure",
@@ -194,28 +195,73 @@ def _check_out_dir(out_dir: Path, need: int) -> None:
                               f"{need / 1e9:.2f} GB, {free / 1e9:.2f} GB are free")
 
 
-def _sizes(profile: str, bodies_galaxy: int | None, bodies_nsc: int | None,
-           exposures: int | None, seed: int) -> dict[str, int]:
-    """Validated body/exposure counts of a dataset (profile values unless overridden)."""
-    try:
-        prof = get_profile(profile)
-    except ValueError as exc:
-        raise SimulationError(str(exc)) from None
-    sizes = {"bodies_galaxy": prof.bodies_galaxy if bodies_galaxy is None else bodies_galaxy,
-             "bodies_nsc": prof.bodies_nsc if bodies_nsc is None else bodies_nsc,
-             "exposures": prof.exposures_per_body if exposures is None else exposures,
-             "blurry_bodies_galaxy": prof.blurry_bodies_galaxy,
-             "blurry_bodies_nsc": prof.blurry_bodies_nsc,
-             "exposures_blurry": prof.blurry_exposures_per_body,
-             "exposures_nsc_factor": prof.nsc_exposure_factor}
-    _check_counts(**sizes)
+@dataclass(frozen=True)
+class DatasetSizes:
+    """Body and exposure counts of an LCID-sim dataset.
+
+    The simulator takes sizes, not profile names: :meth:`of` reads them from any
+    object with these attributes (an :class:`hrcn_lib.profiles.Profile`).
+
+    Attributes:
+        bodies_galaxy, bodies_nsc: LCID bodies per class (0-9999, at least one in all).
+        exposures_per_body: raw files per LCID galaxy body (1-9999).
+        nsc_exposure_factor: LCID NSC bodies get this many times ``exposures_per_body``.
+        blurry_bodies_galaxy, blurry_bodies_nsc: LCID-Blurry bodies (disjoint from LCID's).
+        blurry_exposures_per_body: raw files per LCID-Blurry body (1-9999).
+    """
+
+    bodies_galaxy: int
+    bodies_nsc: int
+    exposures_per_body: int
+    nsc_exposure_factor: int = 1
+    blurry_bodies_galaxy: int = 0
+    blurry_bodies_nsc: int = 0
+    blurry_exposures_per_body: int = 1
+
+    @classmethod
+    def of(cls, source: object, **overrides: int) -> DatasetSizes:
+        """The sizes held by ``source``'s attributes of the same names, some overridden.
+
+        Raises:
+            SimulationError: ``source`` lacks one of the attributes.
+        """
+        try:
+            values = {f.name: getattr(source, f.name) for f in dataclasses.fields(cls)}
+        except AttributeError as exc:
+            raise SimulationError(f"{type(source).__name__} holds no dataset sizes: {exc}") \
+                from None
+        return cls(**{**values, **{k: v for k, v in overrides.items() if v is not None}})
+
+    @property
+    def files(self) -> int:
+        """Raw files the dataset renders (before screening)."""
+        return ((self.bodies_galaxy + self.bodies_nsc * self.nsc_exposure_factor)
+                * self.exposures_per_body
+                + (self.blurry_bodies_galaxy + self.blurry_bodies_nsc)
+                * self.blurry_exposures_per_body)
+
+
+def _sizes(sizes: DatasetSizes, seed: int) -> dict[str, int]:
+    """Validated body/exposure counts of a dataset.
+
+    Raises:
+        SimulationError: a count that is not an integer in range, no LCID body, or a bad seed.
+    """
+    if not isinstance(sizes, DatasetSizes):
+        raise SimulationError(f"sizes must be a DatasetSizes (DatasetSizes.of(profile)), got "
+                              f"{type(sizes).__name__}")
+    counts = {"bodies_galaxy": sizes.bodies_galaxy,
+              "bodies_nsc": sizes.bodies_nsc,
+              "exposures": sizes.exposures_per_body,
+              "blurry_bodies_galaxy": sizes.blurry_bodies_galaxy,
+              "blurry_bodies_nsc": sizes.blurry_bodies_nsc,
+              "exposures_blurry": sizes.blurry_exposures_per_body,
+              "exposures_nsc_factor": sizes.nsc_exposure_factor}
+    _check_counts(**counts)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise SimulationError(f"seed must be an integer >= 0, got {seed!r}")
-    sizes["files"] = ((sizes["bodies_galaxy"]
-                       + sizes["bodies_nsc"] * sizes["exposures_nsc_factor"]) * sizes["exposures"]
-                      + (sizes["blurry_bodies_galaxy"] + sizes["blurry_bodies_nsc"])
-                      * sizes["exposures_blurry"])
-    return sizes
+    counts["files"] = sizes.files
+    return counts
 
 
 def _n_exposures(body: Body, sizes: dict[str, int]) -> int:
@@ -226,32 +272,28 @@ def _n_exposures(body: Body, sizes: dict[str, int]) -> int:
     return sizes["exposures"] * factor
 
 
-def plan(profile: str = "smoke", *, bodies_galaxy: int | None = None,
-         bodies_nsc: int | None = None, exposures: int | None = None, seed: int = 0
-         ) -> tuple[list[tuple[str, int]], dict]:
-    """The (body, exposure) list of a dataset and its sizes, after validating the input.
+def plan(sizes: DatasetSizes, *, seed: int = 0) -> tuple[list[tuple[str, int]], dict]:
+    """The (body, exposure) list of a dataset and its validated counts.
 
     Raises:
-        SimulationError: unknown profile or impossible counts.
+        SimulationError: impossible counts or seed.
     """
-    sizes = _sizes(profile, bodies_galaxy, bodies_nsc, exposures, seed)
+    sizes = _sizes(sizes, seed)
     bodies = catalogue(seed, sizes["bodies_galaxy"], sizes["bodies_nsc"],
                        sizes["blurry_bodies_galaxy"], sizes["blurry_bodies_nsc"])
     tasks = [(b.name, i) for b in bodies for i in range(_n_exposures(b, sizes))]
     return tasks, sizes
 
 
-def simulate_dataset(out_dir: str | os.PathLike[str], profile: str = "smoke", *,
-                     bodies_galaxy: int | None = None, bodies_nsc: int | None = None,
-                     exposures: int | None = None, seed: int = 0, jobs: int = 1,
+def simulate_dataset(out_dir: str | os.PathLike[str], sizes: DatasetSizes, *,
+                     seed: int = 0, jobs: int = 1,
                      progress: bool = True, announce: bool | None = None) -> SimResult:
     """Simulate a dataset: raw files in ``out_dir/raw`` plus the two manifests.
 
     Args:
         out_dir: dataset folder (created; must be writable).
-        profile: ``"smoke"``, ``"cpu"`` or ``"paper"`` (:mod:`hrcn_lib.profiles`): body
-            and exposure counts, including the LCID-Blurry bodies.
-        bodies_galaxy, bodies_nsc, exposures: override the profile's LCID counts.
+        sizes: body and exposure counts, including the LCID-Blurry bodies
+            (``DatasetSizes.of(profile)`` for a profile's).
         seed: master seed; the same call with the same seed writes byte-identical files.
         jobs: worker processes (1 = in this process).
         progress: show a tqdm progress bar.
@@ -262,18 +304,17 @@ def simulate_dataset(out_dir: str | os.PathLike[str], profile: str = "smoke", *,
         :class:`SimResult`.
 
     Raises:
-        SimulationError: unknown profile, impossible counts, unwritable ``out_dir``
+        SimulationError: impossible counts, unwritable ``out_dir``
             or not enough disk space -- before anything is written.
     """
     t0 = time.perf_counter()
-    sizes = _sizes(profile, bodies_galaxy, bodies_nsc, exposures, seed)
+    counts = _sizes(sizes, seed)
     if isinstance(jobs, bool) or not isinstance(jobs, (int, np.integer)) or jobs < 1:
         raise SimulationError(f"jobs must be an integer >= 1, got {jobs!r}")
     out_dir = Path(out_dir)
-    need = estimate_disk(sizes["files"])
+    need = estimate_disk(counts["files"])
     _check_out_dir(out_dir, need)
-    tasks, _ = plan(profile, bodies_galaxy=bodies_galaxy, bodies_nsc=bodies_nsc,
-                    exposures=exposures, seed=seed)
+    tasks, _ = plan(sizes, seed=seed)
     if progress if announce is None else announce:
         log.info("hrcn simulate: %d exposures -> %s: at most %.2f GB of disk", len(tasks),
                  out_dir, need / 1e9)
