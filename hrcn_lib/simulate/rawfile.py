@@ -27,7 +27,6 @@ no checksums).
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ import numpy as np
 from astropy.io import fits
 
 from hrcn_lib.instruments import SCIENCE_HDUS, ChipLayout, Detector, detector
+from hrcn_lib.paths import atomic_write
 
 __all__ = ["write_raw", "default_primary", "default_sci_header"]
 
@@ -317,15 +317,7 @@ def write_raw(
             .encode("ascii"),
         ]
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            for block in blocks:
-                fh.write(block)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path, "wb") as fh:
+        for block in blocks:
+            fh.write(block)
     return path
