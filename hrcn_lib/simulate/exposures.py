@@ -40,7 +40,6 @@ import numpy as np
 from hrcn_lib.instruments import detector
 from hrcn_lib.simulate.bodies import Body, body_rng
 from hrcn_lib.simulate.photometry import filters_for
-from hrcn_lib.simulate.screening import EDGE_VIEW_FRACTION  # noqa: F401 - its old home
 
 __all__ = [
     "Exposure",
@@ -115,7 +114,8 @@ class Exposure:
     noise_seed: int
 
 
-def _base36(value: int, width: int) -> str:
+def base36(value: int, width: int) -> str:
+    """``value`` in ``width`` base-36 digits (0-9, a-z), as HST rootnames and CRDS names use."""
     out = ""
     for _ in range(width):
         value, d = divmod(value, 36)
@@ -139,7 +139,7 @@ def make_obsid(seed: int, body: Body, index: int, instrument: str) -> str:
     # programmes, distinct exposures of a body -> distinct visit/exposure codes
     prog = (int(seed) * 7919 + body.ordinal * 12347 + 4321) % 36**3
     visit = ((index + body.ordinal * 37) * 1679 + 123457) % 36**4
-    return detector(instrument).rootname_prefix + _base36(prog, 3) + _base36(visit, 4) + "q"
+    return detector(instrument).rootname_prefix + base36(prog, 3) + base36(visit, 4) + "q"
 
 
 def _condition(body: Body, index: int) -> str:

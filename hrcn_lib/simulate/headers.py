@@ -29,6 +29,7 @@ from astropy.io import fits
 from astropy.time import Time
 
 from hrcn_lib.instruments import detector
+from hrcn_lib.simulate.exposures import base36
 
 __all__ = ["primary_header", "sci_extras", "ACS_WHEEL1", "READOUT_S"]
 
@@ -37,7 +38,6 @@ ACS_WHEEL1 = frozenset({"F475W", "F502N", "F550M", "F555W", "F606W", "F625W", "F
                         "F850LP", "F892N"})
 #: Full-frame readout time (s) added to EXPTIME for DARKTIME.
 READOUT_S = {"ACS/WFC": 3.0, "WFC3/UVIS": 2.5}
-_ALNUM = "0123456789abcdefghijklmnopqrstuvwxyz"
 _ACS_REF = (("BPIXTAB", "bpx"), ("CCDTAB", "ccd"), ("ATODTAB", "a2d"), ("OSCNTAB", "osc"),
             ("BIASFILE", "bia"), ("FLSHFILE", "fls"), ("CRREJTAB", "crr"), ("SHADFILE", "shd"),
             ("PCTETAB", "cte"), ("DRKCFILE", "dkc"), ("DARKFILE", "drk"), ("PFLTFILE", "pfl"),
@@ -56,19 +56,11 @@ _NOT_USED = {"FLSHFILE", "SHADFILE", "CFLTFILE", "SPOTTAB", "LFLTFILE", "DFLTFIL
              "ATODTAB"}
 
 
-def _base36(value: int, width: int) -> str:
-    out = ""
-    for _ in range(width):
-        value, d = divmod(value, 36)
-        out = _ALNUM[d] + out
-    return out
-
-
 def _reference(instrument: str, mjd: float, kind: int, suffix: str) -> str:
     """A CRDS-pattern reference-file name delivered before ``mjd`` (not a real file)."""
     delivery = int(mjd // 180) * 180
     letter, ref = ("j", "jref$") if instrument == "ACS/WFC" else ("i", "iref$")
-    code = _base36((delivery * 977 + kind * 7919) % 36**8, 8)
+    code = base36((delivery * 977 + kind * 7919) % 36**8, 8)
     return f"{ref}{code}{letter}_{suffix}.fits"
 
 
