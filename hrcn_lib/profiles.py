@@ -37,6 +37,10 @@ class RunSpec:
         epochs: override of the profile's epochs for this pair (``None``: profile's).
         max_train_samples: cap on the training samples of this pair (a seeded,
             class-balanced subset; ``None``: the profile's ``max_train_samples``).
+        seeds: seeds a record trains this pair with (``profile.seed``, ``+1``, ...), so the
+            run-to-run spread shows; the book's live run trains the first only.
+        micro_batch: override of the profile's ``micro_batch`` for this pair (a
+            full-resolution pair needs smaller forward passes than a 224 x 448 one).
     """
 
     model: str
@@ -45,6 +49,8 @@ class RunSpec:
     reason: str = ""
     epochs: int | None = None
     max_train_samples: int | None = None
+    seeds: int = 1
+    micro_batch: int | None = None
 
     @property
     def key(self) -> str:
@@ -58,16 +64,16 @@ class RunSpec:
 
 
 def _all_pairs(disabled: dict[str, str], epochs: dict[str, int] | None = None,
-               caps: dict[str, int] | None = None) -> tuple[RunSpec, ...]:
+               caps: dict[str, int] | None = None, seeds: dict[str, int] | None = None,
+               micro: dict[str, int] | None = None) -> tuple[RunSpec, ...]:
     """The paper's seven Table 4 pairs, some disabled (key -> reason), with per-pair
-    epochs and training-sample caps (key -> value)."""
-    epochs = epochs or {}
-    caps = caps or {}
+    epochs, training-sample caps, seeds of a record and micro-batches (key -> value)."""
+    epochs, caps, seeds, micro = epochs or {}, caps or {}, seeds or {}, micro or {}
     out = []
     for model, dataset in PAIRS:
         key = pair_key(model, dataset)
         out.append(RunSpec(model, dataset, key not in disabled, disabled.get(key, ""),
-                           epochs.get(key), caps.get(key)))
+                           epochs.get(key), caps.get(key), seeds.get(key, 1), micro.get(key)))
     return tuple(out)
 
 
@@ -92,9 +98,14 @@ class Profile:
     become a recipe.
         runs: the Table 4 pairs, enabled or disabled with a reason.
         epochs: passes over the training data (a pair's ``RunSpec.epochs`` wins).
-        batch_size, lr, momentum: SGD settings. A profile that departs from the paper's
-            optimizer says so in ``recipe_departure``.
-        recipe_departure: why this profile's optimizer differs from the paper's
+        batch_size, lr: samples per optimizer step; (peak) learning rate.
+        optimizer: ``"sgd"`` (the paper's) or ``"adamw"``; momentum, weight_decay: its
+            momentum (AdamW: beta1) and weight decay.
+        schedule: ``"constant"`` (the paper's) or ``"onecycle"``.
+        flips: random left-right / up-down flips of the training samples.
+            A profile that departs from the paper's recipe in any of these says why in
+            ``recipe_departure``.
+        recipe_departure: why this profile's recipe differs from the paper's
             (empty: it does not); chapter 4 prints it.
         micro_batch: samples per forward pass; gradient accumulation makes the
             effective batch ``batch_size``.
@@ -116,6 +127,17 @@ class Profile:
         measure_max_pixels: the hardware chapter measures one training step of the pairs
             whose input has at most this many pixels (``None``: every enabled pair); the
             others are listed as not measured.
+        realism_renders: exposures chapter 1 re-renders per instrument (sky) and per class
+            (fine-scale variance) to measure how realistic LCID-sim is (~2 s each).
+
+    Records (``hrcn record``, :mod:`hrcn_lib.recording`):
+        paper_recipe_pairs: pairs (keys) a record also trains with the paper's recipe
+            (SGD lr 1e-4, batch 4, constant rate, no flips) for the same epochs, beside the
+            profile's recipe, so readers see why the profile departs from it.
+        gradcam_per_set: Grad-CAM images of misclassified samples a record keeps per pair
+            and set.
+        where: how a record of this profile is made (``"gpu"``, ``"cpu-background"``),
+            written to ``record.json``.
     """
 
     name: str
@@ -130,7 +152,11 @@ class Profile:
     nsc_exposure_factor: int = 1
     batch_size: int | None = None
     lr: float | None = None
+    optimizer: str | None = None
     momentum: float | None = None
+    weight_decay: float | None = None
+    schedule: str | None = None
+    flips: bool | None = None
     recipe_departure: str = ""
     micro_batch: int | None = None
     precision: str | None = None
@@ -143,6 +169,10 @@ class Profile:
     seed: int = 0
     simulation_jobs: int | None = None
     measure_max_pixels: int | None = None
+    realism_renders: int = 4
+    paper_recipe_pairs: tuple[str, ...] = ()
+    gradcam_per_set: int = 3
+    where: str = ""
     description: str = ""
 
     def train_cap(self, spec: RunSpec) -> int | None:
@@ -206,6 +236,8 @@ PROFILES: dict[str, Profile] = {
         }, caps={"hr-celestialnet_lcid": 4}),
         epochs=1,
         batch_size=2,
+        recipe_departure="batch 2 instead of 4: the tiny training set still makes a few "
+                         "optimizer steps, so CI exercises the whole loop in minutes",
         timing_samples=2,
         max_eval_samples=8,
         # CI has no room for a full-resolution training step: only LCID-Resize is measured
