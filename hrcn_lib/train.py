@@ -234,7 +234,8 @@ class TrainConfig:
         A profile's recipe field (``epochs, batch_size, lr, optimizer, momentum,
         weight_decay, schedule, flips, micro_batch, precision, device,
         checkpoint_activations, seed``) replaces the default unless it is
-        ``None``; the pair's own ``spec.epochs`` and ``spec.micro_batch`` win over the profile's;
+        ``None``; the pair's own ``spec.epochs``, ``spec.micro_batch`` and ``spec.batch_size`` win
+        over the profile's;
         ``overrides``
         (e.g. command-line values) win over both.
 
@@ -252,6 +253,8 @@ class TrainConfig:
             recipe["epochs"] = spec.epochs
         if spec.micro_batch is not None:
             recipe["micro_batch"] = spec.micro_batch
+        if spec.batch_size is not None:
+            recipe["batch_size"] = spec.batch_size
         recipe.update(overrides)
         return cls(model_name=spec.model, dataset_name=spec.dataset, **recipe)
 

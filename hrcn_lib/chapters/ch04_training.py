@@ -182,9 +182,9 @@ def train_profile_runs(ch: Chapter, train_df: pd.DataFrame) -> pd.DataFrame:
     """Train every enabled pair of the profile (reusing finished runs); one row per pair.
 
     Returns:
-        DataFrame indexed by run label with ``epochs`` and ``status``
-        (``"trained now"``, ``"reused finished run"`` or ``"disabled: <reason>"``),
-        every pair of the paper included.
+        DataFrame indexed by run label with ``epochs``, ``status`` (``"trained now"``,
+        ``"reused finished run"`` or ``"disabled: <reason>"``) and ``note`` (e.g. a pipeline
+        check, :attr:`RunSpec.note`), every pair of the paper included.
     """
     rows = []
     for spec in ch.profile.runs:
@@ -193,7 +193,8 @@ def train_profile_runs(ch: Chapter, train_df: pd.DataFrame) -> pd.DataFrame:
             reused = is_trained(ch, spec)
             ensure_trained(ch, spec, train_df)
             status = "reused finished run" if reused else "trained now"
-        rows.append({"run": spec.label, "epochs": pair_epochs(ch, spec), "status": status})
+        rows.append({"run": spec.label, "epochs": pair_epochs(ch, spec), "status": status,
+                     "note": spec.note})
     return pd.DataFrame(rows).set_index("run")
 
 

@@ -154,7 +154,8 @@ def table4(ch: Chapter, results: Mapping[RunSpec, EvalResult],
                          _interval_text(lo, hi), _pct(majority),
                          _pct(res.metrics.get("f1_galaxy")), _pct(res.metrics.get("f1_nsc")),
                          round(pre, 1), round(cls, 1), round(pre + cls, 1),
-                         f"{len(res.predictions)} samples, {learned(lo, majority)}"))
+                         f"{len(res.predictions)} samples, {learned(lo, majority)}"
+                         + (f"; {spec.note}" if spec.note else "")))
         else:
             rows.append((*key, live_name, float("nan"), "", *([float("nan")] * 6),
                          "not run in this build (see below)"))
