@@ -341,6 +341,8 @@ def make_record(profile_name: str | Profile, out: Path | str, *,
         the training and evaluation errors of :mod:`hrcn_lib.train` / :mod:`hrcn_lib.evaluate`.
     """
     t0 = time.perf_counter()
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    git = git_commit()  # the code that runs (later commits must not be credited with it)
     profile = check_request(profile_name, out, data_dir=data_dir, work_dir=work_dir, force=force)
     work = Path(work_dir) if work_dir else RunPaths.for_profile(profile.name).root
     ch = replace(chapter_context(profile.name, work, data_dir), profile=profile)
@@ -394,11 +396,13 @@ def make_record(profile_name: str | Profile, out: Path | str, *,
               else pd.DataFrame(columns=list(DIAGNOSIS_COLUMNS)))
     info = {
         "profile": profile.name, "description": profile.description, "where": profile.where,
-        "git": git_commit(), "hrcn_lib": __version__, "torch": torch.__version__,
+        "git": git, "hrcn_lib": __version__, "torch": torch.__version__,
         "python": platform.python_version(), "device": device_info(ch.device),
-        "cpu": cpu_flags(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "cpu": cpu_flags(), "started": started,
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": command if command is not None else " ".join(sys.argv),
         "wall_seconds_this_call": round(time.perf_counter() - t0, 1),
+        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
         "train_seconds": {name: round(float(c["seconds"].sum()), 1) for name, c in
                           curves.items()},
         "recipe_departure": profile.recipe_departure,
