@@ -585,14 +585,20 @@ def targets_summary(table: pd.DataFrame, record: Record | None) -> str:
     device = record.info.get("device", {}).get("name", "")
     if missed.empty:
         return (f"The {record_label(record)} meets every target ({where}, {device}).")
+    bodies = record.info.get("data", {}).get("bodies", {})
+    n_train = int(table["training samples"].max()) if table["training samples"].notna().any() \
+        else "?"
     parts = [f"{run} by {row['short by (pp)']:.1f} pp ({row['epochs']} epochs on "
              f"{row['training samples']} samples, {row['training hours']:.1f} h)"
              for run, row in missed.iterrows()]
     return (f"The {record_label(record)} ({where}, {device}) falls short for "
-            + "; ".join(parts) + ". The paper trains for 20 epochs on 6,218 samples on a GPU; a "
-            "CPU record trains the full-resolution models for the epochs that fit in its hours, "
-            "so their shortfall measures the budget, not the method; the GPU profile "
-            "(record-gpu) is sized to meet the targets.")
+            + "; ".join(parts) + ". The paper trains for 20 epochs on 6,218 samples on a GPU. "
+            "A CPU record trains the full-resolution models for the few epochs that fit in "
+            "its hours, so their shortfall measures the budget as much as the models; the "
+            f"LCID-Resize baselines had their full epochs, on {n_train} training samples of "
+            f"{bodies.get('train', '?')} bodies, tested on {bodies.get('test', '?')} bodies "
+            "(the intervals are over bodies, so few test bodies make them wide). The "
+            "record-gpu profile (more data and epochs on a GPU, untested) is the next step.")
 
 
 def numbers(table: pd.DataFrame, record: Record | None, *,
