@@ -287,7 +287,7 @@ PROFILES: dict[str, Profile] = {
         blurry_exposures_per_body=1,
         runs=_all_pairs({**_CPU_INFEASIBLE, "resnet_lcid": "ResNet-18 at 2048x4096 is " + _CPU_BUDGET},
                         epochs={"resnet_lcid-resize": 20, "alexnet_lcid-resize": 20,
-                                "vgg_lcid-resize": 6, "hr-celestialnet_lcid": 1,
+                                "vgg_lcid-resize": 4, "hr-celestialnet_lcid": 1,
                                 "alexnet_lcid": 1},
                         caps={"hr-celestialnet_lcid": 32, "alexnet_lcid": 32},
                         micro=_FULL_MICRO, batch=_FULL_BATCH,
