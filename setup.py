@@ -29,9 +29,10 @@ class BuildPyWithBundle(build_py):
         if getattr(self, "editable_mode", False):
             return
         target = Path(self.build_lib) / "hrcn_lib" / _RESOURCES["BUNDLE_DIR"]
-        for pattern in _RESOURCES["BUNDLE_PATTERNS"]:
+        optional = set(_RESOURCES["OPTIONAL_BUNDLE_PATTERNS"])
+        for pattern in (*_RESOURCES["BUNDLE_PATTERNS"], *sorted(optional)):
             files = sorted(ROOT.glob(pattern))
-            if not files:
+            if not files and pattern not in optional:
                 raise FileNotFoundError(f"setup.py: no file matches {pattern!r} in {ROOT}; "
                                         "build from a checkout or an sdist")
             for src in files:

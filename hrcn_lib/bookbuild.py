@@ -74,6 +74,7 @@ NOTEBOOKS: tuple[str, ...] = (
     "06_results",
     "07_blurry_robustness",
     "08_misclassification",
+    "09_what_holds",
 )
 
 #: File suffix of the chapters' sources in ``notebooks/`` (MyST markdown notebooks).

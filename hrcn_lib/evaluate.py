@@ -26,12 +26,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
+from sklearn.metrics import confusion_matrix
 from torch import nn
 from tqdm.auto import tqdm
 
 from hrcn_lib.datasets import check_manifest_files, make_dataset, resize_sample
 from hrcn_lib.inference import Predictor, read_sample
+from hrcn_lib.metrics import bootstrap_accuracy, compute_metrics, majority_fraction
 from hrcn_lib.names import CLASS_NAMES, LABELS, RESIZE_SIZE
 from hrcn_lib.paths import ModelRun, atomic_write, check_set_name
 from hrcn_lib.preprocess import load_sample, warm_up
@@ -40,7 +41,9 @@ __all__ = [
     "EvalResult",
     "TrainingOverlapError",
     "evaluate",
-    "compute_metrics",
+    "compute_metrics",  # from hrcn_lib.metrics, importable from here as before
+    "bootstrap_accuracy",
+    "majority_fraction",
     "timing_summary",
     "time_preprocessing",
     "as_label",
@@ -76,30 +79,6 @@ def as_label(values: pd.Series) -> pd.Series:
         raise ValueError(f"unknown class label(s) {sorted(map(str, bad))}: expected "
                          f"{'/'.join(CLASS_NAMES)} or 0/1")
     return values.map(names)
-
-
-def compute_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[dict[str, float], np.ndarray]:
-    """Table 4 metrics and the confusion matrix (scikit-learn).
-
-    Args:
-        y_true, y_pred: integer class arrays (0 galaxy, 1 NSC), same length >= 1.
-
-    Returns:
-        (``{"accuracy", "f1_galaxy", "f1_nsc"}`` as fractions in [0, 1], confusion
-        matrix int64 (2, 2): rows true, columns predicted, order galaxy, NSC).
-
-    Raises:
-        ValueError: arrays of different shapes, not 1-D, or empty.
-    """
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    if y_true.shape != y_pred.shape or y_true.ndim != 1 or len(y_true) == 0:
-        raise ValueError(f"y_true {y_true.shape} and y_pred {y_pred.shape} must be equal 1-D "
-                         "non-empty arrays")
-    labels = list(range(len(CLASS_NAMES)))
-    f1 = f1_score(y_true, y_pred, labels=labels, average=None, zero_division=0)
-    metrics = {"accuracy": float(accuracy_score(y_true, y_pred)),
-               "f1_galaxy": float(f1[LABELS["galaxy"]]), "f1_nsc": float(f1[LABELS["NSC"]])}
-    return metrics, confusion_matrix(y_true, y_pred, labels=labels).astype(np.int64)
 
 
 def timing_summary(ms: list[float] | np.ndarray) -> dict[str, float]:

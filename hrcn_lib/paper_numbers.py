@@ -12,6 +12,7 @@ milliseconds per sample; memory sizes are MB (input, model) and GB (total).
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from hrcn_lib.names import DATASET_LABELS, MODEL_LABELS, PAIRS
@@ -33,6 +34,7 @@ __all__ = [
     "paper_table3",
     "paper_table4",
     "paper_table_a1",
+    "paper_confusion",
 ]
 
 #: Table 1: celestial bodies and samples of LCID (class -> counts).
@@ -184,3 +186,69 @@ def paper_table_a1() -> pd.DataFrame:
     """The printed rows of Table A1 with the manifest's column names."""
     return pd.DataFrame(list(PAPER_TABLE_A1),
                         columns=["body", "instrument", "obsid", "filter", "ra", "dec", "hdu"])
+
+
+def _confusion_from_scores(n_galaxy: int, n_nsc: int, accuracy: float, f1_galaxy: float,
+                           f1_nsc: float) -> tuple[int, int]:
+    """The one (galaxies right, NSCs right) pair that reproduces three printed percentages.
+
+    Args:
+        n_galaxy, n_nsc: true class counts of the evaluated set.
+        accuracy, f1_galaxy, f1_nsc: the printed values in percent (two decimals).
+
+    Returns:
+        ``(a, b)``: galaxies classified as galaxy, NSCs classified as NSC.
+
+    Raises:
+        ValueError: no pair, or more than one, rounds to all three printed values.
+    """
+    total = n_galaxy + n_nsc
+    found = []
+    for b in range(n_nsc + 1):
+        for a in range(n_galaxy + 1):
+            if round(100 * (a + b) / total, 2) != accuracy:
+                continue
+            # F1 = 2TP / (2TP + FP + FN); FP of one class are the FN of the other.
+            f1_g = 100 * 2 * a / (a + n_galaxy + n_nsc - b)
+            f1_n = 100 * 2 * b / (b + n_nsc + n_galaxy - a)
+            if round(f1_g, 2) == f1_galaxy and round(f1_n, 2) == f1_nsc:
+                found.append((a, b))
+    if len(found) != 1:
+        raise ValueError(f"{len(found)} confusion matrices reproduce accuracy {accuracy} %, "
+                         f"F1 {f1_galaxy} / {f1_nsc} % on {n_galaxy} + {n_nsc} samples; "
+                         "expected exactly one")
+    return found[0]
+
+
+def paper_confusion(model: str, dataset: str = "lcid", set_name: str = "test") -> np.ndarray:
+    """The paper's confusion matrix, recovered from its printed numbers (not measured by us).
+
+    On the test set (852 galaxies, 743 NSCs, Table 1) the accuracy and the two F1
+    scores of Table 4 fix the matrix exactly: one integer pair reproduces all three
+    printed values. On LCID-Blurry (73 galaxies, 43 NSCs, Sec. 2.3) Sec. 4.2 gives
+    the misclassified samples per class (:data:`PAPER_BLURRY_MISCLASSIFIED`); the
+    paper reports blurry results per model only, so ``dataset`` is ignored there.
+
+    Args:
+        model: ``"hr-celestialnet"``, ``"alexnet"``, ``"vgg"`` or ``"resnet"``.
+        dataset: ``"lcid"`` or ``"lcid-resize"`` (test set only).
+        set_name: ``"test"`` (Table 4) or ``"blurry"`` (Fig. 3 / Sec. 4.2).
+
+    Returns:
+        int64 array, shape (2, 2): rows = true class, columns = predicted class, in the
+        order galaxy, NSC (as :func:`sklearn.metrics.confusion_matrix` with labels 0, 1).
+
+    Raises:
+        KeyError: the paper has no such model/dataset/set.
+    """
+    if set_name == "blurry":
+        wrong = PAPER_BLURRY_MISCLASSIFIED[model]
+        n_g, n_n = PAPER_BLURRY["galaxy_samples"], PAPER_BLURRY["nsc_samples"]
+        return np.array([[n_g - wrong["galaxy"], wrong["galaxy"]],
+                         [wrong["NSC"], n_n - wrong["NSC"]]], dtype=np.int64)
+    if set_name != "test":
+        raise KeyError(f"the paper reports no set {set_name!r}; use 'test' or 'blurry'")
+    row = PAPER_TABLE4[(model, dataset)]
+    n_g, n_n = PAPER_TABLE1["galaxy"]["test"], PAPER_TABLE1["NSC"]["test"]
+    a, b = _confusion_from_scores(n_g, n_n, row["accuracy"], row["f1_galaxy"], row["f1_nsc"])
+    return np.array([[a, n_g - a], [n_n - b, b]], dtype=np.int64)

@@ -12,7 +12,8 @@ Layout::
         blurry_manifest.csv        LCID-Blurry manifest
       splits/train.csv, splits/test.csv
       cache/                       preprocessed-sample cache (content-keyed)
-      models/<model>_<dataset>/    one ModelRun:
+      models/<model>_<dataset>/    one ModelRun (models/<model>_<dataset>.<variant>/: another
+                                   seed or recipe of the pair, e.g. .seed1, .paper):
         config.json                the run's configuration (hrcn train)
         history.csv                one row per finished epoch
         checkpoint.pt              resumable state (every epoch and every N steps)
@@ -254,10 +255,19 @@ class RunPaths:
         """``tables/peak_memory.csv`` (:func:`hrcn_lib.hardware.measured_memory`)."""
         return self.tables / "peak_memory.csv"
 
-    def model_run(self, model: str, dataset: str) -> ModelRun:
-        """The :class:`ModelRun` of one model/dataset pair, e.g. ``models/vgg_lcid-resize``."""
-        return ModelRun(self.model_dir(model, dataset))
+    def model_run(self, model: str, dataset: str, variant: str = "") -> ModelRun:
+        """The :class:`ModelRun` of one model/dataset pair, e.g. ``models/vgg_lcid-resize``;
+        a ``variant`` (another seed, another recipe: ``"seed1"``, ``"paper"``) gets its own
+        folder, ``models/vgg_lcid-resize.seed1``."""
+        return ModelRun(self.model_dir(model, dataset, variant))
 
-    def model_dir(self, model: str, dataset: str) -> Path:
-        """Folder of one model/dataset pair (:meth:`model_run`'s root)."""
-        return self.root / "models" / pair_key(model, dataset)
+    def model_dir(self, model: str, dataset: str, variant: str = "") -> Path:
+        """Folder of one model/dataset pair (:meth:`model_run`'s root).
+
+        Raises:
+            ValueError: a variant that is not a simple name (:data:`SET_NAME_PATTERN`).
+        """
+        name = pair_key(model, dataset)
+        if variant:
+            name = f"{name}.{check_set_name(variant)}"
+        return self.root / "models" / name

@@ -3,8 +3,9 @@
 The book needs files that live at the top of the repository, not in ``hrcn_lib``: the
 Jupyter Book configuration (``_config.yml``, ``_toc.yml``), its static pages
 (``book/*.md``, ``book/references.bib``), the chapters' sources (``notebooks/*.md``, MyST
-markdown notebooks) and
-recorded measurements (``benchmarks/recorded/*.json``). A wheel ships them as package data
+markdown notebooks),
+recorded measurements (``benchmarks/recorded/*.json``) and the committed run records
+(``records/<name>/``). A wheel ships them as package data
 in ``hrcn_lib/_bundle/`` with the same layout (``setup.py`` copies :data:`BUNDLE_PATTERNS`
 there when it builds the wheel; ``MANIFEST.in`` puts them in the sdist); a checkout (or an
 editable install) reads them in place. :func:`source_root` answers which.
@@ -20,12 +21,18 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-__all__ = ["BUNDLE_PATTERNS", "BOOK_PAGES", "BUNDLE_DIR", "source_root", "checkout_root",
-           "notebook_dir", "recorded_file", "ResourceError"]
+__all__ = ["BUNDLE_PATTERNS", "OPTIONAL_BUNDLE_PATTERNS", "BOOK_PAGES", "BUNDLE_DIR",
+           "source_root", "checkout_root", "notebook_dir", "recorded_file", "record_path",
+           "ResourceError"]
 
 #: Files shipped in the wheel, as glob patterns relative to the repository root.
 BUNDLE_PATTERNS: tuple[str, ...] = ("_config.yml", "_toc.yml", "book/*.md", "book/*.bib",
                                     "notebooks/*.md", "benchmarks/recorded/*.json")
+#: Shipped when present (a checkout may hold no committed record yet): the run records the
+#: book shows (``records/<name>/``, :mod:`hrcn_lib.records`).
+OPTIONAL_BUNDLE_PATTERNS: tuple[str, ...] = ("records/*/*.json", "records/*/*.csv",
+                                             "records/*/curves/*.csv",
+                                             "records/*/gradcam/*.png")
 #: The book's static pages (relative to a source root), staged next to the executed
 #: chapters when the book is built in another folder.
 BOOK_PAGES: tuple[str, ...] = ("book/intro.md", "book/api.md", "book/references.md",
@@ -73,3 +80,8 @@ def notebook_dir() -> Path:
 def recorded_file(name: str) -> Path:
     """``benchmarks/recorded/<name>`` of :func:`source_root` (may not exist; callers check)."""
     return source_root() / "benchmarks" / "recorded" / name
+
+
+def record_path(name: str) -> Path:
+    """``records/<name>`` of :func:`source_root`: a committed run record (may not exist)."""
+    return source_root() / "records" / name

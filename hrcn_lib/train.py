@@ -1,9 +1,11 @@
-"""Training with the paper's recipe: SGD (lr 1e-4), batch 4, cross-entropy, 20 epochs.
+"""Training: the paper's recipe (SGD, lr 1e-4, batch 4, cross-entropy, 20 epochs) or a departure.
 
 Sec. 3.1 of Zhang et al. (2023) trains HR-CelestialNet at 2048x4096 with SGD,
 learning rate 0.0001, batch size 4 and cross-entropy for 20 epochs. :class:`TrainConfig`
 holds that recipe as its defaults (every value overridable;
-:meth:`TrainConfig.from_profile` applies a profile's departures for one pair), and
+:meth:`TrainConfig.from_profile` applies a profile's departures for one pair: optimizer
+``adamw``, momentum, weight decay, a one-cycle schedule, random flips, batch size; the
+pieces are built by :mod:`hrcn_lib.optimization`), and
 :func:`train` runs it on a run directory (:class:`hrcn_lib.paths.ModelRun`) that receives
 
 * ``config.json`` -- the full configuration of the run (the effective precision, and the
@@ -75,6 +77,14 @@ from tqdm.auto import tqdm
 from hrcn_lib import runfolder
 from hrcn_lib.datasets import check_manifest_files, make_dataset
 from hrcn_lib.models import build_model, set_activation_checkpointing
+from hrcn_lib.optimization import (
+    OPTIMIZERS,
+    SCHEDULES,
+    augmentation_seed,
+    flip_batch,
+    make_optimizer,
+    make_scheduler,
+)
 from hrcn_lib.paper_numbers import PAPER_RECIPE
 from hrcn_lib.paths import ModelRun, atomic_write
 from hrcn_lib.runfolder import RunFolderError
@@ -139,10 +149,15 @@ ACTIVATION_CHECKPOINT_SEGMENTS = 4
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "lr", "seconds", "samples_per_s")
 #: Configuration fields that must match when a run is resumed.
 _RESUME_KEYS = ("model_name", "dataset_name", "batch_size", "lr", "momentum", "weight_decay",
-                "seed", "n_samples", "train_bodies", "train_obsids")
+                "optimizer", "schedule", "flips", "seed", "n_samples", "train_bodies",
+                "train_obsids")
+#: Recipe fields added after the first checkpoints were written: their value in a checkpoint
+#: that lacks them (what those runs used).
+_RESUME_DEFAULTS = {"optimizer": "sgd", "schedule": "constant", "flips": False}
 #: Profile fields that set a recipe value of the same name (``None`` in a profile: the default).
-_PROFILE_RECIPE = ("epochs", "batch_size", "lr", "momentum", "micro_batch", "precision",
-                   "device", "checkpoint_activations", "seed")
+_PROFILE_RECIPE = ("epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay",
+                   "schedule", "flips", "micro_batch", "precision", "device",
+                   "checkpoint_activations", "seed")
 
 
 class TrainingDiverged(ValueError):
@@ -164,7 +179,13 @@ class TrainConfig:
         model_name, dataset_name: names for :func:`hrcn_lib.models.build_model`.
         epochs: passes over the training set (paper: 20).
         batch_size: samples per optimizer step, over all ranks (paper: 4).
-        lr: SGD learning rate (paper: 1e-4); momentum, weight_decay: SGD extras (paper: 0).
+        lr: learning rate (paper: 1e-4; the peak rate of a one-cycle schedule).
+        optimizer: ``"sgd"`` (paper) or ``"adamw"`` (:mod:`hrcn_lib.optimization`).
+        momentum, weight_decay: SGD momentum / L2 (paper: 0); for AdamW, beta1 when > 0
+            and decoupled weight decay.
+        schedule: ``"constant"`` (paper) or ``"onecycle"`` (one cycle over every optimizer
+            step of the run).
+        flips: random left-right / up-down flips of training samples (paper: none).
         micro_batch: samples per forward pass (gradient accumulation up to batch_size).
         precision: requested ``"bf16"`` (bf16 where native, else fp32 with a warning),
             ``"fp32"`` or ``"auto"`` (``$HRCN_PRECISION`` when set, else bf16 where native).
@@ -188,8 +209,11 @@ class TrainConfig:
     epochs: int = int(PAPER_RECIPE["epochs"])
     batch_size: int = int(PAPER_RECIPE["batch_size"])
     lr: float = float(PAPER_RECIPE["lr"])
-    momentum: float = 0.0  # the paper names plain SGD
+    optimizer: str = "sgd"  # the paper names plain SGD
+    momentum: float = 0.0
     weight_decay: float = 0.0
+    schedule: str = "constant"
+    flips: bool = False
     micro_batch: int = 1
     precision: str = "auto"
     device: str = "auto"
@@ -207,9 +231,12 @@ class TrainConfig:
     def from_profile(cls, profile: Profile, spec: RunSpec, **overrides: Any) -> TrainConfig:
         """The recipe of one pair of a profile: the defaults, with what the profile sets.
 
-        A profile's recipe field (``epochs, batch_size, lr, momentum, micro_batch,
-        precision, device, checkpoint_activations, seed``) replaces the default unless it is
-        ``None``; the pair's own ``spec.epochs`` wins over the profile's; ``overrides``
+        A profile's recipe field (``epochs, batch_size, lr, optimizer, momentum,
+        weight_decay, schedule, flips, micro_batch, precision, device,
+        checkpoint_activations, seed``) replaces the default unless it is
+        ``None``; the pair's own ``spec.epochs``, ``spec.micro_batch`` and ``spec.batch_size`` win
+        over the profile's;
+        ``overrides``
         (e.g. command-line values) win over both.
 
         Args:
@@ -224,6 +251,10 @@ class TrainConfig:
                                   if getattr(profile, name) is not None}
         if spec.epochs is not None:
             recipe["epochs"] = spec.epochs
+        if spec.micro_batch is not None:
+            recipe["micro_batch"] = spec.micro_batch
+        if spec.batch_size is not None:
+            recipe["batch_size"] = spec.batch_size
         recipe.update(overrides)
         return cls(model_name=spec.model, dataset_name=spec.dataset, **recipe)
 
@@ -246,6 +277,12 @@ class TrainConfig:
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and value >= 0 and math.isfinite(value)):
                 raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if not isinstance(self.flips, bool):
+            raise ValueError(f"flips must be True or False, got {self.flips!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be 'bf16', 'fp32' or 'auto', got {self.precision!r}")
 
@@ -342,7 +379,7 @@ def _resume_diff(old: dict[str, Any], cfg: TrainConfig) -> dict[str, Any]:
     for key in _RESUME_KEYS:
         if key not in old and key in ("train_bodies", "train_obsids"):
             continue  # written before these were recorded
-        was, now = old.get(key), getattr(cfg, key)
+        was, now = old.get(key, _RESUME_DEFAULTS.get(key)), getattr(cfg, key)
         if isinstance(was, (list, tuple)) or isinstance(now, (list, tuple)):
             if tuple(was or ()) != tuple(now):
                 diff[key] = (f"{len(was or ())} entries", f"{len(now)} entries")
@@ -359,7 +396,8 @@ def _record_divergence(run: ModelRun, info: dict[str, Any], position: dict[str, 
 
 def fit(model: nn.Module, dataset: Dataset, out_dir: Path | str, config: TrainConfig, *,
         resume: bool = False, force: bool = False, progress: bool = True) -> TrainResult:
-    """Train ``model`` on ``dataset`` with SGD + cross-entropy; see the module docstring.
+    """Train ``model`` on ``dataset`` with the recipe's optimizer + cross-entropy; see the module
+    docstring.
 
     Args:
         model: network mapping (N, 1, H, W) float32 to (N, 2) logits (freshly initialised;
@@ -426,11 +464,17 @@ def fit(model: nn.Module, dataset: Dataset, out_dir: Path | str, config: TrainCo
         model.to(memory_format=torch.channels_last)
     if cfg.checkpoint_activations:
         set_activation_checkpointing(model, ACTIVATION_CHECKPOINT_SEGMENTS)
-    optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
-                                weight_decay=cfg.weight_decay)
+    optimizer = make_optimizer(model.parameters(), cfg.optimizer, lr=cfg.lr,
+                               momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    scheduler = make_scheduler(optimizer, cfg.schedule, lr=cfg.lr, epochs=cfg.epochs,
+                               steps_per_epoch=len(epoch_batches(n_samples, cfg.batch_size,
+                                                                 cfg.seed, 0, rank=rank,
+                                                                 world_size=world)))
     if payload is not None:
         try:
             optimizer.load_state_dict(payload["optimizer"])
+            if scheduler is not None:
+                scheduler.load_state_dict(payload["scheduler"])
             pos = payload["position"]
             epoch, step_in_epoch, global_step = pos["epoch"], pos["step"], pos["global_step"]
             stats = {k: type(v)(payload["epoch_stats"][k]) for k, v in stats.items()}
@@ -477,6 +521,7 @@ def fit(model: nn.Module, dataset: Dataset, out_dir: Path | str, config: TrainCo
                 "format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "config": asdict(cfg),
                 "precision": precision, "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict() if scheduler is not None else None,
                 "position": {"epoch": ep, "step": st, "global_step": global_step},
                 "epoch_stats": dict(finished_epoch_stats), "history": history,
                 "rng": rng_state(),
@@ -485,6 +530,7 @@ def fit(model: nn.Module, dataset: Dataset, out_dir: Path | str, config: TrainCo
         autocast_dtype = torch.bfloat16 if precision == "bf16" else None
         show = progress and rank == 0
         stopped = max_reached and epoch < cfg.epochs
+        step_lr = optimizer.param_groups[0]["lr"]
         ebar = tqdm(total=cfg.epochs, initial=epoch, desc=f"train {cfg.model_name}",
                     unit="epoch", disable=not show, position=0)
         try:
@@ -508,6 +554,9 @@ def fit(model: nn.Module, dataset: Dataset, out_dir: Path | str, config: TrainCo
                     step_correct = torch.zeros((), dtype=torch.int64, device=device)
                     for j, _ in enumerate(step_micro):
                         x, y = _to_device(next(it), device, cfg.channels_last)
+                        if cfg.flips:  # training only; the same flips after a resume
+                            x = flip_batch(x, torch.Generator().manual_seed(augmentation_seed(
+                                cfg.seed, epoch, step_in_epoch, j, rank)))
                         sync = j == len(step_micro) - 1 or world == 1
                         ctx = net.no_sync() if (world > 1 and not sync) else nullcontext()
                         with ctx:
@@ -530,8 +579,11 @@ def fit(model: nn.Module, dataset: Dataset, out_dir: Path | str, config: TrainCo
                                 f"{global_step + 1})", f"the loss is {step_sum}",
                                 {"epoch": epoch + 1, "step": step_in_epoch + 1,
                                  "global_step": global_step + 1, "loss": str(step_sum)})
+                    step_lr = optimizer.param_groups[0]["lr"]  # the rate this step used
                     optimizer.step()
                     optimizer.zero_grad(set_to_none=True)
+                    if scheduler is not None:
+                        scheduler.step()
                     stats["loss_sum"] += step_sum
                     stats["correct"] += int(round(float(counts[1])))
                     stats["seen"] += int(round(float(counts[2])))
@@ -556,7 +608,7 @@ def fit(model: nn.Module, dataset: Dataset, out_dir: Path | str, config: TrainCo
                     seconds = stats["seconds"]
                     row = {"epoch": epoch + 1, "loss": stats["loss_sum"] / max(stats["seen"], 1),
                            "accuracy": stats["correct"] / max(stats["seen"], 1),
-                           "lr": optimizer.param_groups[0]["lr"], "seconds": seconds,
+                           "lr": step_lr, "seconds": seconds,
                            "samples_per_s": (stats["seen"] / seconds if seconds > 0
                                              else float("nan"))}
                     history.append(row)

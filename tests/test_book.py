@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow
 MIN_PER_PAGE: dict[str, tuple[int, int]] = {
     "01_data": (2, 4), "02_preprocessing": (3, 2), "03_architecture": (1, 2),
     "04_training": (1, 2), "05_hardware": (1, 2), "06_results": (2, 2),
-    "07_blurry_robustness": (3, 1), "08_misclassification": (2, 1),
+    "07_blurry_robustness": (3, 1), "08_misclassification": (2, 2), "09_what_holds": (1, 5),
 }
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 CHROMIUM_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",

@@ -170,17 +170,22 @@ def test_finished_runs_are_reused_not_retrained(tmp_path):
 def test_recipe_table_sets_paper_beside_profile(tmp_path):
     ch = context.chapter_context("paper", tmp_path / "run", None, "cpu", 0)
     table = ch04.recipe_table(ch)
-    assert list(table.columns) == ["paper", "this run (paper)"]
-    assert table.loc["learning rate"].tolist() == ["0.0001", "0.0001"]
-    assert table.loc["batch size"].tolist() == ["4", "4"]
-    assert table.loc["momentum", "this run (paper)"] == "0 (plain SGD)"
+    live = "this build (paper)"
+    assert list(table.columns) == ["paper (Sec. 3.1)", "record (none committed yet)", live]
+    assert table.loc["learning rate", live] == "0.0001"
+    assert table.loc["batch size", live] == "4"
+    assert table.loc["momentum", live] == "0"
+    assert table["record (none committed yet)"].eq("-").sum() >= 10
+    assert ch04.numbers(ch)["recipe_departure"] == "none: this build uses the paper's recipe"
     ch = context.chapter_context("smoke", tmp_path / "run2", None, "cpu", 0, momentum=0.9, lr=1e-3)
     table = ch04.recipe_table(ch)
-    assert table.loc["momentum", "this run (smoke)"] == "0.9"
-    assert table.loc["learning rate"].tolist() == ["0.0001", "0.001"]
-    assert table.loc["batch size", "this run (smoke)"] == "2"  # the smoke profile's
+    assert table.loc["momentum", "this build (smoke)"] == "0.9"
+    assert table.loc["learning rate", "this build (smoke)"] == "0.001"
+    assert table.loc["batch size", "this build (smoke)"] == "2"  # the smoke profile's
     numbers = ch04.numbers(ch)
     assert (numbers["lr"], numbers["batch_size"], numbers["paper_epochs"]) == (1e-3, 2, 20)
+    # a departure is never reported as "none" (the "departure: none" under departures)
+    assert numbers["recipe_departure"].startswith("learning rate, momentum, batch size (")
 
 
 # ----------------------------------------------------------------------------- chapter 6
@@ -199,25 +204,29 @@ def test_table4_lists_every_pair_with_paper_rows(tmp_path):
     res = _result(["galaxy", "NSC", "NSC"], ["galaxy", "NSC", "galaxy"], [[1, 0], [1, 1]],
                   preprocess_ms=50.0, classify_ms=10.0)
     t4 = ch06.table4(ch, {hr: res})
-    assert len(t4) == 14
-    ours = t4.loc[("HR-CelestialNet", "LCID", "ours")]
+    assert len(t4) == 21  # paper, record, this build for each of the seven pairs
+    ours = t4.loc[("HR-CelestialNet", "LCID", "this build (smoke)")]
     assert ours["Accuracy (%)"] == pytest.approx(66.67) and ours["Total (ms)"] == 60.0
+    assert ours["Majority (%)"] == pytest.approx(66.67)
+    assert ours["Note"] == "3 samples, not above majority"
     assert t4.loc[("HR-CelestialNet", "LCID", "paper"), "Accuracy (%)"] == 89.09
-    vgg = t4.loc[("VGGNet", "LCID", "ours")]
-    assert np.isnan(vgg["Accuracy (%)"]) and vgg["Note"] == "not run (see below)"
+    vgg = t4.loc[("VGGNet", "LCID", "this build (smoke)")]
+    assert np.isnan(vgg["Accuracy (%)"]) and vgg["Note"] == "not run in this build (see below)"
     missing = ch06.not_run(ch, {hr: res})
     assert "211 GB" in missing.loc["VGGNet (LCID)", "reason"]
     assert "not trained" in missing.loc["AlexNet (LCID-Resize)", "reason"]
     assert len(missing) == 6 and len(ch06.not_run(ch)) == 3
     timing = ch06.timing_table(ch, {hr: res})
     assert timing.to_dict("records") == [
-        {"run": "HR-CelestialNet (LCID)", "source": "ours", "preprocess_ms": 50.0,
-         "classify_ms": 10.0},
         {"run": "HR-CelestialNet (LCID)", "source": "paper", "preprocess_ms": 60.6,
-         "classify_ms": 55.9}]
+         "classify_ms": 55.9},
+        {"run": "HR-CelestialNet (LCID)", "source": "this build", "preprocess_ms": 50.0,
+         "classify_ms": 10.0}]
     assert list(ch06.confusions({hr: res})) == ["HR-CelestialNet (LCID)"]
     numbers = ch06.numbers({hr: res})
-    assert numbers["hr_acc"] == "66.67 %" and numbers["paper_hr_acc"] == 89.09
+    assert numbers["hr_acc"].startswith("66.7 % (95 % interval")
+    assert numbers["record_hr_acc"] == "no record committed yet"
+    assert numbers["paper_hr_acc"] == 89.09
     assert (numbers["paper_min_total_run"], numbers["paper_max_total_run"]) == (
         "AlexNet (LCID)", "VGGNet (LCID)")
 
@@ -266,9 +275,10 @@ def test_blurry_table_sets_ours_beside_the_papers(tmp_path):
     ch = context.chapter_context("smoke", tmp_path)
     res = _result(["galaxy", "NSC", "NSC"], ["NSC", "NSC", "galaxy"], [[0, 1], [1, 1]])
     table = ch07.blurry_table({ch.spec("hr-celestialnet", "lcid"): res})
-    row = table.loc["HR-CelestialNet (LCID)"]
-    assert (row["samples (ours)"], row["galaxy errors (ours)"], row["NSC errors (ours)"]) == (3, 1, 1)
-    assert (row["accuracy % (paper)"], row["NSC errors (paper)"]) == (84.48, 17)
+    row = table.loc[("HR-CelestialNet (LCID)", "this build")]
+    assert (row["samples"], row["galaxy errors"], row["NSC errors"]) == (3, 1, 1)
+    paper = table.loc[("HR-CelestialNet (LCID)", "paper")]
+    assert (paper["accuracy (%)"], paper["NSC errors"]) == (84.48, 17)
     assert ch07.blurry_table({}).empty
 
 

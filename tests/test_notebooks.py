@@ -20,11 +20,13 @@ from hrcn_lib.paths import REPO_ROOT
 MIN_FIGURES: dict[str, int] = {
     "01_data": 2, "02_preprocessing": 3, "03_architecture": 1, "04_training": 1,
     "05_hardware": 1, "06_results": 2, "07_blurry_robustness": 3, "08_misclassification": 2,
+    "09_what_holds": 1,
 }
 #: Minimum number of tables (text/html DataFrame outputs) each executed chapter shows.
 MIN_TABLES: dict[str, int] = {
     "01_data": 4, "02_preprocessing": 2, "03_architecture": 2, "04_training": 2,
-    "05_hardware": 2, "06_results": 2, "07_blurry_robustness": 1, "08_misclassification": 1,
+    "05_hardware": 2, "06_results": 2, "07_blurry_robustness": 1, "08_misclassification": 2,
+    "09_what_holds": 5,
 }
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from hrcn_lib import bookbuild, resources
-from hrcn_lib.resources import BOOK_PAGES, BUNDLE_PATTERNS, ResourceError
+from hrcn_lib.resources import BOOK_PAGES, BUNDLE_PATTERNS, OPTIONAL_BUNDLE_PATTERNS, ResourceError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -77,7 +77,7 @@ def test_wheel_ships_the_book_and_runs_from_any_folder(tmp_path):
     wheel = _build(tmp_path)
     names = set(zipfile.ZipFile(wheel).namelist())
     bundle = "hrcn_lib/_bundle/"
-    for pattern in BUNDLE_PATTERNS:
+    for pattern in (*BUNDLE_PATTERNS, *OPTIONAL_BUNDLE_PATTERNS):
         for path in ROOT.glob(pattern):
             assert bundle + path.relative_to(ROOT).as_posix() in names, path
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from hrcn_lib import paper_numbers as pn
@@ -51,3 +52,37 @@ def test_table_a1_has_the_twenty_printed_rows_once_each():
     assert len(a1) == 20
     keys = list(zip(a1["obsid"], a1["hdu"], strict=True))
     assert len(set(keys)) == len(keys)
+
+
+@pytest.mark.parametrize("model,dataset", list(pn.PAPER_TABLE4))
+def test_paper_confusion_reproduces_every_printed_test_metric(model, dataset):
+    from sklearn.metrics import f1_score
+
+    cm = pn.paper_confusion(model, dataset)
+    assert cm.sum(axis=1).tolist() == [852, 743]  # Table 1's test counts
+    y_true = np.repeat([0, 0, 1, 1], [cm[0, 0], cm[0, 1], cm[1, 0], cm[1, 1]])
+    y_pred = np.repeat([0, 1, 0, 1], [cm[0, 0], cm[0, 1], cm[1, 0], cm[1, 1]])
+    row = pn.PAPER_TABLE4[(model, dataset)]
+    assert round(100 * (y_true == y_pred).mean(), 2) == row["accuracy"]
+    f1 = f1_score(y_true, y_pred, average=None, labels=[0, 1])
+    assert round(100 * f1[0], 2) == row["f1_galaxy"]
+    assert round(100 * f1[1], 2) == row["f1_nsc"]
+
+
+def test_paper_confusion_of_hr_celestialnet_and_blurry():
+    # 801 + 620 of 1,595 right: 89.09 %; Sec. 4.2: 1 galaxy and 17 NSC blurry errors.
+    assert pn.paper_confusion("hr-celestialnet").tolist() == [[801, 51], [123, 620]]
+    blurry = pn.paper_confusion("hr-celestialnet", set_name="blurry")
+    assert blurry.tolist() == [[72, 1], [17, 26]]
+    for model, acc in pn.PAPER_BLURRY_ACCURACY.items():
+        cm = pn.paper_confusion(model, set_name="blurry")
+        assert round(100 * np.trace(cm) / cm.sum(), 2) == acc
+
+
+def test_paper_confusion_refuses_what_the_paper_does_not_report():
+    with pytest.raises(KeyError):
+        pn.paper_confusion("hr-celestialnet", "lcid-resize")
+    with pytest.raises(KeyError):
+        pn.paper_confusion("vgg", set_name="train")
+    with pytest.raises(ValueError, match="expected exactly one"):
+        pn._confusion_from_scores(852, 743, 50.0, 99.0, 99.0)

@@ -1,4 +1,6 @@
-"""Chapter 1, the data: LCID and LCID-Blurry (the paper's Sec. 2.1, 2.3, Table 1, Figure 2)."""
+"""Chapter 1, the data: LCID and LCID-Blurry (the paper's Sec. 2.1, 2.3, Table 1, Figure 2),
+and how realistic LCID-sim is (:mod:`hrcn_lib.simulate.realism`, sized by the profile's
+``realism_renders``)."""
 
 from __future__ import annotations
 
@@ -6,11 +8,14 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from hrcn_lib import figures
-from hrcn_lib.chapters.context import load_images, pick_rows
+from hrcn_lib.chapters.context import Chapter, limit_samples, load_images, pick_rows
 from hrcn_lib.manifest import dataset_table
 from hrcn_lib.paper_numbers import PAPER_BLURRY, PAPER_TABLE1, paper_table1
+from hrcn_lib.simulate import realism
 
-__all__ = ["numbers", "table1", "blurry_counts", "figure2", "morphology_gallery"]
+__all__ = ["numbers", "table1", "blurry_counts", "figure2", "morphology_gallery",
+           "is_simulated", "handbook", "fine_scale", "separability", "detectability",
+           "resolution_figure"]
 
 
 def numbers(lcid: pd.DataFrame, train: pd.DataFrame, test: pd.DataFrame,
@@ -73,3 +78,73 @@ def morphology_gallery(lcid: pd.DataFrame, seed: int = 0, per_group: int = 3,
     rows = pick_rows(lcid, column, per_group=per_group, seed=seed, max_groups=max_groups)
     titles = [f"{r[column]}: {r['body']} ({r['label']})" for _, r in rows.iterrows()]
     return figures.thumbnail_gallery(load_images(rows), titles, ncols=per_group)
+
+
+# ----------------------------------------------------------------------------- realism
+
+
+def is_simulated(lcid: pd.DataFrame) -> bool:
+    """Whether the manifest is LCID-sim's (it records ``exposure`` and ``expected_detected``)."""
+    return {"exposure", "expected_detected", "morphology"} <= set(lcid.columns)
+
+
+def handbook(ch: Chapter, lcid: pd.DataFrame) -> pd.DataFrame:
+    """:func:`hrcn_lib.simulate.realism.handbook_table` of the data, re-rendering at most
+    ``profile.realism_renders`` exposures per instrument for the sky; published ranges as
+    one ``published`` column."""
+    table = realism.handbook_table(lcid, seed=ch.seed, n_sky=ch.profile.realism_renders,
+                                   cr_trials=max(1, min(4, ch.profile.realism_renders)))
+    low, high = table["published_low"], table["published_high"]
+    table["published"] = [f"{lo:.4g}" if lo == hi else f"{lo:.4g} - {hi:.4g}"
+                          for lo, hi in zip(low, high, strict=True)]
+    cols = ["quantity", "instrument", "filter", "measured", "published", "unit", "source"]
+    return table[cols]
+
+
+def fine_scale(ch: Chapter, lcid: pd.DataFrame) -> pd.DataFrame:
+    """Per class, the share of the noiseless image's variance below the 224 x 448 resize
+    (:func:`hrcn_lib.simulate.realism.fine_scale_variance` on ``realism_renders`` re-rendered
+    chips per class): median and quartiles, in electrons and through the stretch."""
+    chips = realism.fine_scale_variance(lcid, n_per_class=ch.profile.realism_renders,
+                                        seed=ch.seed)
+    rows = []
+    for label, grp in chips.groupby("label"):
+        row = {"class": label, "chips": len(grp)}
+        for col in ("linear", "stretched"):
+            q = grp[col].quantile([0.25, 0.5, 0.75])
+            row[f"{col}: median"] = round(float(q[0.5]), 3)
+            row[f"{col}: quartiles"] = f"{q[0.25]:.3f} - {q[0.75]:.3f}"
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("class")
+
+
+def separability(ch: Chapter, lcid: pd.DataFrame, max_samples: int = 400
+                 ) -> tuple[pd.DataFrame, dict]:
+    """Can simple global statistics tell the classes apart? AUC of each statistic alone and a
+    body-grouped cross-validated logistic regression / random forest on all twelve
+    (:mod:`hrcn_lib.simulate.realism`), on at most ``max_samples`` samples (class-balanced).
+
+    Returns:
+        ``(auc table, summary)``; the folds are at most the number of bodies per class.
+    """
+    rows = limit_samples(lcid, max_samples, ch.seed)
+    table = realism.statistics_table(rows)
+    folds = int(min(5, table.groupby("label")["body"].nunique().min()))
+    summary = realism.separability(table, folds=max(2, folds), seed=ch.seed) if folds >= 2 \
+        else {}
+    return realism.single_statistic_auc(table), summary
+
+
+def detectability(ch: Chapter, lcid: pd.DataFrame, blurry: pd.DataFrame) -> pd.DataFrame:
+    """Labelled chips whose object is not expected to be detectable, and the share of chips
+    the screening rejected (:func:`hrcn_lib.simulate.realism.detectability`)."""
+    log = ch.data_dir / "screening.csv"
+    return realism.detectability(pd.concat([lcid, blurry], ignore_index=True),
+                                 log if log.exists() else None)
+
+
+def resolution_figure(ch: Chapter, lcid: pd.DataFrame) -> Figure:
+    """Full-resolution crops of each morphology beside the whole chip resized to 224 x 448
+    (:func:`hrcn_lib.simulate.realism.resolution_crops`, drawn by
+    :func:`hrcn_lib.figures.resolution_comparison`)."""
+    return figures.resolution_comparison(realism.resolution_crops(lcid, seed=ch.seed))

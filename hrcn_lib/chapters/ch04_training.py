@@ -1,4 +1,9 @@
-"""Chapter 4, training (the paper's Sec. 3.1 recipe) of the profile's model/data-set pairs."""
+"""Chapter 4, training (the paper's Sec. 3.1 recipe) of the profile's model/data-set pairs.
+
+The recipe is shown three ways: the paper's, the committed record's and this build's; the
+record's comparison of the paper's recipe with its departure on a cheap pair
+(:func:`recipe_comparison`) shows why the departure.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +13,29 @@ from pathlib import Path
 
 import pandas as pd
 
-from hrcn_lib.chapters.context import Chapter, is_trained, limit_samples, pair_epochs
+from hrcn_lib.chapters.context import (
+    Chapter,
+    is_trained,
+    limit_samples,
+    pair_epochs,
+    record_label,
+)
+from hrcn_lib.names import pair_label
 from hrcn_lib.paper_numbers import PAPER_RECIPE
 from hrcn_lib.profiles import RunSpec
+from hrcn_lib.records import MAIN_RECIPE, PAPER_RECIPE_NAME, Record, run_name
 from hrcn_lib.train import TrainConfig, train
 
-__all__ = ["profile_recipe", "recipe_table", "numbers", "ensure_trained", "train_profile_runs",
-           "load_histories", "run_configs"]
+__all__ = ["profile_recipe", "departures", "recipe_table", "numbers", "ensure_trained",
+           "train_profile_runs", "load_histories", "record_curves", "recipe_comparison",
+           "run_configs", "PAPER_CONFIG"]
+
+#: The paper's recipe as a configuration (the defaults of :class:`TrainConfig`).
+PAPER_CONFIG = TrainConfig()
+#: The recipe fields a departure is read from, with how the book names them.
+_RECIPE_FIELDS = {"optimizer": "optimizer", "lr": "learning rate", "schedule": "schedule",
+                  "momentum": "momentum", "weight_decay": "weight decay",
+                  "batch_size": "batch size", "flips": "random flips"}
 
 
 def profile_recipe(ch: Chapter) -> TrainConfig:
@@ -22,33 +43,108 @@ def profile_recipe(ch: Chapter) -> TrainConfig:
     return TrainConfig.from_profile(ch.profile, RunSpec("hr-celestialnet", "lcid"))
 
 
-def recipe_table(ch: Chapter) -> pd.DataFrame:
-    """The paper's training recipe (Sec. 3.1) beside this profile's, one row per setting.
+def departures(config: TrainConfig | dict) -> list[str]:
+    """The recipe settings in which ``config`` differs from the paper's (Sec. 3.1), named as
+    the book names them (epochs and hardware settings are sizing, not recipe)."""
+    get = config.get if isinstance(config, dict) else (lambda k, d=None: getattr(config, k, d))
+    out = []
+    for key, name in _RECIPE_FIELDS.items():
+        paper = getattr(PAPER_CONFIG, key)
+        value = get(key, paper)
+        if (value != paper) if not isinstance(paper, float) else abs(float(value) - paper) > 1e-12:
+            out.append(name)
+    return out
 
-    Columns ``paper`` and ``this run (<profile>)``, as text; the paper names no momentum
-    (plain SGD), shown as such.
+
+def _describe(cfg: dict) -> dict[str, str]:
+    """One recipe's settings as text, in the rows of :func:`recipe_table`."""
+    optimizer = {"sgd": "SGD", "adamw": "AdamW"}.get(str(cfg.get("optimizer", "sgd")),
+                                                     str(cfg.get("optimizer")))
+    schedule = {"constant": "constant", "onecycle": "one-cycle (peak = the learning rate)"}
+    precision = cfg.get("precision_effective") or cfg.get("precision", "")
+    return {
+        "optimizer": optimizer,
+        "learning rate": f"{float(cfg.get('lr', PAPER_CONFIG.lr)):g}",
+        "schedule": schedule.get(str(cfg.get("schedule", "constant")), str(cfg.get("schedule"))),
+        "momentum": f"{float(cfg.get('momentum', 0.0)):g}" + (
+            " (AdamW beta1 0.9)" if optimizer == "AdamW" and not cfg.get("momentum") else ""),
+        "weight decay": f"{float(cfg.get('weight_decay', 0.0)):g}",
+        "batch size": str(cfg.get("batch_size")),
+        "micro-batch (gradient accumulation)": str(cfg.get("micro_batch")),
+        "random flips": "yes" if cfg.get("flips") else "no",
+        "precision": str(precision),
+        "activation checkpointing": "yes" if cfg.get("checkpoint_activations") else "no",
+        "loss": "cross-entropy",
+    }
+
+
+def _record_recipe(record: Record) -> dict | None:
+    """The recipe of the record's first main run (the record's profile recipe)."""
+    recipes = record.info.get("recipes", {})
+    main = [c for c in recipes.values() if c.get("recipe") == MAIN_RECIPE]
+    return main[0] if main else None
+
+
+def recipe_table(ch: Chapter, record: Record | None = None) -> pd.DataFrame:
+    """The paper's training recipe (Sec. 3.1) beside the record's and this build's.
+
+    Columns ``paper (Sec. 3.1)``, the record's (:func:`record_label`; "-" without a record)
+    and ``this build (<profile>)``, one row per setting, as text. Epochs are per pair
+    (the last row lists them).
+    """
+    paper = {"optimizer": "SGD", "learning rate": f"{PAPER_RECIPE['lr']:g}",
+             "schedule": "constant (none stated)", "momentum": "none stated (plain SGD)",
+             "weight decay": "none stated", "batch size": str(PAPER_RECIPE["batch_size"]),
+             "micro-batch (gradient accumulation)": "not stated",
+             "random flips": "none stated", "precision": "not stated (float32 presumably)",
+             "activation checkpointing": "not stated", "loss": str(PAPER_RECIPE["loss"])}
+    live = _describe({**vars(profile_recipe(ch))})
+    live["precision"] = f"{live['precision']} requested (config.json records what ran)"
+    rec_cfg = _record_recipe(record) if record is not None else None
+    rec = _describe(rec_cfg) if rec_cfg else dict.fromkeys(paper, "-")
+    rows = {k: (paper[k], rec[k], live[k]) for k in paper}
+    rows["epochs"] = (str(PAPER_RECIPE["epochs"]), _record_epochs(record),
+                      ", ".join(f"{s.label}: {pair_epochs(ch, s)}"
+                                for s in ch.profile.enabled_runs()))
+    return pd.DataFrame.from_dict(rows, orient="index", columns=[
+        "paper (Sec. 3.1)", record_label(record), f"this build ({ch.profile.name})"])
+
+
+def _record_epochs(record: Record | None) -> str:
+    if record is None:
+        return "-"
+    recipes = record.info.get("recipes", {})
+    return ", ".join(f"{pair_label(*_split_key(c))}: {c.get('epochs')}" for name, c in
+                     recipes.items() if c.get("recipe") == MAIN_RECIPE and "." not in name)
+
+
+def _split_key(cfg: dict) -> tuple[str, str]:
+    return str(cfg.get("model_name")), str(cfg.get("dataset_name"))
+
+
+def numbers(ch: Chapter, record: Record | None = None) -> dict[str, object]:
+    """The numbers the chapter's prose glues: this build's recipe, the record's and the paper's.
+
+    ``recipe_departure`` names every setting in which this build's recipe differs from the
+    paper's (:func:`departures`) and the profile's reason; "none" only when nothing differs.
     """
     c = profile_recipe(ch)
-    rows = {
-        "optimizer": (PAPER_RECIPE["optimizer"], "SGD"),
-        "learning rate": (f"{PAPER_RECIPE['lr']:g}", f"{c.lr:g}"),
-        "momentum": ("none stated (plain SGD)", f"{c.momentum:g}" if c.momentum else "0 (plain SGD)"),
-        "batch size": (str(PAPER_RECIPE["batch_size"]), str(c.batch_size)),
-        "epochs": (str(PAPER_RECIPE["epochs"]), f"{c.epochs} (per-pair overrides below)"),
-        "loss": (PAPER_RECIPE["loss"], "cross-entropy"),
-    }
-    return pd.DataFrame.from_dict(rows, orient="index",
-                                  columns=["paper", f"this run ({ch.profile.name})"])
-
-
-def numbers(ch: Chapter) -> dict[str, object]:
-    """The numbers the chapter's prose glues: this profile's recipe and the paper's."""
-    c = profile_recipe(ch)
+    names = departures(c)
+    why = ch.profile.recipe_departure or "the profile gives no reason"
+    rec_cfg = _record_recipe(record) if record is not None else None
+    rec_names = departures(rec_cfg) if rec_cfg else []
     return {
         "n_enabled": len(ch.profile.enabled_runs()), "n_pairs": len(ch.profile.runs),
         "epochs": c.epochs, "batch_size": c.batch_size, "lr": c.lr,
-        "recipe_departure": ch.profile.recipe_departure
-        or "none: this profile uses the paper's optimizer settings",
+        "optimizer": _describe(vars(c))["optimizer"],
+        "recipe_departure": (f"{', '.join(names)} ({why})" if names
+                             else "none: this build uses the paper's recipe"),
+        "record_label": record_label(record),
+        "record_departure": (", ".join(rec_names) + " (" + str(record.info.get(
+            "recipe_departure") or "no reason recorded") + ")") if rec_names else (
+            "none" if rec_cfg else "no record committed yet"),
+        "checkpointing": ("on" if c.checkpoint_activations else "off"),
+        "micro_batch": c.micro_batch,
         "paper_epochs": PAPER_RECIPE["epochs"], "paper_lr": PAPER_RECIPE["lr"],
         "paper_batch_size": PAPER_RECIPE["batch_size"],
     }
@@ -86,9 +182,9 @@ def train_profile_runs(ch: Chapter, train_df: pd.DataFrame) -> pd.DataFrame:
     """Train every enabled pair of the profile (reusing finished runs); one row per pair.
 
     Returns:
-        DataFrame indexed by run label with ``epochs`` and ``status``
-        (``"trained now"``, ``"reused finished run"`` or ``"disabled: <reason>"``),
-        every pair of the paper included.
+        DataFrame indexed by run label with ``epochs``, ``status`` (``"trained now"``,
+        ``"reused finished run"`` or ``"disabled: <reason>"``) and ``note`` (e.g. a pipeline
+        check, :attr:`RunSpec.note`), every pair of the paper included.
     """
     rows = []
     for spec in ch.profile.runs:
@@ -97,7 +193,8 @@ def train_profile_runs(ch: Chapter, train_df: pd.DataFrame) -> pd.DataFrame:
             reused = is_trained(ch, spec)
             ensure_trained(ch, spec, train_df)
             status = "reused finished run" if reused else "trained now"
-        rows.append({"run": spec.label, "epochs": pair_epochs(ch, spec), "status": status})
+        rows.append({"run": spec.label, "epochs": pair_epochs(ch, spec), "status": status,
+                     "note": spec.note})
     return pd.DataFrame(rows).set_index("run")
 
 
@@ -106,6 +203,49 @@ def load_histories(ch: Chapter, specs: Sequence[RunSpec] | None = None) -> dict[
     specs = ch.profile.enabled_runs() if specs is None else specs
     return {spec.label: pd.read_csv(ch.run(spec).history) for spec in specs
             if ch.run(spec).history.exists()}
+
+
+def record_curves(record: Record | None) -> dict[str, pd.DataFrame]:
+    """The record's training curves of its main runs, by run label (empty without a record)."""
+    if record is None:
+        return {}
+    out = {}
+    for pair in record.pairs():
+        model, dataset = pair.split("_", 1)
+        curve = record.curves.get(run_name(pair))
+        if curve is not None:
+            out[pair_label(model, dataset)] = curve
+    return out
+
+
+def recipe_comparison(record: Record | None) -> pd.DataFrame:
+    """The paper's recipe beside the record's on the pairs the record trained both ways.
+
+    Returns:
+        DataFrame indexed by (run label, recipe) with ``epochs``, ``last training loss``,
+        ``last training accuracy``, ``test accuracy``, ``95 % interval`` (bootstrap over
+        bodies, as text) and ``majority class``; empty without such runs.
+    """
+    if record is None:
+        return pd.DataFrame()
+    rows = []
+    for pair in record.pairs(PAPER_RECIPE_NAME):
+        model, dataset = pair.split("_", 1)
+        for recipe, variant in ((PAPER_RECIPE_NAME, PAPER_RECIPE_NAME), (MAIN_RECIPE, "")):
+            m = record.metric(pair, "test", recipe=recipe)
+            curve = record.curves.get(run_name(pair, variant))
+            if m is None or curve is None or curve.empty:
+                continue
+            rows.append({"run": pair_label(model, dataset),
+                         "recipe": "the paper's" if recipe == PAPER_RECIPE_NAME
+                         else "the record's departure",
+                         "epochs": len(curve),
+                         "last training loss": round(float(curve["loss"].iloc[-1]), 3),
+                         "last training accuracy": round(float(curve["accuracy"].iloc[-1]), 3),
+                         "test accuracy": round(float(m["accuracy"]), 3),
+                         "95 % interval": f"[{m['acc_lo']:.3f}, {m['acc_hi']:.3f}]",
+                         "majority class": round(float(m["majority"]), 3)})
+    return pd.DataFrame(rows).set_index(["run", "recipe"]) if rows else pd.DataFrame()
 
 
 def run_configs(ch: Chapter, specs: Sequence[RunSpec] | None = None) -> pd.DataFrame:

@@ -12,7 +12,8 @@ from hrcn_lib.paper_numbers import PAPER_TABLE3
 from hrcn_lib.profiles import RunSpec
 from hrcn_lib.train import ACTIVATION_CHECKPOINT_SEGMENTS, TrainConfig
 
-__all__ = ["table3_comparison", "measured_memory", "memory_table", "numbers"]
+__all__ = ["table3_comparison", "measured_memory", "memory_table", "numbers",
+           "profile_memory_setup"]
 
 
 def table3_comparison(ours: pd.DataFrame, paper: pd.DataFrame) -> pd.DataFrame:
@@ -92,7 +93,8 @@ def numbers(ours: pd.DataFrame, comparison: pd.DataFrame, gpu: pd.DataFrame) -> 
     Returns:
         ``hr_total_gb`` and ``n_match3`` (ours), ``paper_hr_total_gb`` and
         ``paper_vgg_lcid_gb`` (Table 3), and from the GPU record (when there is one)
-        ``gpu_name``, ``hr_gpu_fp32_gb``, ``hr_gpu_bf16_gb``.
+        ``gpu_name``, ``hr_gpu_fp32_gb``, ``hr_gpu_bf16_gb``, ``resnet_lcid_gpu_fp32_gb``,
+        ``paper_resnet_lcid_gb`` and ``hr_gpu_over_estimate`` (measured / Table 3).
     """
     hr = ours.set_index(["model", "dataset"]).loc[("hr-celestialnet", "lcid")]
     paper = PAPER_TABLE3.set_index(["model", "dataset"])["total_gb"]
@@ -104,6 +106,20 @@ def numbers(ours: pd.DataFrame, comparison: pd.DataFrame, gpu: pd.DataFrame) -> 
     }
     if len(gpu):
         row = gpu.loc[pair_label("hr-celestialnet", "lcid")]
+        resnet = gpu.loc[pair_label("resnet", "lcid")]
         values.update(gpu_name=str(row["device"]), hr_gpu_fp32_gb=float(row["peak GB (fp32)"]),
-                      hr_gpu_bf16_gb=float(row["peak GB (bf16)"]))
+                      hr_gpu_bf16_gb=float(row["peak GB (bf16)"]),
+                      resnet_lcid_gpu_fp32_gb=float(resnet["peak GB (fp32)"]),
+                      paper_resnet_lcid_gb=float(paper[("resnet", "lcid")]),
+                      hr_gpu_over_estimate=float(row["peak GB (fp32)"])
+                      / float(paper[("hr-celestialnet", "lcid")]))
     return values
+
+
+def profile_memory_setup(ch: Chapter) -> dict[str, object]:
+    """How this profile trains, as the measured peaks above were taken: ``micro_batch``,
+    ``checkpointing`` (``"on"``/``"off"``) and ``precision`` (requested)."""
+    recipe = TrainConfig.from_profile(ch.profile, RunSpec("hr-celestialnet", "lcid"))
+    return {"profile_micro_batch": recipe.micro_batch,
+            "profile_checkpointing": "on" if recipe.checkpoint_activations else "off",
+            "profile_precision": recipe.precision}

@@ -1,4 +1,5 @@
-"""Chapter 7, robustness on blurry samples (the paper's Sec. 4.2 and Figure 3)."""
+"""Chapter 7, robustness on blurry samples (the paper's Sec. 4.2 and Figure 3): the paper's
+numbers, the committed record's and this build's."""
 
 from __future__ import annotations
 
@@ -7,9 +8,13 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from hrcn_lib.chapters.ch06_results import live_interval
+from hrcn_lib.chapters.context import record_label
 from hrcn_lib.evaluate import EvalResult, as_label
+from hrcn_lib.names import pair_label
 from hrcn_lib.paper_numbers import PAPER_BLURRY, PAPER_BLURRY_ACCURACY, PAPER_BLURRY_MISCLASSIFIED
 from hrcn_lib.profiles import RunSpec
+from hrcn_lib.records import Record
 
 __all__ = ["blurry_table", "binned_accuracy", "quantile_bins", "accuracy_by", "numbers"]
 
@@ -18,29 +23,62 @@ def _pct(value: float | None) -> float:
     return float("nan") if value is None else round(100.0 * float(value), 2)
 
 
-def blurry_table(results: Mapping[RunSpec, EvalResult]) -> pd.DataFrame:
-    """Accuracy and misclassifications per class on LCID-Blurry: ours beside the paper's.
+def _errors(labels: pd.Series, preds: pd.Series) -> tuple[int, int]:
+    """Misclassified galaxies and NSCs."""
+    labels, preds = as_label(labels), as_label(preds)
+    return (int(((labels == "galaxy") & (preds != "galaxy")).sum()),
+            int(((labels == "NSC") & (preds != "NSC")).sum()))
+
+
+def blurry_table(results: Mapping[RunSpec, EvalResult], record: Record | None = None, *,
+                 live_name: str = "this build") -> pd.DataFrame:
+    """Accuracy and misclassifications per class on LCID-Blurry: the paper's, the record's
+    and this build's, one row per pair and source.
 
     Args:
-        results: pair -> blurry-set :class:`~hrcn_lib.evaluate.EvalResult`, in row order.
+        results: pair -> blurry-set :class:`~hrcn_lib.evaluate.EvalResult` of this build.
+        record: the committed record (``None``: no record rows).
+        live_name: the label of this build's rows.
 
     Returns:
-        DataFrame indexed by run label with ours/paper accuracy (%) and galaxy/NSC
-        misclassification counts (the paper's from :data:`PAPER_BLURRY_ACCURACY` and
-        :data:`PAPER_BLURRY_MISCLASSIFIED`, Sec. 4.2); empty without results.
+        DataFrame indexed by (run label, source) with ``samples``, ``accuracy (%)``,
+        ``95 % interval (%)`` (bootstrap over bodies), ``galaxy errors`` and ``NSC errors``.
+        The paper reports one number per *model* (Sec. 4.2; HR-CelestialNet on LCID, the
+        baselines' data set unstated), repeated for each of a model's pairs. Empty when
+        neither this build nor the record has a blurry result.
     """
+    pairs: dict[str, tuple[str, str]] = {}
+    for spec in results:
+        pairs[spec.key] = (spec.model, spec.dataset)
+    if record is not None:
+        for pair in record.pairs():
+            pairs.setdefault(pair, tuple(pair.split("_", 1)))  # type: ignore[arg-type]
     rows = []
-    for spec, res in results.items():
-        cm = res.confusion
-        paper_errors = PAPER_BLURRY_MISCLASSIFIED.get(spec.model, {})
-        rows.append({"run": spec.label, "samples (ours)": int(cm.sum()),
-                     "accuracy % (ours)": _pct(res.metrics.get("accuracy")),
-                     "accuracy % (paper)": PAPER_BLURRY_ACCURACY.get(spec.model, float("nan")),
-                     "galaxy errors (ours)": int(cm[0, 1]),
-                     "galaxy errors (paper)": paper_errors.get("galaxy"),
-                     "NSC errors (ours)": int(cm[1, 0]),
-                     "NSC errors (paper)": paper_errors.get("NSC")})
-    return pd.DataFrame(rows).set_index("run") if rows else pd.DataFrame()
+    live = {spec.key: res for spec, res in results.items()}
+    for key, (model, dataset) in pairs.items():
+        label = pair_label(model, dataset)
+        errors = PAPER_BLURRY_MISCLASSIFIED.get(model, {})
+        rows.append({"run": label, "source": "paper", "samples": PAPER_BLURRY["samples"],
+                     "accuracy (%)": PAPER_BLURRY_ACCURACY.get(model, float("nan")),
+                     "95 % interval (%)": "", "galaxy errors": errors.get("galaxy"),
+                     "NSC errors": errors.get("NSC")})
+        m = record.metric(key, "blurry") if record is not None else None
+        if m is not None:
+            p = record.run_predictions(key, "blurry")
+            g, n = _errors(p["label"], p["pred"])
+            rows.append({"run": label, "source": record_label(record), "samples": int(m["n"]),
+                         "accuracy (%)": _pct(m["accuracy"]),
+                         "95 % interval (%)": f"[{100 * m['acc_lo']:.1f}, {100 * m['acc_hi']:.1f}]",
+                         "galaxy errors": g, "NSC errors": n})
+        res = live.get(key)
+        if res is not None:
+            g, n = _errors(res.predictions["label"], res.predictions["prediction"])
+            lo, hi = live_interval(res)
+            rows.append({"run": label, "source": live_name, "samples": len(res.predictions),
+                         "accuracy (%)": _pct(res.metrics.get("accuracy")),
+                         "95 % interval (%)": f"[{100 * lo:.1f}, {100 * hi:.1f}]",
+                         "galaxy errors": g, "NSC errors": n})
+    return pd.DataFrame(rows).set_index(["run", "source"]) if rows else pd.DataFrame()
 
 
 def binned_accuracy(predictions: Mapping[str, pd.DataFrame], column: str,
@@ -105,18 +143,26 @@ def accuracy_by(predictions: pd.DataFrame, column: str, n_bins: int = 3) -> pd.D
     return binned_accuracy(runs, column, quantile_bins(predictions[column], n_bins))
 
 
-def numbers(results: Mapping[RunSpec, EvalResult]) -> dict[str, object]:
+def numbers(results: Mapping[RunSpec, EvalResult],
+            record: Record | None = None) -> dict[str, object]:
     """The numbers the chapter's prose glues.
 
     Returns:
-        ``hr_blurry_acc`` (this run's, or why there is none), ``n_blurry_eval``, and the
-        paper's ``paper_blurry_samples`` and ``paper_<model>_blurry_acc`` for each model
-        (``paper_hr_celestialnet_blurry_acc``, ``paper_vgg_blurry_acc``, ...; Sec. 4.2).
+        ``hr_blurry_acc`` (this build's, or why there is none), ``record_hr_blurry_acc``,
+        ``record_blurry_n``, ``n_blurry_eval``, and the paper's ``paper_blurry_samples`` and
+        ``paper_<model>_blurry_acc`` for each model (``paper_hr_celestialnet_blurry_acc``,
+        ``paper_vgg_blurry_acc``, ...; Sec. 4.2).
     """
     hr = next((r for s, r in results.items() if s.model == "hr-celestialnet"), None)
+    rec = record.metric("hr-celestialnet_lcid", "blurry") if record is not None else None
     values: dict[str, object] = {
-        "hr_blurry_acc": f"{100 * hr.metrics['accuracy']:.2f} %" if hr
-        else "not run in this profile",
+        "hr_blurry_acc": f"{100 * hr.metrics['accuracy']:.1f} %" if hr
+        else "not run in this build",
+        "record_hr_blurry_acc": (f"{100 * rec['accuracy']:.1f} % (95 % interval "
+                                 f"{100 * rec['acc_lo']:.1f}-{100 * rec['acc_hi']:.1f} %)")
+        if rec is not None else ("not in the record" if record is not None
+                                 else "no record committed yet"),
+        "record_blurry_n": int(rec["n"]) if rec is not None else 0,
         "n_blurry_eval": max((len(r.predictions) for r in results.values()), default=0),
         "paper_blurry_samples": PAPER_BLURRY["samples"],
     }

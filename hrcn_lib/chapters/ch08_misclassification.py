@@ -1,9 +1,11 @@
 """Chapter 8, misclassified samples (the paper's Sec. 5.2 and Figure 4), and Grad-CAM.
 
 Each wrong prediction gets one of the paper's three causes from what the simulator recorded
-about its sample (:func:`assign_cause`): the ``lookalike`` tags (a body built to look like
-the other class; ``edge_view`` for a chip that sees only the edge of its body), the
-``defects`` it drew, and whether the sample is blurry.
+about its sample (:func:`assign_cause`, :func:`hrcn_lib.causes.cause_from_truth`): the
+``lookalike`` tags (a body built to look like the other class; ``edge_view`` for a chip
+that sees only the edge of its body), the ``defects`` it drew, and whether the sample is
+blurry. Chapter 9 assigns them again from the model and the image and compares the two;
+:func:`cause_sources` sets the paper's, the record's and this build's side by side.
 """
 
 from __future__ import annotations
@@ -16,51 +18,26 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from hrcn_lib import figures
-from hrcn_lib.chapters.context import load_images, pick_rows
+from hrcn_lib.causes import CAUSES, EDGE_VIEW, NOISE_DEFECTS, cause_from_truth
+from hrcn_lib.chapters.context import load_images, pick_rows, record_label
 from hrcn_lib.datasets import make_dataset
 from hrcn_lib.evaluate import as_label
 from hrcn_lib.names import CLASS_NAMES
 from hrcn_lib.paper_numbers import PAPER_MISCLASSIFICATION_CAUSES
 from hrcn_lib.profiles import RunSpec
+from hrcn_lib.records import Record
 from hrcn_lib.runtime import load_trained_model
 from hrcn_lib.saliency import grad_cam
 
 __all__ = ["CAUSES", "NOISE_DEFECTS", "EDGE_VIEW", "assign_cause", "misclassified",
-           "cause_counts", "figure4_rows", "figure4", "explained_spec", "saliency_examples",
-           "numbers"]
-
-#: The paper's three causes of misclassification (Sec. 5.2), plus the rest.
-CAUSES: tuple[str, ...] = ("inter-class similarity", "insufficient features", "image noise",
-                           "not attributed")
-#: The simulator's ``defects`` entries that make an "image noise" sample: the paper's bright
-#: slanted trail and its "8"-shaped optical ghost (cosmic rays and hot pixels are in every
-#: frame and are no cause).
-NOISE_DEFECTS: tuple[str, ...] = ("satellite_trail", "ghost")
-#: The simulator's ``lookalike`` tag of a chip that sees only the edge of its body.
-EDGE_VIEW: str = "edge_view"
-
-
-def _tags(value: object) -> set[str]:
-    """The ``;``-separated entries of a manifest cell (empty / NaN: none)."""
-    return {t.strip() for t in str(value or "").split(";")} - {"", "nan", "none"}
+           "cause_counts", "cause_sources", "figure4_rows", "figure4", "explained_spec",
+           "saliency_examples", "numbers"]
 
 
 def assign_cause(row: Mapping) -> str:
-    """The paper's cause (Sec. 5.2) of one misclassified sample, from what the simulator recorded.
-
-    In this order: a built-in look-alike of the body (``lookalike`` holds e.g.
-    ``"arm_segment~nebula_filament"``) -> inter-class similarity; a trail or ghost among
-    its ``defects`` (:data:`NOISE_DEFECTS`) -> image noise; an ``edge_view`` chip or a
-    ``blurry`` sample -> insufficient features; otherwise "not attributed".
-    """
-    looks = _tags(row.get("lookalike"))
-    if looks - {EDGE_VIEW}:
-        return CAUSES[0]
-    if _tags(row.get("defects")) & set(NOISE_DEFECTS):
-        return CAUSES[2]
-    if EDGE_VIEW in looks or str(row.get("blurry", "")).lower() in ("true", "1"):
-        return CAUSES[1]
-    return CAUSES[3]
+    """The paper's cause of one misclassified sample from what the simulator recorded
+    (:func:`hrcn_lib.causes.cause_from_truth`)."""
+    return cause_from_truth(row)
 
 
 def _by_cause(df: pd.DataFrame) -> pd.DataFrame:
@@ -79,6 +56,41 @@ def cause_counts(wrong: pd.DataFrame) -> pd.DataFrame:
     if wrong.empty:
         return pd.DataFrame(columns=list(CAUSES))
     return pd.crosstab(wrong["run"], wrong["cause"])
+
+
+def cause_sources(wrong: pd.DataFrame, record: Record | None = None, *,
+                  live_name: str = "this build") -> pd.DataFrame:
+    """Misclassified samples per cause: the paper's, the record's and this build's.
+
+    Args:
+        wrong: this build's :func:`misclassified` rows (every trained pair, both sets).
+        record: the committed record (its ``causes.csv``: the main runs' errors).
+        live_name: the label of this build's column.
+
+    Returns:
+        DataFrame indexed by cause (:data:`CAUSES`) with ``paper (Sec. 5.2)`` (the paper
+        names examples, it counts nothing), the record's counts by the simulator's truth
+        and from the model and the image (chapter 9), and this build's counts by the
+        simulator's truth.
+    """
+    paper = {c: "; ".join(PAPER_MISCLASSIFICATION_CAUSES.get(c, ())) or "-" for c in CAUSES}
+    table = pd.DataFrame({"paper (Sec. 5.2)": pd.Series(paper)})
+    if record is not None and len(record.causes):
+        rec = record.causes
+        name = record_label(record)
+        table[f"{name}: simulator's truth"] = rec["cause_truth"].value_counts().reindex(
+            list(CAUSES), fill_value=0)
+        table[f"{name}: model and image"] = rec["cause_image"].value_counts().reindex(
+            list(CAUSES), fill_value=0)
+    elif record is not None:
+        table[record_label(record)] = "no misclassified sample"
+    else:
+        table[record_label(None)] = "-"
+    table[f"{live_name}: simulator's truth"] = (
+        wrong["cause"].value_counts().reindex(list(CAUSES), fill_value=0)
+        if len(wrong) else pd.Series(0, index=list(CAUSES)))
+    table.index.name = "cause"
+    return table
 
 
 def figure4_rows(wrong: pd.DataFrame, predictions: pd.DataFrame, *, per_cause: int = 4,

@@ -29,6 +29,7 @@ from hrcn_lib.names import pair_label
 from hrcn_lib.paths import BLURRY_MANIFEST, LCID_MANIFEST, ModelRun, RunPaths
 from hrcn_lib.preprocess import load_sample
 from hrcn_lib.profiles import Profile, RunSpec, get_profile
+from hrcn_lib.records import Record, book_record, read_record
 from hrcn_lib.resources import recorded_file
 
 __all__ = [
@@ -47,7 +48,14 @@ __all__ = [
     "glue_numbers",
     "RECORDED_GPU",
     "recorded_gpu",
+    "load_record",
+    "record_label",
+    "SOURCES",
 ]
+
+#: The three sources the results chapters set side by side, in this order: the paper's
+#: published number, the committed record's (the headline) and this build's live run.
+SOURCES: tuple[str, ...] = ("paper", "record", "this build")
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,8 @@ class Chapter:
             (default ``<run_dir>/data``; a real LCID download may live elsewhere).
         device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
         seed: master seed.
+        record_dir: the record the chapter shows (``None``: the committed one,
+            :func:`hrcn_lib.records.book_record`).
     """
 
     profile: Profile
@@ -68,6 +78,7 @@ class Chapter:
     data_dir: Path
     device: str
     seed: int
+    record_dir: Path | None = None
 
     @property
     def lcid_manifest(self) -> Path:
@@ -95,7 +106,8 @@ class Chapter:
 
 def chapter_context(profile: str = "smoke", run_dir: str | Path | None = None,
                     data_dir: str | Path | None = None, device: str | None = None,
-                    seed: int | None = None, **overrides) -> Chapter:
+                    seed: int | None = None, *, record_dir: str | Path | None = None,
+                    **overrides) -> Chapter:
     """Resolve a notebook's papermill parameters into a :class:`Chapter`.
 
     Args:
@@ -104,6 +116,7 @@ def chapter_context(profile: str = "smoke", run_dir: str | Path | None = None,
         data_dir: data folder (default ``<run_dir>/data``).
         device: overrides the profile's device when given.
         seed: overrides the profile's seed when given.
+        record_dir: a record directory to show instead of the committed one.
         **overrides: other profile fields to override (e.g. ``epochs=1``).
 
     Raises:
@@ -117,7 +130,8 @@ def chapter_context(profile: str = "smoke", run_dir: str | Path | None = None,
     paths = RunPaths(Path(run_dir)) if run_dir else RunPaths.for_profile(profile)
     return Chapter(profile=prof, paths=paths,
                    data_dir=Path(data_dir) if data_dir else paths.data,
-                   device=prof.device or "auto", seed=prof.seed)
+                   device=prof.device or "auto", seed=prof.seed,
+                   record_dir=Path(record_dir) if record_dir else None)
 
 
 def shown_path(ch: Chapter, path: Path | str) -> str:
@@ -327,3 +341,20 @@ def recorded_gpu(path: Path | str | None = None) -> pd.DataFrame:
     except (KeyError, TypeError, ValueError) as err:
         raise ValueError(f"{path}: not a bench_gpu.py record ({type(err).__name__}: {err})") from None
     return pd.DataFrame(rows).set_index("run")
+
+
+def load_record(ch: Chapter) -> Record | None:
+    """The record the chapter shows beside the paper and the live run: ``ch.record_dir``
+    when given, else the committed one (:func:`hrcn_lib.records.book_record`); ``None``
+    when no record is committed.
+
+    Raises:
+        hrcn_lib.records.RecordError: a record whose metrics do not follow from its
+            predictions, or with a body in both training and testing.
+    """
+    return read_record(ch.record_dir) if ch.record_dir else book_record()
+
+
+def record_label(record: Record | None) -> str:
+    """How the book names a record's column: ``"record (record-cpu)"``, or that there is none."""
+    return f"record ({record.name})" if record is not None else "record (none committed yet)"

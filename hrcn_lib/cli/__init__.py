@@ -39,6 +39,7 @@ COMMANDS: dict[str, str] = {
     "evaluate": "evaluate",
     "classify": "classify",
     "book": "book",
+    "record": "record",
 }
 
 

@@ -1,0 +1,168 @@
+"""The metrics of Table 4 and their uncertainty: accuracy, F1 per class, confusion matrix,
+the majority-class baseline, and bootstrap intervals over celestial bodies.
+
+numpy, pandas and scikit-learn only (no torch): :mod:`hrcn_lib.evaluate` computes them for
+a model's predictions, :mod:`hrcn_lib.records` re-derives them from a record's predictions.
+
+Samples of one body are not independent (one object, often one pointing), so every
+interval here resamples whole bodies (a cluster bootstrap, percentile interval): resampling
+samples would make the intervals too narrow. :func:`bootstrap_difference` resamples the
+bodies shared by two runs evaluated on the same samples (a paired comparison).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
+
+from hrcn_lib.names import CLASS_NAMES, LABELS
+
+__all__ = ["compute_metrics", "score", "bootstrap_accuracy", "bootstrap_difference",
+           "bootstrap_draws", "majority_fraction", "binomial_se"]
+
+
+def compute_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[dict[str, float], np.ndarray]:
+    """Table 4 metrics and the confusion matrix (scikit-learn).
+
+    Args:
+        y_true, y_pred: integer class arrays (0 galaxy, 1 NSC), same length >= 1.
+
+    Returns:
+        (``{"accuracy", "f1_galaxy", "f1_nsc"}`` as fractions in [0, 1], confusion
+        matrix int64 (2, 2): rows true, columns predicted, order galaxy, NSC).
+
+    Raises:
+        ValueError: arrays of different shapes, not 1-D, or empty.
+    """
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if y_true.shape != y_pred.shape or y_true.ndim != 1 or len(y_true) == 0:
+        raise ValueError(f"y_true {y_true.shape} and y_pred {y_pred.shape} must be equal 1-D "
+                         "non-empty arrays")
+    labels = list(range(len(CLASS_NAMES)))
+    f1 = f1_score(y_true, y_pred, labels=labels, average=None, zero_division=0)
+    metrics = {"accuracy": float(accuracy_score(y_true, y_pred)),
+               "f1_galaxy": float(f1[LABELS["galaxy"]]), "f1_nsc": float(f1[LABELS["NSC"]])}
+    return metrics, confusion_matrix(y_true, y_pred, labels=labels).astype(np.int64)
+
+
+def bootstrap_draws(groups: np.ndarray | pd.Series | Sequence[str], n_boot: int, seed: int
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """The groups of each sample and ``n_boot`` bootstrap draws of the groups.
+
+    Returns:
+        ``(index, draws)``: int array (n_samples,) of group numbers 0..k-1 (sorted group
+        names), and int array (n_boot, k): how often each group is drawn in each replicate
+        (a multinomial of k draws with equal probabilities, ``numpy.random.default_rng(seed)``).
+
+    Raises:
+        ValueError: no samples, or ``n_boot < 100``.
+    """
+    grp = np.asarray(groups).astype(str)
+    if grp.ndim != 1 or grp.size == 0:
+        raise ValueError(f"bootstrap: need a non-empty 1-D array of groups, got shape {grp.shape}")
+    if n_boot < 100:
+        raise ValueError(f"bootstrap: n_boot must be >= 100, got {n_boot}")
+    _, index = np.unique(grp, return_inverse=True)
+    k = int(index.max()) + 1
+    draws = np.random.default_rng(seed).multinomial(k, np.full(k, 1.0 / k), size=n_boot)
+    return index, draws
+
+
+def _interval(values: np.ndarray, level: float) -> tuple[float, float]:
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"bootstrap: level must be in (0, 1), got {level}")
+    tail = 100.0 * (1.0 - level) / 2.0
+    low, high = np.nanpercentile(values, [tail, 100.0 - tail])
+    return float(low), float(high)
+
+
+def bootstrap_accuracy(correct: np.ndarray | pd.Series, groups: np.ndarray | pd.Series, *,
+                       n_boot: int = 2000, level: float = 0.95, seed: int = 0
+                       ) -> tuple[float, float]:
+    """Percentile interval of the accuracy, resampling whole groups (celestial bodies).
+
+    Each replicate draws the evaluated set's bodies with replacement and recomputes the
+    pooled accuracy ``sum(correct) / sum(n)`` over the drawn bodies.
+
+    Args:
+        correct: bool / 0-1 array, one entry per sample.
+        groups: the sample's group (body name), same length.
+        n_boot: bootstrap draws (>= 100).
+        level: central coverage, in (0, 1).
+        seed: seed of the draws (same inputs, same interval).
+
+    Returns:
+        ``(low, high)``, fractions in [0, 1].
+
+    Raises:
+        ValueError: empty or mismatched inputs, ``n_boot < 100`` or ``level`` outside (0, 1).
+    """
+    ok = np.asarray(correct, dtype=float)
+    if ok.ndim != 1 or ok.shape != np.shape(np.asarray(groups)):
+        raise ValueError(f"bootstrap_accuracy: correct {ok.shape} and groups "
+                         f"{np.shape(np.asarray(groups))} must be equal 1-D arrays")
+    index, draws = bootstrap_draws(groups, n_boot, seed)
+    hits, sizes = np.bincount(index, weights=ok), np.bincount(index).astype(float)
+    return _interval((draws @ hits) / (draws @ sizes), level)
+
+
+def bootstrap_difference(correct_a: np.ndarray | pd.Series, correct_b: np.ndarray | pd.Series,
+                         groups: np.ndarray | pd.Series, *, n_boot: int = 2000,
+                         level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
+    """Accuracy of run A minus run B on the same samples, with a paired body bootstrap.
+
+    Args:
+        correct_a, correct_b: per-sample correctness of the two runs, aligned (same
+            samples in the same order).
+        groups: the samples' bodies.
+
+    Returns:
+        ``(difference, low, high)`` as fractions (positive: A is more accurate).
+
+    Raises:
+        ValueError: mismatched or empty inputs.
+    """
+    a, b = np.asarray(correct_a, dtype=float), np.asarray(correct_b, dtype=float)
+    if a.shape != b.shape or a.ndim != 1 or a.shape != np.shape(np.asarray(groups)):
+        raise ValueError(f"bootstrap_difference: shapes {a.shape}, {b.shape} and "
+                         f"{np.shape(np.asarray(groups))} must be equal 1-D")
+    index, draws = bootstrap_draws(groups, n_boot, seed)
+    sizes = draws @ np.bincount(index).astype(float)
+    diff = (draws @ np.bincount(index, weights=a) - draws @ np.bincount(index, weights=b)) / sizes
+    low, high = _interval(diff, level)
+    return float(a.mean() - b.mean()), low, high
+
+
+def majority_fraction(labels: np.ndarray | pd.Series) -> float:
+    """Accuracy of always answering the most frequent class of ``labels`` (the baseline a
+    classifier must beat).
+
+    Raises:
+        ValueError: no labels.
+    """
+    values = pd.Series(np.asarray(labels))
+    if values.empty:
+        raise ValueError("majority_fraction: no labels")
+    return float(values.value_counts().iloc[0] / len(values))
+
+
+def score(labels: Sequence[str] | pd.Series, predictions: Sequence[str] | pd.Series
+          ) -> dict[str, float]:
+    """:func:`compute_metrics` of class names (``"galaxy"``/``"NSC"``): accuracy, f1_galaxy,
+    f1_nsc as fractions.
+
+    Raises:
+        KeyError: a name that is not a class.
+    """
+    y_true = np.array([LABELS[v] for v in labels], dtype=np.int64)
+    y_pred = np.array([LABELS[v] for v in predictions], dtype=np.int64)
+    return compute_metrics(y_true, y_pred)[0]
+
+
+def binomial_se(accuracy: float, n: int) -> float:
+    """Standard error of an accuracy over ``n`` independent samples, sqrt(p (1 - p) / n)
+    (a lower bound when samples of one body are correlated)."""
+    return float(np.sqrt(accuracy * (1.0 - accuracy) / n))

@@ -1,0 +1,425 @@
+"""Make a record (``hrcn record``): one command from simulated data to ``records/<name>/``.
+
+:func:`make_record` sizes everything from a profile (:mod:`hrcn_lib.profiles`): it simulates
+LCID-sim (or reads ``data_dir``), splits it by body, trains every enabled pair -- each pair
+with ``spec.seeds`` seeds, and the profile's ``paper_recipe_pairs`` once more with the
+paper's recipe -- evaluates every run on the test split and on LCID-Blurry, diagnoses the
+misclassified samples of the main runs from the model and the image
+(:mod:`hrcn_lib.causes`), and writes the record (:func:`hrcn_lib.records.write_record`).
+
+Resumable: the runs live in a work directory (default ``runs/<profile>``) with one folder
+per run (:class:`hrcn_lib.paths.RunPaths`); a finished run and its evaluations are reused, an
+unfinished one resumes from its checkpoint, so the same command continues a killed record.
+
+Bad input is refused before anything is written (:func:`check_request`): an unknown profile,
+an existing record without ``force``, a data folder without manifests, not enough disk space.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+from hrcn_lib import __version__
+from hrcn_lib.causes import DIAGNOSIS_FIELDS, diagnose
+from hrcn_lib.chapters.context import chapter_context, ensure_dataset, ensure_split, limit_samples
+from hrcn_lib.evaluate import EvalResult, evaluate
+from hrcn_lib.manifest import read_manifest
+from hrcn_lib.names import RESIZE_SIZE, pair_key
+from hrcn_lib.paths import BLURRY_MANIFEST, LCID_MANIFEST, ModelRun, RunPaths
+from hrcn_lib.profiles import Profile, RunSpec, get_profile
+from hrcn_lib.records import (
+    MAIN_RECIPE,
+    PAPER_RECIPE_NAME,
+    RecordError,
+    check_split,
+    run_name,
+    write_record,
+)
+from hrcn_lib.resources import checkout_root
+from hrcn_lib.runtime import load_trained_model, resolve_device
+from hrcn_lib.simulate.dataset import estimate_disk, plan
+from hrcn_lib.train import TrainConfig, train
+
+__all__ = ["RecordRun", "planned_runs", "run_config", "check_request", "make_record",
+           "cpu_flags", "device_info", "git_commit", "DIAGNOSIS_COLUMNS"]
+
+log = logging.getLogger(__name__)
+
+#: Columns of a record's ``causes.csv``.
+DIAGNOSIS_COLUMNS: tuple[str, ...] = ("pair", "set", *DIAGNOSIS_FIELDS)
+#: Manifest columns a record's predictions keep beside the required ones.
+_PREDICTION_EXTRAS = ("instrument", "filter", "blurry", "snr", "psf_fwhm", "object_fraction",
+                      "edge_view", "morphology", "lookalike", "defects")
+#: Bytes per preprocessed-sample cache entry (float32 2048 x 4096; LCID-Resize 224 x 448) and
+#: per parameter of a checkpoint (weights + two optimizer moments, float32).
+_CACHE_BYTES = {"lcid": 2048 * 4096 * 4, "lcid-resize": RESIZE_SIZE[0] * RESIZE_SIZE[1] * 4}
+_CHECKPOINT_BYTES_PER_PARAM = 4 * 4
+#: Parameters per model (rounded up; hardware.layer_table gives the exact numbers).
+_PARAMS = {"hr-celestialnet": 93_000_000, "alexnet": 101_000_000, "vgg": 237_000_000,
+           "resnet": 11_200_000}
+#: Room a record itself needs (its files are a few MB).
+_RECORD_BYTES = 50_000_000
+
+
+@dataclass(frozen=True)
+class RecordRun:
+    """One training run of a record: a pair, a seed and a recipe.
+
+    Attributes:
+        spec: the profile's pair.
+        seed: the training seed.
+        recipe: :data:`~hrcn_lib.records.MAIN_RECIPE` (the profile's) or
+            :data:`~hrcn_lib.records.PAPER_RECIPE_NAME` (the paper's, Sec. 3.1).
+        variant: the run folder's suffix (``""``, ``"seed1"``, ``"paper"``).
+        main: whether it is the pair's headline run (first seed, profile's recipe): the
+            one timed and diagnosed.
+    """
+
+    spec: RunSpec
+    seed: int
+    recipe: str
+    variant: str
+    main: bool
+
+    @property
+    def name(self) -> str:
+        """The run's name in the record (:func:`hrcn_lib.records.run_name`)."""
+        return run_name(self.spec.key, self.variant)
+
+
+def planned_runs(profile: Profile) -> list[RecordRun]:
+    """Every run a record of ``profile`` trains, in order: for each enabled pair its seeds
+    (``profile.seed``, ``+1``, ...), then its paper-recipe run when the profile asks for one."""
+    runs = []
+    for spec in profile.enabled_runs():
+        for k in range(max(1, spec.seeds)):
+            runs.append(RecordRun(spec, profile.seed + k, MAIN_RECIPE,
+                                  "" if k == 0 else f"seed{k}", k == 0))
+        if spec.key in profile.paper_recipe_pairs:
+            runs.append(RecordRun(spec, profile.seed, PAPER_RECIPE_NAME, PAPER_RECIPE_NAME,
+                                  False))
+    return runs
+
+
+def run_config(profile: Profile, run: RecordRun) -> TrainConfig:
+    """The recipe of one run: the profile's (:meth:`TrainConfig.from_profile`) with the
+    run's seed, or the paper's (the defaults) for the same epochs, seed and hardware."""
+    if run.recipe == MAIN_RECIPE:
+        return TrainConfig.from_profile(profile, run.spec, seed=run.seed)
+    base = TrainConfig.from_profile(profile, run.spec, seed=run.seed)
+    return TrainConfig(model_name=base.model_name, dataset_name=base.dataset_name,
+                       epochs=base.epochs, micro_batch=min(base.micro_batch, 4),
+                       precision=base.precision, device=base.device,
+                       checkpoint_activations=base.checkpoint_activations, seed=run.seed)
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+def _free_bytes(path: Path) -> int:
+    p = path.resolve()
+    while not p.exists():
+        p = p.parent
+    return shutil.disk_usage(p).free
+
+
+def _needed_bytes(profile: Profile, simulate: bool, n_samples: int) -> int:
+    """Upper bound of the disk a record of ``profile`` fills in its work directory."""
+    need = _RECORD_BYTES
+    if simulate:
+        tasks, _ = plan(profile.name, bodies_galaxy=profile.bodies_galaxy,
+                        bodies_nsc=profile.bodies_nsc, exposures=profile.exposures_per_body,
+                        seed=profile.seed)
+        need += estimate_disk(len(tasks))
+    datasets = {r.spec.dataset for r in planned_runs(profile)}
+    need += sum(_CACHE_BYTES[d] for d in datasets) * n_samples
+    need += sum(_PARAMS[r.spec.model] * _CHECKPOINT_BYTES_PER_PARAM for r in planned_runs(profile))
+    return need
+
+
+def check_request(profile_name: str | Profile, out: Path | str, *,
+                  data_dir: Path | str | None = None, work_dir: Path | str | None = None,
+                  force: bool = False) -> Profile:
+    """Everything that can be refused before a record starts, checked in this order.
+
+    ``profile_name``: a profile's name, or a :class:`~hrcn_lib.profiles.Profile` (e.g. one
+    with overrides).
+
+    Raises:
+        ValueError: an unknown profile (the command line: a usage error).
+        RecordError: ``out`` holds a record (or anything) and ``force`` is not set; a
+            ``data_dir`` without both manifests; not enough free disk for the work directory
+            (simulated data, sample cache, checkpoints) or the record.
+    """
+    profile = profile_name if isinstance(profile_name, Profile) else get_profile(profile_name)
+    out = Path(out)
+    if out.exists() and not force:
+        raise RecordError(f"{out}: already exists; pass --force to replace the record, or "
+                          "choose another --out")
+    if out.exists() and not out.is_dir():
+        raise RecordError(f"{out}: exists and is not a directory")
+    if not profile.enabled_runs():
+        raise RecordError(f"profile {profile.name!r} trains no pair: nothing to record")
+    work = Path(work_dir) if work_dir else RunPaths.for_profile(profile.name).root
+    data = Path(data_dir) if data_dir else RunPaths(work).data
+    have = (data / LCID_MANIFEST).is_file() and (data / BLURRY_MANIFEST).is_file()
+    if data_dir and not have:
+        raise RecordError(f"{data}: no {LCID_MANIFEST} and {BLURRY_MANIFEST}; simulate it "
+                          f"(hrcn simulate --profile {profile.name} --out {data}) or leave "
+                          "--data-dir out to simulate into the work directory")
+    n_samples = (len(read_manifest(data / LCID_MANIFEST)) + len(read_manifest(
+        data / BLURRY_MANIFEST))) if have else _planned_samples(profile)
+    need, free = _needed_bytes(profile, not have, n_samples), _free_bytes(work)
+    if need > free:
+        raise RecordError(f"{work}: not enough disk space for a record of profile "
+                          f"{profile.name!r}: it needs up to {need / 1e9:.1f} GB (data, sample "
+                          f"cache, checkpoints), {free / 1e9:.1f} GB are free; free some space "
+                          "or pass --work-dir on a larger disk")
+    if _free_bytes(out.parent) < _RECORD_BYTES:
+        raise RecordError(f"{out.parent}: less than {_RECORD_BYTES / 1e6:.0f} MB free for the "
+                          "record")
+    return profile
+
+
+def _planned_samples(profile: Profile) -> int:
+    """Samples a simulation of ``profile`` gives at most (two chips per file)."""
+    tasks, _ = plan(profile.name, bodies_galaxy=profile.bodies_galaxy,
+                    bodies_nsc=profile.bodies_nsc, exposures=profile.exposures_per_body,
+                    seed=profile.seed)
+    return 2 * len(tasks)
+
+
+# ----------------------------------------------------------------------------- provenance
+
+
+def cpu_flags() -> dict[str, Any]:
+    """The CPU's model name and the vector flags that decide training speed (``lscpu``)."""
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True,
+                             timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {"model": platform.processor() or platform.machine(), "flags": []}
+    fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
+    flags = fields.get("Flags", "").split()
+    keep = ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_tile", "fma")
+    return {"model": fields.get("Model name", "").strip(), "flags": [f for f in keep if f in flags],
+            "cores": os.cpu_count()}
+
+
+def device_info(device: str) -> dict[str, Any]:
+    """Name and count of the training device (``torch.cuda`` for a GPU, the CPU otherwise)."""
+    dev = resolve_device(device)
+    if dev.type == "cuda":
+        return {"type": "cuda", "name": torch.cuda.get_device_name(dev),
+                "count": torch.cuda.device_count()}
+    return {"type": "cpu", "name": cpu_flags()["model"], "count": 1,
+            "threads": torch.get_num_threads()}
+
+
+def git_commit(root: Path | None = None) -> dict[str, Any]:
+    """The checkout's commit and whether it had uncommitted changes (``None`` outside git)."""
+    root = root or checkout_root()
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                             text=True, check=True, timeout=30).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=root, capture_output=True, text=True, check=True,
+                               timeout=30).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+    return {"commit": sha, "dirty": bool(dirty)}
+
+
+# ----------------------------------------------------------------------------- the steps
+
+
+def _train(ch, run: RecordRun, folder: ModelRun, rows: pd.DataFrame, profile: Profile) -> None:
+    """Train one run unless finished (enough epochs in its history); resume when possible."""
+    cfg = run_config(profile, run)
+    if folder.is_trained and folder.history.exists() and \
+            len(pd.read_csv(folder.history)) >= cfg.epochs:
+        log.info("record: %s already trained, reused", run.name)
+        return
+    resume = folder.checkpoint.exists()
+    log.info("record: training %s (%s, %d samples, %d epochs)%s", run.name, run.recipe,
+             len(rows), cfg.epochs, " - resumed" if resume else "")
+    train(cfg, rows, folder.root, resume=resume, force=not resume, cache_dir=ch.paths.cache,
+          progress=False)
+
+
+def _evaluate(ch, run: RecordRun, folder: ModelRun, df: pd.DataFrame, set_name: str,
+              profile: Profile) -> EvalResult:
+    """Evaluate one run on one set unless done; the main run is timed (no cache)."""
+    if not folder.is_evaluated(set_name):
+        device = None if ch.device == "auto" else ch.device
+        model = load_trained_model(folder.root, device=device)
+        evaluate(model, df, run.spec.dataset, out_dir=folder.root, set_name=set_name,
+                 device=device, cache_dir=None if run.main else ch.paths.cache,
+                 timing_samples=profile.timing_samples if run.main else 0,
+                 allow_overlap=set_name != "test", progress=False)
+    return EvalResult.load(folder, set_name)
+
+
+def _prediction_rows(run: RecordRun, set_name: str, result: EvalResult,
+                     manifest: pd.DataFrame) -> pd.DataFrame:
+    """A run's predictions in the record's columns (+ the manifest's extras)."""
+    pred = result.predictions
+    extras = manifest.assign(hdu=manifest["hdu"].astype(int))[
+        ["obsid", "hdu", *[c for c in _PREDICTION_EXTRAS if c in manifest.columns]]]
+    out = pd.DataFrame({"pair": run.spec.key, "seed": run.seed, "recipe": run.recipe,
+                        "set": set_name, "obsid": pred["obsid"].astype(str),
+                        "hdu": pred["hdu"].astype(int), "body": pred["body"].astype(str),
+                        "label": pred["label"].astype(str), "p_nsc": pred["p_nsc"],
+                        "pred": pred["prediction"].astype(str)})
+    return out.merge(extras.drop_duplicates(["obsid", "hdu"]), on=["obsid", "hdu"], how="left")
+
+
+def _split_table(train_df: pd.DataFrame, test_df: pd.DataFrame,
+                 blurry: pd.DataFrame) -> pd.DataFrame:
+    parts = [df.assign(subset=name) for name, df in (("train", train_df), ("test", test_df),
+                                                      ("blurry", blurry))]
+    split = pd.concat(parts, ignore_index=True)
+    return pd.DataFrame({"obsid": split["obsid"].astype(str), "hdu": split["hdu"].astype(int),
+                         "body": split["body"].astype(str), "label": split["label"].astype(str),
+                         "subset": split["subset"]})
+
+
+def _outcome(predictions: pd.DataFrame) -> dict[str, Any]:
+    """The issue's targets on the main runs' test results, as measured (a summary; the
+    metrics file is the source)."""
+    from hrcn_lib.records import derive_metrics
+
+    m = derive_metrics(predictions)
+    main = m.loc[(m["recipe"] == MAIN_RECIPE) & (m["set"] == "test")]
+    first = main.loc[main.groupby("pair")["seed"].idxmin()]
+    rows = {r.pair: {"accuracy": r.accuracy, "acc_lo": r.acc_lo, "majority": r.majority,
+                     "above_majority_by_lower_bound": bool(r.acc_lo > r.majority)}
+            for r in first.itertuples()}
+    hr = rows.get(pair_key("hr-celestialnet", "lcid"))
+    return {"pairs": rows, "hr_celestialnet_at_least_0.85": None if hr is None
+            else bool(hr["accuracy"] >= 0.85),
+            "every_pair_above_majority": all(r["above_majority_by_lower_bound"]
+                                             for r in rows.values())}
+
+
+def make_record(profile_name: str | Profile, out: Path | str, *,
+                data_dir: Path | str | None = None,
+                work_dir: Path | str | None = None, force: bool = False,
+                command: str | None = None) -> Path:
+    """Run everything a profile enables and write its record to ``out``.
+
+    Args:
+        profile_name: a profile of :data:`hrcn_lib.profiles.PROFILES` (e.g. ``record-cpu``),
+            or a :class:`~hrcn_lib.profiles.Profile`.
+        out: the record directory (``records/<name>``), written at the end in one rename.
+        data_dir: an LCID-sim (or LCID) folder with both manifests; default: simulate into
+            ``<work_dir>/data`` (reused when already there).
+        work_dir: the run directory that holds data, split, cache and one folder per run
+            (default ``runs/<profile>``); keep it to resume.
+        force: replace an existing record at ``out``.
+        command: the command line written to ``record.json`` (default: ``sys.argv``).
+
+    Returns:
+        ``out``.
+
+    Raises:
+        ValueError, RecordError: see :func:`check_request` (nothing is written then);
+        the training and evaluation errors of :mod:`hrcn_lib.train` / :mod:`hrcn_lib.evaluate`.
+    """
+    t0 = time.perf_counter()
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    git = git_commit()  # the code that runs (later commits must not be credited with it)
+    profile = check_request(profile_name, out, data_dir=data_dir, work_dir=work_dir, force=force)
+    work = Path(work_dir) if work_dir else RunPaths.for_profile(profile.name).root
+    ch = replace(chapter_context(profile.name, work, data_dir), profile=profile)
+    simulated = not (ch.lcid_manifest.exists() and ch.blurry_manifest.exists())
+    log.info("record: profile %s, work directory %s%s", profile.name, work,
+             ", simulating LCID-sim first" if simulated else "")
+    lcid, blurry = ensure_dataset(ch, progress=False)
+    train_df, test_df = ensure_split(ch, lcid)
+    split = _split_table(train_df, test_df, blurry)
+    check_split(split, f"{ch.paths.splits} (the record's split)")
+    sets = {"test": test_df, "blurry": blurry}
+    predictions, timings, curves, configs = [], [], {}, {}
+    diagnosed, images = [], {}
+    runs = planned_runs(profile)
+    for k, run in enumerate(runs, 1):
+        folder = ch.paths.model_run(run.spec.model, run.spec.dataset, run.variant)
+        rows = limit_samples(train_df, profile.train_cap(run.spec), ch.seed)
+        log.info("record: run %d/%d %s", k, len(runs), run.name)
+        _train(ch, run, folder, rows, profile)
+        configs[run.name] = {**json.loads(folder.config.read_text()), "recipe": run.recipe}
+        curves[run.name] = pd.read_csv(folder.history)
+        for set_name, df in sets.items():
+            res = _evaluate(ch, run, folder, df, set_name, profile)
+            predictions.append(_prediction_rows(run, set_name, res, df))
+            timings.append({"pair": run.spec.key, "seed": run.seed, "recipe": run.recipe,
+                            "set": set_name, "preprocess_ms": res.median_ms("preprocess"),
+                            "classify_ms": res.median_ms("classify")})
+            if run.main:
+                wrong = res.predictions.loc[res.predictions["label"]
+                                            != res.predictions["prediction"]]
+                if len(wrong):
+                    model = load_trained_model(folder.root, device=None if ch.device == "auto"
+                                               else ch.device)
+                    truth = df.assign(hdu=df["hdu"].astype(int))
+                    rows_w = wrong[["path", "hdu", "obsid", "body", "label", "p_nsc"]].assign(
+                        pred=wrong["prediction"]).merge(
+                        truth.drop(columns=[c for c in ("path", "body", "label")
+                                            if c in truth.columns]),
+                        on=["obsid", "hdu"], how="left")
+                    table, pngs = diagnose(model, rows_w, run.spec.dataset,
+                                           cache_dir=ch.paths.cache,
+                                           images_for=profile.gradcam_per_set)
+                    table.insert(0, "set", set_name)
+                    table.insert(0, "pair", run.spec.key)
+                    table["gradcam"] = [f"{run.spec.key}_{set_name}_{p}" if p else ""
+                                        for p in table["gradcam"]]
+                    images.update({f"{run.spec.key}_{set_name}_{n}": b for n, b in pngs.items()})
+                    diagnosed.append(table)
+    preds = pd.concat(predictions, ignore_index=True)
+    causes = (pd.concat(diagnosed, ignore_index=True) if diagnosed
+              else pd.DataFrame(columns=list(DIAGNOSIS_COLUMNS)))
+    info = {
+        "profile": profile.name, "description": profile.description, "where": profile.where,
+        "git": git, "hrcn_lib": __version__, "torch": torch.__version__,
+        "python": platform.python_version(), "device": device_info(ch.device),
+        "cpu": cpu_flags(), "started": started,
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": command if command is not None else " ".join(sys.argv),
+        "wall_seconds_this_call": round(time.perf_counter() - t0, 1),
+        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+        "train_seconds": {name: round(float(c["seconds"].sum()), 1) for name, c in
+                          curves.items()},
+        "recipe_departure": profile.recipe_departure,
+        "recipes": configs,
+        "profile_fields": {k: v for k, v in asdict(profile).items() if k != "runs"},
+        "data": {"source": "simulated by this record" if simulated else "reused",
+                 "folder": str(ch.data_dir), "lcid_samples": len(lcid),
+                 "blurry_samples": len(blurry),
+                 "bodies": {s: int(split.loc[split["subset"] == s, "body"].nunique())
+                            for s in ("train", "test", "blurry")}},
+        "split": {"method": "manifest.split_by_body: stratified by class at the body level, "
+                            "sample fraction closest to test_fraction",
+                  "test_fraction": profile.test_fraction, "seed": profile.seed},
+        "outcome": _outcome(preds),
+    }
+    path = write_record(out, info=info, split=split, predictions=preds,
+                        timings=pd.DataFrame(timings), curves=curves, causes=causes,
+                        images=images, force=force)
+    log.info("record: written %s in %.0f s", path, time.perf_counter() - t0)
+    return path

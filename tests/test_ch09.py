@@ -1,0 +1,243 @@
+"""Chapter 9 (what holds) and the record columns of chapters 4, 6, 7 and 8, on synthetic records."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hrcn_lib.causes import agreement, cause_from_image, heat_on_object, measure_image
+from hrcn_lib.chapters import ch04_training as ch04
+from hrcn_lib.chapters import ch06_results as ch06
+from hrcn_lib.chapters import ch07_blurry_robustness as ch07
+from hrcn_lib.chapters import ch08_misclassification as ch08
+from hrcn_lib.chapters import ch09_what_holds as ch09
+from hrcn_lib.chapters.context import chapter_context, recorded_gpu
+from hrcn_lib.paper_numbers import paper_confusion
+from hrcn_lib.records import read_record, write_record
+
+#: pair -> (skill on test, skill on blurry, seeds)
+SKILL = {"hr-celestialnet_lcid": (0.95, 0.9, 1), "resnet_lcid-resize": (0.5, 0.5, 3),
+         "resnet_lcid": (0.52, 0.55, 1), "alexnet_lcid-resize": (0.97, 0.3, 1)}
+
+
+def make_record(tmp_path, skill=SKILL, n_bodies: int = 40, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for subset in ("train", "test", "blurry"):
+        for b in range(n_bodies):
+            label = "galaxy" if b % 2 else "NSC"
+            for k in range(3):
+                rows.append({"obsid": f"{subset[:2]}{b:02d}{k}", "hdu": 1, "body": f"{subset}{b}",
+                             "label": label, "subset": subset})
+    split = pd.DataFrame(rows)
+    preds, timings, recipes, curves = [], [], {}, {}
+    for pair, (p_test, p_blurry, seeds) in skill.items():
+        model, dataset = pair.split("_", 1)
+        runs = [(s, "profile", "" if s == 0 else f"seed{s}") for s in range(seeds)]
+        if pair == "resnet_lcid-resize":
+            runs.append((0, "paper", "paper"))
+        for s, recipe, variant in runs:
+            name = f"{pair}.{variant}" if variant else pair
+            for set_name, p in (("test", p_test), ("blurry", p_blurry)):
+                part = split.loc[split["subset"] == set_name]
+                p_run = p if recipe == "profile" else 0.5
+                # errors clustered by body, as real ones are
+                body_skill = {b: rng.beta(20 * p_run + 0.5, 20 * (1 - p_run) + 0.5)
+                              for b in part["body"].unique()}
+                right = rng.random(len(part)) < part["body"].map(body_skill).to_numpy()
+                other = part["label"].map({"galaxy": "NSC", "NSC": "galaxy"}).to_numpy()
+                pred = np.where(right, part["label"].to_numpy(), other)
+                preds.append(pd.DataFrame({
+                    "pair": pair, "seed": s, "recipe": recipe, "set": set_name,
+                    "obsid": part["obsid"].to_numpy(), "hdu": 1, "body": part["body"].to_numpy(),
+                    "label": part["label"].to_numpy(), "p_nsc": 0.5, "pred": pred}))
+            timings.append({"pair": pair, "seed": s, "recipe": recipe, "set": "test",
+                            "preprocess_ms": 100.0,
+                            "classify_ms": 900.0 if dataset == "lcid" else 10.0})
+            recipes[name] = {"model_name": model, "dataset_name": dataset, "epochs": 5,
+                             "n_samples": 120, "optimizer": "adamw" if recipe == "profile"
+                             else "sgd", "lr": 1e-3 if recipe == "profile" else 1e-4,
+                             "schedule": "onecycle" if recipe == "profile" else "constant",
+                             "flips": recipe == "profile", "batch_size": 16, "micro_batch": 16,
+                             "precision_effective": "bf16", "recipe": recipe}
+            curves[name] = pd.DataFrame({"epoch": [1, 2], "loss": [0.7, 0.4],
+                                         "accuracy": [0.5, 0.8], "lr": [1e-3, 1e-4],
+                                         "seconds": [10.0, 10.0], "samples_per_s": [12.0, 12.0]})
+    causes = pd.DataFrame({
+        "pair": "hr-celestialnet_lcid", "set": "test", "obsid": ["a", "b", "c", "d"], "hdu": 1,
+        "body": ["x", "y", "z", "w"], "label": "galaxy", "pred": "NSC", "p_nsc": 0.9,
+        "snr_image": [3.0, 0.2, 4.0, 5.0], "object_fraction_image": [0.8, 0.9, 0.7, 0.6],
+        "heat_on_object": [0.8, 0.9, 0.1, 0.7],
+        "cause_image": ["inter-class similarity", "insufficient features", "image noise",
+                        "inter-class similarity"],
+        "cause_truth": ["inter-class similarity", "insufficient features",
+                        "inter-class similarity", "inter-class similarity"],
+        "causes_truth": ["inter-class similarity", "insufficient features",
+                         "inter-class similarity", "inter-class similarity;image noise"],
+        "snr": 1.0, "object_fraction": 0.5, "gradcam": ""})
+    info = {"profile": "record-cpu", "where": "cpu-background", "device": {"name": "test CPU"},
+            "recipes": recipes, "recipe_departure": "AdamW one-cycle learns where SGD does not",
+            "train_seconds": {k: 3600.0 for k in recipes}}
+    path = write_record(tmp_path / "record-cpu", info=info, split=split,
+                        predictions=pd.concat(preds, ignore_index=True),
+                        timings=pd.DataFrame(timings), curves=curves, causes=causes)
+    return read_record(path)
+
+
+@pytest.fixture(scope="module")
+def record(tmp_path_factory):
+    return make_record(tmp_path_factory.mktemp("rec"))
+
+
+def test_claims_give_the_verdict_each_measurement_supports(record):
+    table = ch09.claims(ch09.from_record(record), recorded_gpu())
+    assert set(table["verdict"]) <= set(ch09.VERDICTS)
+    v = table["verdict"]
+    # HR-CelestialNet 0.95 against 0.55-0.97: AlexNet (LCID-Resize) is not beaten
+    assert v["HR-CelestialNet is the most accurate model (testing set)"] in ("not resolved",
+                                                                             "does not hold")
+    # the blurry set: 0.9 against at most 0.55 -> holds
+    assert v["HR-CelestialNet is the most robust on LCID-Blurry"] == "holds"
+    # ResNet full resolution 0.52 vs resize 0.5 on 120 samples: not resolved
+    assert v["ResNet: full resolution (LCID) beats LCID-Resize"] == "not resolved"
+    assert v["AlexNet: full resolution (LCID) beats LCID-Resize"] == "not testable here"
+    assert v["VGGNet: full resolution (LCID) beats LCID-Resize"] == "not testable here"
+    # 1000 ms per full-resolution sample against 110 ms at 224 x 448
+    assert v["HR-CelestialNet classifies fastest per sample"] == "does not hold"
+    assert v["HR-CelestialNet reaches 89.09 % on LCID"] == "not testable here"
+    # the recorded H100: 48.2 GB against ResNet's 17.0 GB, 1.47x the estimate
+    assert v["Table 3's order: HR-CelestialNet needs less training memory than ResNet on LCID"] \
+        == "does not hold"
+    assert v["Table 3's estimate is the memory training needs (HR-CelestialNet 32.79 GB)"] \
+        == "does not hold"
+    assert "48.2 GB" in table.loc["Table 3's order: HR-CelestialNet needs less training memory "
+                                  "than ResNet on LCID", "on LCID-sim"]
+    # four diagnosed errors, all three causes read from the image -> holds
+    causes = ("Misclassifications come from inter-class similarity, insufficient features and "
+              "image noise")
+    assert v[causes] == "holds" and "75 %" in table.loc[causes, "on LCID-sim"]
+
+
+def test_a_clear_winner_holds_and_a_clear_loser_does_not(tmp_path):
+    win = make_record(tmp_path / "a", {"hr-celestialnet_lcid": (0.97, 0.9, 1),
+                                       "resnet_lcid": (0.5, 0.5, 1)})
+    lose = make_record(tmp_path / "b", {"hr-celestialnet_lcid": (0.5, 0.5, 1),
+                                        "resnet_lcid": (0.97, 0.9, 1)})
+    claim = "HR-CelestialNet is the most accurate model (testing set)"
+    assert ch09.claims(ch09.from_record(win)).loc[claim, "verdict"] == "holds"
+    assert ch09.claims(ch09.from_record(lose)).loc[claim, "verdict"] == "does not hold"
+    nothing = ch09.claims(None)
+    assert nothing.loc[claim, "verdict"] == "not testable here"
+
+
+def test_confusion_panels_put_the_papers_beside_the_records(record):
+    panels = ch09.confusion_panels(record)
+    hr = panels["HR-CelestialNet (LCID), test: paper"]
+    assert (hr == paper_confusion("hr-celestialnet")).all() and hr.sum() == 1595
+    ours = panels["HR-CelestialNet (LCID), test: record"]
+    assert ours.sum() == len(record.run_predictions("hr-celestialnet_lcid", "test"))
+    assert panels["ResNet (LCID-Resize), LCID-Blurry: paper"].sum() == 116
+    keys = list(panels)
+    assert keys.index("HR-CelestialNet (LCID), test: record") == keys.index(
+        "HR-CelestialNet (LCID), test: paper") + 1
+    assert len(ch09.confusion_panels(None)) == 7 + 7  # the paper's alone, test and blurry
+
+
+def test_seed_spread_and_the_papers_gaps_in_the_same_units(record):
+    spread = ch09.seed_spread(record)
+    assert list(spread.index) == ["ResNet (LCID-Resize)"]
+    row = spread.iloc[0]
+    acc = record.metrics.query("pair == 'resnet_lcid-resize' and recipe == 'profile' and "
+                               "set == 'test'")["accuracy"].to_numpy()
+    assert row["seeds"] == 3 and row["range (pp)"] == pytest.approx(
+        round(100 * (acc.max() - acc.min()), 1))
+    assert row["range (samples)"] == round((acc.max() - acc.min()) * 120)
+    gaps = ch09.paper_gaps()
+    top = gaps.iloc[0]
+    assert (top["higher"], top["lower"]) == ("HR-CelestialNet (LCID)", "VGGNet (LCID-Resize)")
+    assert top["gap (pp)"] == pytest.approx(0.81) and top["gap (samples)"] == 13
+    assert top["gap / binomial SE"] == pytest.approx(1.04, abs=0.01)
+    assert len(gaps) == 6
+
+
+def test_targets_say_how_far_the_record_falls_short(record):
+    table = ch09.targets(record)
+    hr = table.loc["HR-CelestialNet (LCID)"]
+    assert hr["epochs"] == 5 and hr["training samples"] == 120 and hr["training hours"] == 1.0
+    resnet = table.loc["ResNet (LCID-Resize)"]
+    assert not resnet["met"] and resnet["short by (pp)"] > 0
+    text = ch09.targets_summary(table, record)
+    assert "falls short for" in text and "ResNet (LCID-Resize) by" in text
+    assert "No record" in ch09.targets_summary(ch09.targets(None), None)
+
+
+def test_differences_and_slips_state_what_is_true(record, tmp_path):
+    ch = chapter_context("smoke", tmp_path / "run")
+    diff = ch09.differences(ch, record)
+    assert "from scratch" in diff.loc["baselines", "this companion"]
+    assert "bf16" in diff.loc["precision", "this companion"]
+    assert diff.loc["activation checkpointing", "this companion"] == "off in the record"
+    slips = ch09.paper_slips()
+    assert "6 NSC bodies" in slips.loc["LCID-Blurry's NSC bodies", "another place"]
+    assert "96.4" in slips.loc["the fastest model", "another place"]
+    assert "ACS/WFC" in slips.loc["NGC 1982's instrument", "another place"]
+
+
+def test_record_columns_of_chapters_4_6_7_8(record, tmp_path):
+    ch = chapter_context("smoke", tmp_path / "run")
+    recipe = ch04.recipe_table(ch, record)
+    assert list(recipe.columns) == ["paper (Sec. 3.1)", "record (record-cpu)",
+                                    "this build (smoke)"]
+    assert recipe.loc["optimizer", "record (record-cpu)"] == "AdamW"
+    assert recipe.loc["optimizer", "paper (Sec. 3.1)"] == "SGD"
+    comparison = ch04.recipe_comparison(record)
+    assert list(comparison.index.get_level_values("recipe")) == ["the paper's",
+                                                                 "the record's departure"]
+    n = ch04.numbers(ch, record)
+    assert "optimizer" in n["record_departure"] and "AdamW one-cycle" in n["record_departure"]
+    t4 = ch06.table4(ch, {}, record)
+    sources = set(t4.index.get_level_values("Source"))
+    assert sources == {"paper", "record (record-cpu)", "this build (smoke)"}
+    row = t4.loc[("HR-CelestialNet", "LCID", "record (record-cpu)")]
+    m = record.metric("hr-celestialnet_lcid", "test")
+    assert row["Accuracy (%)"] == pytest.approx(round(100 * m["accuracy"], 2))
+    assert row["Total (ms)"] == pytest.approx(1000.0)
+    assert "above majority" in row["Note"]
+    assert t4.loc[("VGGNet", "LCID", "record (record-cpu)"), "Note"] == "not in the record"
+    blurry = ch07.blurry_table({}, record)
+    assert ("HR-CelestialNet (LCID)", "paper") in blurry.index
+    assert blurry.loc[("HR-CelestialNet (LCID)", "record (record-cpu)"), "samples"] == 120
+    causes = ch08.cause_sources(pd.DataFrame(columns=["cause"]), record)
+    assert causes.loc["image noise", "record (record-cpu): model and image"] == 1
+    assert causes.loc["inter-class similarity", "record (record-cpu): simulator's truth"] == 3
+    t4_none = ch06.table4(ch, {}, None)
+    assert t4_none.loc[("HR-CelestialNet", "LCID", "record (none committed yet)"),
+                       "Note"] == "no record committed"
+
+
+def test_causes_from_the_image():
+    rng = np.random.default_rng(0)
+    sky = rng.normal(0.0, 1.0, (2048, 4096)).astype(np.float32)
+    big = sky.copy()
+    big[:, :3000] += 2.0  # an object over 73 % of the frame, per-pixel S/N 2
+    m = measure_image(big)
+    assert m.object_fraction == pytest.approx(3000 / 4096, abs=0.02)
+    assert 1.5 < m.snr < 2.5
+    small = sky.copy()
+    small[:256, :256] += 2.0  # a corner: an edge view
+    assert measure_image(small).object_fraction < 0.3
+    assert measure_image(sky).object_fraction < 0.01
+    heat = np.zeros((224, 448), np.float32)
+    heat[:, :100] = 1.0
+    assert heat_on_object(heat, m.mask) == pytest.approx(1.0)
+    assert heat_on_object(np.zeros((224, 448)), m.mask) != heat_on_object(np.zeros((224, 448)),
+                                                                           m.mask)  # NaN
+    assert cause_from_image(2.0, 0.7, 0.9) == "inter-class similarity"
+    assert cause_from_image(0.2, 0.7, 0.9) == "insufficient features"
+    assert cause_from_image(2.0, 0.1, 0.9) == "insufficient features"
+    assert cause_from_image(2.0, 0.7, 0.2) == "image noise"
+    assert cause_from_image(2.0, 0.7, float("nan")) == "image noise"
+    a = agreement(pd.DataFrame({"cause_image": ["a", "b"], "cause_truth": ["a", "c"],
+                                "causes_truth": ["a", "c;b"]}))
+    assert a["among_true"] == 1.0 and a["primary"] == 0.5 and a["n"] == 2

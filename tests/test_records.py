@@ -1,0 +1,269 @@
+"""Records: round trip, metrics re-derived from predictions, body overlap, intervals, the CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import namedtuple
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hrcn_lib import records
+from hrcn_lib.cli import main
+from hrcn_lib.metrics import bootstrap_accuracy, bootstrap_difference, majority_fraction
+from hrcn_lib.records import RecordError, derive_metrics, read_record, write_record
+
+
+def synthetic(seed: int = 0, n_bodies: int = 12) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A split of ``n_bodies`` train, test and blurry bodies and two runs' predictions."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for subset in ("train", "test", "blurry"):
+        for b in range(n_bodies):
+            label = "galaxy" if b % 2 else "NSC"
+            for k in range(int(rng.integers(1, 6))):
+                rows.append({"obsid": f"{subset[:2]}{b:02d}{k}x", "hdu": 1 + 3 * (k % 2),
+                             "body": f"{subset}-B{b}", "label": label, "subset": subset})
+    split = pd.DataFrame(rows)
+    preds = []
+    for pair, seed_, recipe, skill in (("resnet_lcid-resize", 0, "profile", 0.8),
+                                       ("resnet_lcid-resize", 1, "profile", 0.7),
+                                       ("resnet_lcid-resize", 0, "paper", 0.5)):
+        for set_name in ("test", "blurry"):
+            part = split.loc[split["subset"] == set_name]
+            right = rng.random(len(part)) < skill
+            other = part["label"].map({"galaxy": "NSC", "NSC": "galaxy"})
+            pred = np.where(right, part["label"], other)
+            preds.append(pd.DataFrame({
+                "pair": pair, "seed": seed_, "recipe": recipe, "set": set_name,
+                "obsid": part["obsid"].to_numpy(), "hdu": part["hdu"].to_numpy(),
+                "body": part["body"].to_numpy(), "label": part["label"].to_numpy(),
+                "p_nsc": np.where(pred == "NSC", 0.8, 0.2), "pred": pred,
+                "snr": rng.random(len(part))}))
+    return split, pd.concat(preds, ignore_index=True)
+
+
+def _write(tmp_path: Path, **kw) -> Path:
+    split, preds = synthetic()
+    timings = pd.DataFrame([{"pair": "resnet_lcid-resize", "seed": 0, "recipe": "profile",
+                             "set": "test", "preprocess_ms": 120.0, "classify_ms": 5.5}])
+    curves = {"resnet_lcid-resize": pd.DataFrame({"epoch": [1, 2], "loss": [0.7, 0.5]})}
+    return write_record(tmp_path / "rec", info={"profile": "test", "command": "pytest"},
+                        split=split, predictions=preds, timings=timings, curves=curves,
+                        images={"a_test_x_1.png": b"\x89PNG fake"}, **kw)
+
+
+def test_round_trip_and_metrics_follow_from_predictions(tmp_path):
+    split, preds = synthetic()
+    path = _write(tmp_path)
+    rec = read_record(path)
+    assert rec.info["format"] == records.RECORD_FORMAT and rec.info["command"] == "pytest"
+    pd.testing.assert_frame_equal(rec.split, split[list(records.SPLIT_COLUMNS)],
+                                  check_dtype=False)
+    assert len(rec.predictions) == len(preds) and set(rec.predictions.columns) >= {"snr"}
+    assert list(rec.metrics.columns) == list(records.METRIC_COLUMNS)
+    assert len(rec.metrics) == 6  # three runs x two sets
+    row = rec.metric("resnet_lcid-resize", "test")
+    p = rec.run_predictions("resnet_lcid-resize", "test")
+    assert row["seed"] == 0 and row["n"] == len(p)
+    assert row["accuracy"] == pytest.approx((p["label"] == p["pred"]).mean(), abs=1e-6)
+    assert row["acc_lo"] <= row["accuracy"] <= row["acc_hi"]
+    assert row["majority"] == pytest.approx(majority_fraction(p["label"]), abs=1e-6)
+    assert row["ms_per_sample"] == pytest.approx(125.5)
+    assert np.isnan(rec.metric("resnet_lcid-resize", "blurry")["ms_per_sample"])
+    assert rec.metric("resnet_lcid-resize", "test", recipe="paper") is not None
+    assert rec.metric("alexnet_lcid", "test") is None
+    assert rec.pairs() == ["resnet_lcid-resize"] and list(rec.curves) == ["resnet_lcid-resize"]
+    assert [g.name for g in rec.gradcam] == ["a_test_x_1.png"]
+    assert not list(tmp_path.glob(".*tmp"))  # no temporary left
+
+
+def test_a_tampered_metrics_file_is_refused(tmp_path):
+    path = _write(tmp_path)
+    metrics = pd.read_csv(path / "metrics.csv")
+    metrics.loc[0, "accuracy"] = metrics.loc[0, "accuracy"] + 0.05
+    metrics.to_csv(path / "metrics.csv", index=False)
+    with pytest.raises(RecordError, match="accuracy of resnet_lcid-resize .* do not follow"):
+        read_record(path)
+    # a prediction flipped without updating the metrics is caught the same way
+    path = _write(tmp_path, force=True)
+    preds = pd.read_csv(path / "predictions.csv")
+    preds.loc[0, "pred"] = "galaxy" if preds.loc[0, "pred"] == "NSC" else "NSC"
+    preds.to_csv(path / "predictions.csv", index=False)
+    with pytest.raises(RecordError, match="do not follow from predictions.csv"):
+        read_record(path)
+    assert read_record(path, verify=False).metrics is not None  # readable when asked not to check
+
+
+def test_body_in_train_and_test_is_refused_and_nothing_written(tmp_path):
+    split, preds = synthetic()
+    split.loc[split["subset"] == "test", "body"] = split.loc[split["subset"] == "train",
+                                                             "body"].iloc[0]
+    with pytest.raises(RecordError, match="in both the training and the testing"):
+        write_record(tmp_path / "rec", info={}, split=split, predictions=preds)
+    assert not (tmp_path / "rec").exists() and not list(tmp_path.iterdir())
+    # and when reading: an edited split.csv
+    path = _write(tmp_path)
+    s = pd.read_csv(path / "split.csv")
+    s.loc[s["subset"] == "test", "body"] = s.loc[s["subset"] == "train", "body"].iloc[0]
+    s.to_csv(path / "split.csv", index=False)
+    with pytest.raises(RecordError, match="in both the training and the testing"):
+        read_record(path)
+
+
+def test_predictions_must_be_of_their_set(tmp_path):
+    split, preds = synthetic()
+    preds.loc[preds["set"] == "test", "obsid"] = split.loc[split["subset"] == "train",
+                                                          "obsid"].iloc[0]
+    with pytest.raises(RecordError, match="not in the 'test' subset"):
+        write_record(tmp_path / "rec", info={}, split=split, predictions=preds)
+
+
+def test_existing_record_needs_force_and_an_interrupted_write_leaves_nothing(tmp_path,
+                                                                             monkeypatch):
+    path = _write(tmp_path)
+    before = (path / "metrics.csv").read_text()
+    with pytest.raises(RecordError, match="already exists"):
+        _write(tmp_path)
+    assert (path / "metrics.csv").read_text() == before
+
+    def boom(*_a, **_k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(records, "_metrics_csv", boom)
+    with pytest.raises(KeyboardInterrupt):
+        _write(tmp_path, force=True)
+    assert (path / "metrics.csv").read_text() == before  # the old record is intact
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rec"]  # no half-written folder
+    shutil.rmtree(path)
+    with pytest.raises(KeyboardInterrupt):
+        _write(tmp_path)
+    assert not list(tmp_path.iterdir())
+
+
+def test_bootstrap_over_bodies_covers_the_truth():
+    """Coverage sanity: bodies with their own accuracy around 0.8 (clustered errors). The
+    body bootstrap's 95 % interval covers the true 0.8 in about 95 % of data sets; treating
+    samples as independent (each its own group) covers it far less often."""
+    rng = np.random.default_rng(1)
+    n_sets, n_bodies, per_body = 200, 30, 10
+    covered_body = covered_sample = 0
+    for _ in range(n_sets):
+        p = rng.beta(4.0, 1.0, n_bodies)  # mean 0.8, strongly varying between bodies
+        correct = (rng.random((n_bodies, per_body)) < p[:, None]).ravel()
+        bodies = np.repeat(np.arange(n_bodies), per_body)
+        lo, hi = bootstrap_accuracy(correct, bodies, n_boot=400, seed=int(rng.integers(1 << 30)))
+        covered_body += lo <= 0.8 <= hi
+        lo, hi = bootstrap_accuracy(correct, np.arange(correct.size), n_boot=400)
+        covered_sample += lo <= 0.8 <= hi
+    assert 0.88 <= covered_body / n_sets <= 0.99
+    assert covered_sample / n_sets < 0.85
+
+
+def test_bootstrap_difference_is_paired_and_signed():
+    rng = np.random.default_rng(2)
+    bodies = np.repeat(np.arange(20), 5)
+    a = rng.random(100) < 0.9
+    b = a.copy()
+    b[:30] = False  # B is worse on the first six bodies
+    diff, lo, hi = bootstrap_difference(a, b, bodies, n_boot=500)
+    assert diff == pytest.approx(a.mean() - b.mean()) and 0 < lo <= diff <= hi
+    diff, lo, hi = bootstrap_difference(a, a, bodies, n_boot=500)
+    assert diff == lo == hi == 0
+    with pytest.raises(ValueError, match="n_boot"):
+        bootstrap_accuracy(a, bodies, n_boot=10)
+    with pytest.raises(ValueError, match="equal"):
+        bootstrap_accuracy(a[:5], bodies)
+
+
+def test_derive_metrics_is_deterministic():
+    _, preds = synthetic()
+    pd.testing.assert_frame_equal(derive_metrics(preds), derive_metrics(preds.sample(frac=1,
+                                                                                      random_state=3)))
+
+
+Call = namedtuple("Call", "code err")
+
+
+def _cli(capsys, *args) -> Call:
+    code = main(["record", *map(str, args)])
+    return Call(code, capsys.readouterr().err.strip())
+
+
+def test_record_cli_refuses_bad_input_before_writing(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "records" / "r"
+    got = _cli(capsys, "--profile", "nope", "--out", out)
+    assert got.code == 2 and got.err.count("\n") == 0 and "unknown profile 'nope'" in got.err
+    out.mkdir(parents=True)
+    (out / "record.json").write_text("{}")
+    got = _cli(capsys, "--profile", "smoke", "--out", out, "--work-dir", tmp_path / "w")
+    assert got.code == 1 and "already exists; pass --force" in got.err
+    assert (out / "record.json").read_text() == "{}" and not (tmp_path / "w").exists()
+    got = _cli(capsys, "--profile", "smoke", "--out", tmp_path / "new", "--data-dir",
+               tmp_path / "empty", "--work-dir", tmp_path / "w")
+    assert got.code == 1 and "no lcid_manifest.csv" in got.err
+    assert not (tmp_path / "new").exists() and not (tmp_path / "w").exists()
+    import hrcn_lib.recording as recording
+
+    monkeypatch.setattr(recording.shutil, "disk_usage",
+                        lambda _p: shutil._ntuple_diskusage(10**12, 10**12 - 10**6, 10**6))
+    got = _cli(capsys, "--profile", "smoke", "--out", tmp_path / "new", "--work-dir",
+               tmp_path / "w")
+    assert got.code == 1 and "not enough disk space" in got.err and "GB are free" in got.err
+    assert not (tmp_path / "new").exists() and not (tmp_path / "w").exists()
+
+
+def test_record_json_is_strict(tmp_path):
+    path = write_record(tmp_path / "rec", info={"nan": float("nan"), "path": tmp_path},
+                        split=synthetic()[0], predictions=synthetic()[1])
+    doc = json.loads((path / "record.json").read_text())
+    assert doc["nan"] is None and doc["path"] == str(tmp_path)
+
+
+@pytest.mark.slow
+def test_a_record_made_on_smoke_data_reads_back(smoke_data, tmp_path):
+    """``make_record`` end to end on the smoke data, kept to one cheap pair: two seeds and the
+    paper's recipe, evaluated, diagnosed, written, read back with its metrics re-derived; a
+    second call reuses every run (resumable) and refuses to overwrite without force."""
+    from dataclasses import replace
+
+    from hrcn_lib.profiles import get_profile
+    from hrcn_lib.recording import make_record
+
+    smoke = get_profile("smoke")
+    runs = tuple(replace(r, enabled=(r.model, r.dataset) == ("resnet", "lcid-resize"),
+                         seeds=2, reason=r.reason or "test: one pair")
+                 for r in smoke.runs)
+    prof = replace(smoke, runs=runs, paper_recipe_pairs=("resnet_lcid-resize",),
+                   gradcam_per_set=1, where="test")
+    out = tmp_path / "records" / "smoke"
+    make_record(prof, out, data_dir=smoke_data, work_dir=tmp_path / "work", command="pytest")
+    rec = read_record(out)
+    runs = set(zip(rec.metrics["seed"], rec.metrics["recipe"], strict=True))
+    assert runs == {(0, "profile"), (1, "profile"), (0, "paper")}
+    assert set(rec.metrics["set"]) == {"test", "blurry"}
+    assert sorted(rec.curves) == ["resnet_lcid-resize", "resnet_lcid-resize.paper",
+                                  "resnet_lcid-resize.seed1"]
+    assert rec.info["recipes"]["resnet_lcid-resize.paper"]["optimizer"] == "sgd"
+    assert rec.info["command"] == "pytest" and rec.info["where"] == "test"
+    assert rec.info["device"]["type"] == "cpu" and "flags" in rec.info["cpu"]
+    train = set(rec.split.loc[rec.split["subset"] == "train", "body"])
+    assert not train & set(rec.split.loc[rec.split["subset"] == "test", "body"])
+    main = rec.metric("resnet_lcid-resize", "test")
+    assert np.isfinite(main["ms_per_sample"])  # the main run is timed
+    assert np.isnan(rec.metric("resnet_lcid-resize", "test", seed=1)["ms_per_sample"])
+    wrong = rec.run_predictions("resnet_lcid-resize", "test")
+    blurry = rec.run_predictions("resnet_lcid-resize", "blurry")
+    n_wrong = int((wrong["label"] != wrong["pred"]).sum() + (blurry["label"] != blurry["pred"]).sum())
+    assert len(rec.causes) == n_wrong
+    assert len(rec.gradcam) <= 2 and all(p.stat().st_size < 200_000 for p in rec.gradcam)
+    size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    assert size < 5_000_000
+    with pytest.raises(RecordError, match="already exists"):
+        make_record(prof, out, data_dir=smoke_data, work_dir=tmp_path / "work")
+    before = (out / "metrics.csv").read_text()
+    make_record(prof, out, data_dir=smoke_data, work_dir=tmp_path / "work", force=True)
+    assert (out / "metrics.csv").read_text() == before  # reused runs: the same record
