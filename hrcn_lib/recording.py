@@ -51,7 +51,7 @@ from hrcn_lib.records import (
 )
 from hrcn_lib.resources import checkout_root
 from hrcn_lib.runtime import load_trained_model, resolve_device
-from hrcn_lib.simulate.dataset import estimate_disk, plan
+from hrcn_lib.simulate.dataset import DatasetSizes, estimate_disk, plan
 from hrcn_lib.train import TrainConfig, train
 
 __all__ = ["RecordRun", "planned_runs", "run_config", "check_request", "make_record",
@@ -141,9 +141,7 @@ def _needed_bytes(profile: Profile, simulate: bool, n_samples: int) -> int:
     """Upper bound of the disk a record of ``profile`` fills in its work directory."""
     need = _RECORD_BYTES
     if simulate:
-        tasks, _ = plan(profile.name, bodies_galaxy=profile.bodies_galaxy,
-                        bodies_nsc=profile.bodies_nsc, exposures=profile.exposures_per_body,
-                        seed=profile.seed)
+        tasks, _ = plan(DatasetSizes.of(profile), seed=profile.seed)
         need += estimate_disk(len(tasks))
     datasets = {r.spec.dataset for r in planned_runs(profile)}
     need += sum(_CACHE_BYTES[d] for d in datasets) * n_samples
@@ -197,9 +195,7 @@ def check_request(profile_name: str | Profile, out: Path | str, *,
 
 def _planned_samples(profile: Profile) -> int:
     """Samples a simulation of ``profile`` gives at most (two chips per file)."""
-    tasks, _ = plan(profile.name, bodies_galaxy=profile.bodies_galaxy,
-                    bodies_nsc=profile.bodies_nsc, exposures=profile.exposures_per_body,
-                    seed=profile.seed)
+    tasks, _ = plan(DatasetSizes.of(profile), seed=profile.seed)
     return 2 * len(tasks)
 
 
