@@ -11,7 +11,8 @@ Layout::
         lcid_manifest.csv          LCID manifest (authors' columns + extras)
         blurry_manifest.csv        LCID-Blurry manifest
       splits/train.csv, splits/test.csv
-      cache/                       preprocessed-sample cache (content-keyed)
+      cache/                       preprocessed-sample cache (content-keyed, float16):
+        <H>x<W>/<k2>/<key>.f16.npy   one sample (sample_cache_entry; hrcn_lib.samplecache)
       models/<model>_<dataset>/    one ModelRun:
         config.json                the run's configuration (hrcn train)
         history.csv                one row per finished epoch
@@ -54,6 +55,8 @@ __all__ = [
     "TEMP_PATTERN",
     "SET_NAME_PATTERN",
     "check_set_name",
+    "sample_cache_entry",
+    "SAMPLE_CACHE_SUFFIX",
 ]
 
 #: File names of the two manifests inside a data folder (simulated or downloaded).
@@ -118,6 +121,26 @@ def atomic_write(path: Path | str, mode: str = "w", *, fsync: bool = False,
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+#: Suffix of a sample-cache entry (:func:`sample_cache_entry`): a float16 ``.npy`` array.
+SAMPLE_CACHE_SUFFIX: str = ".f16.npy"
+
+
+def sample_cache_entry(cache_dir: Path | str, shape: tuple[int, int], key: str) -> Path:
+    """File of one cached sample: ``<cache_dir>/<H>x<W>/<key[:2]>/<key>.f16.npy``.
+
+    ``cache_dir`` is a run's :attr:`RunPaths.cache` (or any folder given as ``cache_dir``);
+    ``key`` is the content key of :class:`hrcn_lib.samplecache.SampleCache` (hex digits and
+    ``-``); the first two characters spread the entries over 256 folders.
+
+    Raises:
+        ValueError: a key that is not a plain file-name part.
+    """
+    if not re.fullmatch(r"[0-9a-z][0-9a-z_-]*", key):
+        raise ValueError(f"sample-cache key {key!r}: expected lowercase letters, digits, '_', '-'")
+    h, w = shape
+    return Path(cache_dir) / f"{int(h)}x{int(w)}" / key[:2] / f"{key}{SAMPLE_CACHE_SUFFIX}"
 
 
 def check_set_name(name: object) -> str:
