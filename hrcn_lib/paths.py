@@ -13,6 +13,7 @@ Layout::
       splits/train.csv, splits/test.csv
       cache/                       preprocessed-sample cache (content-keyed, float16):
         <H>x<W>/<k2>/<key>.f16.npy   one sample (sample_cache_entry; hrcn_lib.samplecache)
+        digests/<k2>/<stat key>      a raw file's content digest (sample_cache_digest)
       models/<model>_<dataset>/    one ModelRun:
         config.json                the run's configuration (hrcn train)
         history.csv                one row per finished epoch
@@ -56,6 +57,7 @@ __all__ = [
     "SET_NAME_PATTERN",
     "check_set_name",
     "sample_cache_entry",
+    "sample_cache_digest",
     "SAMPLE_CACHE_SUFFIX",
 ]
 
@@ -141,6 +143,20 @@ def sample_cache_entry(cache_dir: Path | str, shape: tuple[int, int], key: str) 
         raise ValueError(f"sample-cache key {key!r}: expected lowercase letters, digits, '_', '-'")
     h, w = shape
     return Path(cache_dir) / f"{int(h)}x{int(w)}" / key[:2] / f"{key}{SAMPLE_CACHE_SUFFIX}"
+
+
+def sample_cache_digest(cache_dir: Path | str, stat_key: str) -> Path:
+    """File that remembers one raw file's content digest: ``<cache_dir>/digests/<k2>/<key>``.
+
+    ``stat_key`` (hex digits) names the file's path, inode, size, mtime and ctime
+    (:func:`hrcn_lib.samplecache.file_digest`).
+
+    Raises:
+        ValueError: a key that is not hex digits.
+    """
+    if not re.fullmatch(r"[0-9a-f]{8,}", stat_key):
+        raise ValueError(f"digest key {stat_key!r}: expected hex digits")
+    return Path(cache_dir) / "digests" / stat_key[:2] / stat_key
 
 
 def check_set_name(name: object) -> str:

@@ -6,8 +6,9 @@ much as a whole ResNet-18 step on LCID-Resize. :class:`SampleCache` stores each 
 sample once, as a **float16** ``.npy`` file, and reads it back **memory-mapped**.
 
 * **Key: the content.** ``<file digest>-hdu<N>-<recipe fingerprint>``: the BLAKE2b-128
-  digest of the raw file's bytes (:func:`file_digest`; a renamed or copied file hits, an
-  edited one misses, whatever its mtime), the HDU, and the fingerprint of the recipe
+  digest of the raw file's bytes (:func:`file_digest`, remembered in the cache per file
+  path, inode, size, mtime and ctime; a copied file hits, an edited one misses, whatever
+  its mtime), the HDU, and the fingerprint of the recipe
   (:data:`hrcn_lib.preprocess.RECIPE_VERSION`, the preprocessing package's code, the
   geometry, OpenCV's version and the entry format: :func:`recipe_fingerprint`). The
   sample's shape names the entry's folder. :func:`hrcn_lib.paths.sample_cache_entry` owns
@@ -38,7 +39,7 @@ import numpy as np
 
 import hrcn_lib.instruments as instruments
 import hrcn_lib.preprocess as preprocess
-from hrcn_lib.paths import TEMP_PATTERN, atomic_write, sample_cache_entry
+from hrcn_lib.paths import TEMP_PATTERN, atomic_write, sample_cache_digest, sample_cache_entry
 
 __all__ = ["SampleCache", "file_digest", "recipe_fingerprint", "ENTRY_FORMAT", "FLOAT16_MAX"]
 
@@ -53,24 +54,48 @@ _FINGERPRINT: list[str] = []
 _CLEANED: set[str] = set()
 
 
-def file_digest(path: str | os.PathLike[str]) -> str:
-    """BLAKE2b-128 hex digest of a file's bytes, memoised per process.
+def _stat_key(path: str | os.PathLike[str]) -> tuple[tuple[str, int, int, int, int], str]:
+    st = os.stat(path)
+    memo = (os.path.abspath(path), st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    return memo, hashlib.blake2b(repr(memo).encode(), digest_size=16).hexdigest()
 
-    The memo (keyed by path, inode, size, mtime and ctime, which any rewrite changes,
-    even one that restores the mtime) only avoids re-hashing an unchanged file within one
-    process; the returned key is always a content hash.
+
+def file_digest(path: str | os.PathLike[str], memo_dir: Path | str | None = None) -> str:
+    """BLAKE2b-128 hex digest of a file's bytes.
+
+    Hashing a 34 MB raw file takes ~35 ms, more than decoding one of its samples, so the
+    digest is remembered, keyed by the file's path, inode, size, mtime and ctime: in this
+    process, and with ``memo_dir`` also on disk (:func:`hrcn_lib.paths.sample_cache_digest`),
+    for later processes. Any rewrite of the file changes its ctime (which no user process
+    can set back), so a remembered digest is never that of other content; the returned key
+    is always a content hash.
 
     Raises:
         OSError: the file cannot be read.
     """
-    st = os.stat(path)
-    memo = (os.fspath(path), st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-    if memo not in _DIGESTS:
-        digest = hashlib.blake2b(digest_size=16)
-        with open(path, "rb") as handle:
-            while chunk := handle.read(_CHUNK):
-                digest.update(chunk)
-        _DIGESTS[memo] = digest.hexdigest()
+    memo, stat_key = _stat_key(path)
+    if memo in _DIGESTS:
+        return _DIGESTS[memo]
+    stored = sample_cache_digest(memo_dir, stat_key) if memo_dir is not None else None
+    if stored is not None:
+        try:
+            text = stored.read_text().strip()
+            if len(text) == 32 and all(ch in "0123456789abcdef" for ch in text):
+                _DIGESTS[memo] = text
+                return text
+        except OSError:
+            pass
+    digest = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    _DIGESTS[memo] = digest.hexdigest()
+    if stored is not None and _stat_key(path)[1] == stat_key:  # unchanged while hashed
+        try:
+            with atomic_write(stored) as handle:
+                handle.write(_DIGESTS[memo] + "\n")
+        except OSError:
+            pass  # a read-only cache still serves entries
     return _DIGESTS[memo]
 
 
@@ -105,7 +130,7 @@ class SampleCache:
     def key(self, path: str | os.PathLike[str], hdu: int) -> str:
         """The content key of (file, HDU): digest, HDU and recipe fingerprint."""
         fingerprint = self._fingerprint or recipe_fingerprint()
-        return f"{file_digest(path)}-hdu{int(hdu)}-{fingerprint}"
+        return f"{file_digest(path, self.root)}-hdu{int(hdu)}-{fingerprint}"
 
     def entry(self, key: str, shape: tuple[int, int]) -> Path:
         """The entry file of ``key`` (:func:`hrcn_lib.paths.sample_cache_entry`)."""

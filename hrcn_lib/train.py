@@ -46,9 +46,10 @@ activations.
 
 Speed (the step, benchmarks/README.md). Model and inputs run in channels_last; one autocast
 region spans a step's micro-batches, so the weights are cast to bf16 once per step
-(:func:`accumulate_gradients`); on the cpu HR-CelestialNet's first block runs as a fused,
-strip-wise autograd function (``fused_stem``, :mod:`hrcn_lib.models.stem`) that never holds
-its 32 x 2042 x 4090 activations; freed memory is reused from step to step instead of being
+(:func:`accumulate_gradients`); on the cpu (``fast_step``) HR-CelestialNet's first block runs
+as a fused, strip-wise autograd function (:mod:`hrcn_lib.models.stem`) that never holds its
+32 x 2042 x 4090 activations, and fully connected layers compute in float32 (one-sample
+matrix-vector products: no bf16 casts of their weights, :mod:`hrcn_lib.models.linear`); freed memory is reused from step to step instead of being
 mapped afresh (:func:`hrcn_lib.runtime.reuse_freed_memory`).
 
 Scale-out. ``torchrun --nproc_per_node=K -m hrcn_lib.cli.train ...`` (the argument parser
@@ -65,8 +66,8 @@ import json
 import math
 import os
 import time
-from collections.abc import Iterable
-from contextlib import nullcontext
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -83,6 +84,7 @@ from tqdm.auto import tqdm
 from hrcn_lib import runfolder
 from hrcn_lib.datasets import check_manifest_files, make_dataset
 from hrcn_lib.models import build_model, set_activation_checkpointing, set_fused_stem
+from hrcn_lib.models.linear import float32_linears
 from hrcn_lib.paper_numbers import PAPER_RECIPE
 from hrcn_lib.paths import ModelRun, atomic_write
 from hrcn_lib.runfolder import RunFolderError
@@ -123,6 +125,8 @@ __all__ = [
     "fit",
     "epoch_batches",
     "accumulate_gradients",
+    "prepare_model",
+    "step_scope",
     "ACTIVATION_CHECKPOINT_SEGMENTS",
     "HISTORY_COLUMNS",
     # from hrcn_lib.runtime, importable from here as before
@@ -181,11 +185,12 @@ class TrainConfig:
         device: ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"``.
         checkpoint_activations: recompute segments in the backward pass.
         channels_last: NHWC memory format for model and inputs.
-        fused_stem: on the cpu, run a first block Conv(1 -> C) -> BatchNorm -> ReLU ->
-            MaxPool (HR-CelestialNet's) as one fused, strip-wise autograd function
-            (:func:`hrcn_lib.models.stem.conv_bn_relu_pool`: same result and gradients to
-            the precision used, ~1/3 of the step's time saved; models without such a
-            block are unaffected).
+        fast_step: the cpu step's speed-ups: a first block Conv(1 -> C) -> BatchNorm ->
+            ReLU -> MaxPool (HR-CelestialNet's) runs as one fused, strip-wise autograd
+            function (:func:`hrcn_lib.models.stem.conv_bn_relu_pool`), and fully connected
+            layers compute in float32 under autocast
+            (:func:`hrcn_lib.models.linear.float32_linears`). Same results and gradients to
+            the precision used; False runs the plain layers.
         checkpoint_every: write ``checkpoint.pt`` every this many optimizer steps
             (0: only at the end of each epoch).
         max_steps: stop after this many optimizer steps in total (``None``: all epochs);
@@ -210,7 +215,7 @@ class TrainConfig:
     device: str = "auto"
     checkpoint_activations: bool = False
     channels_last: bool = True
-    fused_stem: bool = True
+    fast_step: bool = True
     checkpoint_every: int = 50
     max_steps: int | None = None
     seed: int = 0
@@ -352,6 +357,36 @@ def _to_device(batch: Any, device: torch.device, channels_last: bool) -> tuple[t
     return x, y
 
 
+def prepare_model(model: nn.Module, config: TrainConfig, device: torch.device) -> nn.Module:
+    """Put ``model`` in the form :func:`fit` trains it in, in place: on ``device``, in
+    channels_last (``config.channels_last``), with activation checkpointing
+    (``config.checkpoint_activations``) and, on the cpu, the fused first block
+    (``config.fast_step``; the float32 fully connected layers are switched on by
+    :func:`fit` around its loop, :func:`hrcn_lib.models.linear.float32_linears`).
+
+    Returns:
+        ``model``.
+    """
+    model.to(device)
+    if config.channels_last:
+        model.to(memory_format=torch.channels_last)
+    if config.checkpoint_activations:
+        set_activation_checkpointing(model, ACTIVATION_CHECKPOINT_SEGMENTS)
+    set_fused_stem(model, config.fast_step and torch.device(device).type == "cpu")
+    return model
+
+
+@contextmanager
+def step_scope(model: nn.Module, config: TrainConfig, device: torch.device) -> Iterator[None]:
+    """What :func:`fit`'s training loop runs inside: freed memory reused from step to step
+    (:func:`hrcn_lib.runtime.reuse_freed_memory`) and, on the cpu with
+    ``config.fast_step``, float32 fully connected layers
+    (:func:`hrcn_lib.models.linear.float32_linears`)."""
+    cpu_fast = config.fast_step and torch.device(device).type == "cpu"
+    with reuse_freed_memory(), float32_linears(model, cpu_fast):
+        yield
+
+
 def accumulate_gradients(net: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
                          n_step: int, n_micro: int, autocast_dtype: torch.dtype | None, *,
                          world: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
@@ -485,12 +520,7 @@ def fit(model: nn.Module, dataset: Dataset, out_dir: Path | str, config: TrainCo
     else:
         seed_everything(cfg.seed)
 
-    model.to(device)
-    if cfg.channels_last:
-        model.to(memory_format=torch.channels_last)
-    if cfg.checkpoint_activations:
-        set_activation_checkpointing(model, ACTIVATION_CHECKPOINT_SEGMENTS)
-    set_fused_stem(model, cfg.fused_stem)
+    prepare_model(model, cfg, device)
     optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
                                 weight_decay=cfg.weight_decay)
     if payload is not None:
@@ -514,7 +544,8 @@ def fit(model: nn.Module, dataset: Dataset, out_dir: Path | str, config: TrainCo
 
     info = {**asdict(cfg), "precision_effective": precision, "world_size": world,
             "device_effective": str(device), "torch": torch.__version__}
-    with runfolder.hold(out_dir) if rank == 0 else nullcontext(), reuse_freed_memory():
+    with runfolder.hold(out_dir) if rank == 0 else nullcontext(), \
+            step_scope(model, cfg, device):
         if rank == 0:
             if force:
                 runfolder.remove(runfolder.run_files(out_dir))

@@ -3,6 +3,7 @@ concurrent writes (hrcn_lib.samplecache, through hrcn_lib.datasets as training u
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import subprocess
@@ -186,3 +187,19 @@ def test_entry_names_come_from_paths(tmp_path):
     assert entry == tmp_path / "224x448" / "ab" / f"ab12-hdu4-ff{SAMPLE_CACHE_SUFFIX}"
     with pytest.raises(ValueError, match="sample-cache key"):
         sample_cache_entry(tmp_path, (224, 448), "../escape")
+
+
+def test_file_digests_are_remembered_on_disk_until_the_file_changes(tmp_path, monkeypatch):
+    raw = tmp_path / "a_raw.fits"
+    raw.write_bytes(b"first content")
+    root = tmp_path / "cache"
+    true = hashlib.blake2b(b"first content", digest_size=16).hexdigest()
+    assert samplecache.file_digest(raw, root) == true
+    (memo,) = [p for p in (root / "digests").rglob("*") if p.is_file()]
+    memo.write_text("f" * 32 + "\n")  # a later process reads the remembered digest
+    monkeypatch.setattr(samplecache, "_DIGESTS", {})
+    assert samplecache.file_digest(raw, root) == "f" * 32
+    raw.write_bytes(b"other content")  # any rewrite: new ctime, hashed again
+    monkeypatch.setattr(samplecache, "_DIGESTS", {})
+    assert samplecache.file_digest(raw, root) == hashlib.blake2b(
+        b"other content", digest_size=16).hexdigest()

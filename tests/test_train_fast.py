@@ -22,6 +22,7 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from hrcn_lib.models import CheckpointSequential, set_activation_checkpointing, set_fused_stem
+from hrcn_lib.models.linear import Float32Linear, float32_linears
 from hrcn_lib.models.stem import conv_bn_relu_pool, stem_applies
 from hrcn_lib.runtime import reuse_freed_memory
 from hrcn_lib.train import TrainConfig, accumulate_gradients, fit
@@ -140,7 +141,7 @@ def test_loss_curve_equal_with_and_without_the_fused_stem(tmp_path, precision, c
         model = _Net()
         cfg = TrainConfig(epochs=3, batch_size=4, micro_batch=2, lr=0.02, momentum=0.5,
                           precision=precision, device="cpu", checkpoint_every=0,
-                          checkpoint_activations=ckpt, fused_stem=fused)
+                          checkpoint_activations=ckpt, fast_step=fused)
         res = fit(model, _data(), tmp_path / f"run_{fused}", cfg, progress=False)
         histories.append(res.history["loss"].to_numpy())
         states.append(res.model.state_dict())
@@ -157,7 +158,8 @@ def test_fused_stem_flag_is_set_by_fit_and_recorded(tmp_path):
     assert res.model.features.fused_stem is True
     assert set_fused_stem(model, False) and model.features.fused_stem is False
     assert not set_fused_stem(nn.Sequential(CheckpointSequential(nn.Conv2d(1, 2, 3))))
-    assert '"fused_stem": true' in (tmp_path / "run" / "config.json").read_text()
+    assert '"fast_step": true' in (tmp_path / "run" / "config.json").read_text()
+    assert type(res.model.fc) is nn.Linear  # float32 linears only inside fit
 
 
 @pytest.mark.parametrize("bf16", [False, True])
@@ -191,3 +193,18 @@ def test_reuse_freed_memory_is_transparent():
         assert float(b.sum()) == 0.0
     c = torch.full((1 << 23,), 2.0)
     assert float(c[-1]) == 2.0
+
+
+def test_float32_linears_only_inside_the_block():
+    model = _Net()
+    keys = list(model.state_dict())
+    x = torch.randn(2, 1, H, W)
+    with float32_linears(model) as n:
+        assert n == 1 and type(model.fc) is Float32Linear
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = model.eval()(x)
+        assert out.dtype == torch.float32
+        assert list(model.state_dict()) == keys
+    assert type(model.fc) is nn.Linear
+    with float32_linears(model, enabled=False) as n:
+        assert n == 0 and type(model.fc) is nn.Linear
