@@ -9,7 +9,7 @@ rate a run reached.
   roofline a training step is compared with (``benchmarks/bench_train.py``).
 * :func:`run_throughput` -- what a training run reached, from its run folder
   (``history.csv`` and ``config.json``): seconds per sample, samples/s, GFLOP/s; the
-  hardware chapter shows it for the pairs the book trained.
+  hardware chapter shows it for the pairs the book trained, with :func:`machine`.
 
 FLOPs count a multiply-add as two operations.
 """
@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +32,11 @@ from hrcn_lib.models import build_model
 from hrcn_lib.names import INPUT_SIZES
 from hrcn_lib.paths import ModelRun
 
-__all__ = ["FlopCount", "training_flops", "conv_peak", "run_throughput"]
+__all__ = ["FlopCount", "training_flops", "conv_peak", "run_throughput", "machine",
+           "CPU_FLAGS"]
+
+#: The CPU features that decide the training path: AVX2 (fp32), AVX512-BF16 / AMX (bf16).
+CPU_FLAGS: tuple[str, ...] = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
 
 
 @dataclass(frozen=True)
@@ -147,3 +153,28 @@ def run_throughput(runs: dict[str, Path | str]) -> pd.DataFrame:
     columns = ["precision", "device", "samples", "s per sample", "samples per s",
                "TFLOP per sample", "GFLOP/s"]
     return pd.DataFrame(rows, columns=["run", *columns]).set_index("run")
+
+
+def machine() -> str:
+    """One line on this machine: CPU model, logical cores, torch threads, the vector
+    features of :data:`CPU_FLAGS` it has (Linux ``/proc/cpuinfo``), whether it computes
+    bf16 natively (:func:`hrcn_lib.runtime.native_bf16`), and CUDA devices if any."""
+    from hrcn_lib.runtime import native_bf16
+
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                model = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+    except OSError:
+        pass
+    have = " ".join(f for f in CPU_FLAGS if f in flags) or "unknown"
+    text = (f"{model}, {os.cpu_count()} logical cores, torch {torch.get_num_threads()} "
+            f"threads; {have}; bf16 {'native' if native_bf16(torch.device('cpu')) else 'emulated'}"
+            " on the cpu")
+    if torch.cuda.is_available():
+        text += f"; CUDA: {torch.cuda.get_device_name()}"
+    return text
