@@ -13,19 +13,19 @@ Each item is ``(x, y)``: ``x`` a ``torch.float32`` tensor of shape ``(1, H, W)``
 * **LCID-Blurry**: the same two classes read from the blurry manifest, fed in
   whichever form (LCID or LCID-Resize) the evaluated model was trained on.
 
-An optional on-disk cache stores each preprocessed (and resized) sample as a
-``.npy`` file keyed by the raw file's *content* (BLAKE2b of the whole file),
-the HDU, the output size and a fingerprint of the preprocessing code, so a
-second epoch — or a second run — does not re-read the raw FITS, while an
-edited file or edited preprocessing code is never served stale. Entries are
-written atomically (temporary file + rename), so concurrent workers are safe.
-LCID entries are float32 2048x4096 (32 MiB); LCID-Resize entries hold only the
-small 224x448 array (392 KiB).
+An optional on-disk cache (:class:`hrcn_lib.samplecache.SampleCache`) stores each
+preprocessed (and resized) sample once, as a memory-mapped float16 ``.npy`` file keyed by
+the raw file's *content* (BLAKE2b of the whole file), the HDU and the recipe's fingerprint,
+so no epoch -- and no later run -- decodes a FITS file twice, while an edited file or edited
+preprocessing code is never served stale. A dataset with a cache returns the
+float16-rounded sample (relative error <= 2^-11) from its first read on, so all epochs see
+the same values. Entries are written atomically (temporary file + rename), so concurrent
+workers and interrupted writes are safe. LCID entries take 16 MiB, LCID-Resize entries
+196 KiB.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import random
 from collections.abc import Sequence
@@ -37,11 +37,10 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-import hrcn_lib.instruments as instruments
 import hrcn_lib.preprocess as preprocess
 from hrcn_lib.names import INPUT_SIZES, LABELS, LCID_SIZE, RESIZE_SIZE
-from hrcn_lib.paths import atomic_write
 from hrcn_lib.preprocess import PreprocessError, read_header_info
+from hrcn_lib.samplecache import SampleCache, file_digest, recipe_fingerprint
 
 __all__ = [
     "DATASET_SIZES",
@@ -61,11 +60,6 @@ RESIZE_SHAPE: tuple[int, int] = RESIZE_SIZE
 #: Dataset name -> sample shape (H, W) (:data:`hrcn_lib.names.INPUT_SIZES`).
 DATASET_SIZES: dict[str, tuple[int, int]] = INPUT_SIZES
 
-#: Version of the cache entry format; bump to invalidate every cache.
-_CACHE_FORMAT = 1
-_CHUNK = 1 << 20
-
-
 class SampleError(ValueError):
     """A manifest row's file is missing or cannot be read; names the row and the file."""
 
@@ -84,36 +78,9 @@ def resize_sample(sample: np.ndarray, size: tuple[int, int] = RESIZE_SHAPE) -> n
     return cv2.resize(sample, (width, height))
 
 
-_DIGESTS: dict[tuple[str, int, int, int, int], str] = {}
-
-
-def file_digest(path: str | os.PathLike[str]) -> str:
-    """BLAKE2b-128 hex digest of a file's bytes, memoised per process.
-
-    The memo (keyed by path, inode, size, mtime and ctime, which any rewrite
-    changes, even one that restores the mtime) only avoids re-hashing an
-    unchanged file within one process; the returned key is always a content hash.
-    """
-    st = os.stat(path)
-    memo = (os.fspath(path), st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-    if memo not in _DIGESTS:
-        digest = hashlib.blake2b(digest_size=16)
-        with open(path, "rb") as handle:
-            while chunk := handle.read(_CHUNK):
-                digest.update(chunk)
-        _DIGESTS[memo] = digest.hexdigest()
-    return _DIGESTS[memo]
-
-
 def _code_fingerprint() -> str:
-    """Hash of the code that determines a sample (every module of the preprocessing package,
-    the geometry, the OpenCV version)."""
-    digest = hashlib.blake2b(digest_size=8)
-    sources = sorted(Path(preprocess.__file__).parent.glob("*.py")) + [Path(instruments.__file__)]
-    for source in sources:
-        digest.update(source.read_bytes())
-    digest.update(f"cv2={cv2.__version__};format={_CACHE_FORMAT}".encode())
-    return digest.hexdigest()
+    """The recipe fingerprint that keys the cache (an indirection tests replace)."""
+    return recipe_fingerprint()
 
 
 def _load_sample(path: str, hdu: int) -> np.ndarray:
@@ -158,7 +125,7 @@ class LCIDDataset(Dataset):
         self.size = None if size is None else (int(size[0]), int(size[1]))
         self.cache_dir = None if cache_dir is None else Path(cache_dir)
         self.labels = np.array([LABELS[v] for v in self.df["label"]], dtype=np.int64)
-        self._fingerprint: str | None = None
+        self._cache: SampleCache | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -171,13 +138,11 @@ class LCIDDataset(Dataset):
     def _describe(self, i: int, with_path: bool = True) -> str:
         return _describe_row(self._rows[i], self.df.iloc[i], with_path)
 
-    def _cache_path(self, path: str, hdu: int) -> Path:
+    def _sample_cache(self) -> SampleCache:
         assert self.cache_dir is not None
-        if self._fingerprint is None:
-            self._fingerprint = _code_fingerprint()
-        h, w = self.shape
-        key = f"{file_digest(path)}-hdu{hdu}-{self._fingerprint}"
-        return self.cache_dir / f"{h}x{w}" / key[:2] / f"{key}.npy"
+        if self._cache is None:
+            self._cache = SampleCache(self.cache_dir, _code_fingerprint())
+        return self._cache
 
     def _compute(self, path: str, hdu: int) -> np.ndarray:
         sample = np.asarray(_load_sample(path, hdu), dtype=np.float32)
@@ -194,13 +159,12 @@ class LCIDDataset(Dataset):
         try:
             if self.cache_dir is None:
                 return self._compute(path, hdu)
-            entry = self._cache_path(path, hdu)
-            cached = _read_entry(entry, self.shape)
+            cache = self._sample_cache()
+            key = cache.key(path, hdu)
+            cached = cache.read(key, self.shape)
             if cached is not None:
                 return cached
-            sample = self._compute(path, hdu)
-            _write_entry(entry, sample)
-            return sample
+            return cache.write(key, self._compute(path, hdu))
         except SampleError:
             raise
         except PreprocessError as exc:  # its message names the file and HDU already
@@ -264,23 +228,6 @@ def check_manifest_files(df: pd.DataFrame) -> None:
             raise SampleError(f"{where}: the file's ROOTNAME is {info.rootname!r} but the row's "
                               f"OBSID is {obsid!r}: the path points at another exposure; "
                               "correct the row's OBSID or its path")
-
-
-def _read_entry(entry: Path, shape: tuple[int, int]) -> np.ndarray | None:
-    """A cached sample, or ``None`` when absent or damaged (then it is recomputed)."""
-    try:
-        arr = np.load(entry, allow_pickle=False)
-    except (OSError, ValueError, EOFError):
-        return None
-    if arr.dtype != np.float32 or arr.shape != shape:
-        return None
-    return arr
-
-
-def _write_entry(entry: Path, sample: np.ndarray) -> None:
-    """Write a cache entry atomically (:func:`hrcn_lib.paths.atomic_write`)."""
-    with atomic_write(entry, "wb") as handle:
-        np.save(handle, sample, allow_pickle=False)
 
 
 def make_dataset(

@@ -11,7 +11,9 @@ Layout::
         lcid_manifest.csv          LCID manifest (authors' columns + extras)
         blurry_manifest.csv        LCID-Blurry manifest
       splits/train.csv, splits/test.csv
-      cache/                       preprocessed-sample cache (content-keyed)
+      cache/                       preprocessed-sample cache (content-keyed, float16):
+        <H>x<W>/<k2>/<key>.f16.npy   one sample (sample_cache_entry; hrcn_lib.samplecache)
+        digests/<k2>/<stat key>      a raw file's content digest (sample_cache_digest)
       models/<model>_<dataset>/    one ModelRun (models/<model>_<dataset>.<variant>/: another
                                    seed or recipe of the pair, e.g. .seed1, .paper):
         config.json                the run's configuration (hrcn train)
@@ -55,6 +57,9 @@ __all__ = [
     "TEMP_PATTERN",
     "SET_NAME_PATTERN",
     "check_set_name",
+    "sample_cache_entry",
+    "sample_cache_digest",
+    "SAMPLE_CACHE_SUFFIX",
 ]
 
 #: File names of the two manifests inside a data folder (simulated or downloaded).
@@ -119,6 +124,40 @@ def atomic_write(path: Path | str, mode: str = "w", *, fsync: bool = False,
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+#: Suffix of a sample-cache entry (:func:`sample_cache_entry`): a float16 ``.npy`` array.
+SAMPLE_CACHE_SUFFIX: str = ".f16.npy"
+
+
+def sample_cache_entry(cache_dir: Path | str, shape: tuple[int, int], key: str) -> Path:
+    """File of one cached sample: ``<cache_dir>/<H>x<W>/<key[:2]>/<key>.f16.npy``.
+
+    ``cache_dir`` is a run's :attr:`RunPaths.cache` (or any folder given as ``cache_dir``);
+    ``key`` is the content key of :class:`hrcn_lib.samplecache.SampleCache` (hex digits and
+    ``-``); the first two characters spread the entries over 256 folders.
+
+    Raises:
+        ValueError: a key that is not a plain file-name part.
+    """
+    if not re.fullmatch(r"[0-9a-z][0-9a-z_-]*", key):
+        raise ValueError(f"sample-cache key {key!r}: expected lowercase letters, digits, '_', '-'")
+    h, w = shape
+    return Path(cache_dir) / f"{int(h)}x{int(w)}" / key[:2] / f"{key}{SAMPLE_CACHE_SUFFIX}"
+
+
+def sample_cache_digest(cache_dir: Path | str, stat_key: str) -> Path:
+    """File that remembers one raw file's content digest: ``<cache_dir>/digests/<k2>/<key>``.
+
+    ``stat_key`` (hex digits) names the file's path, inode, size, mtime and ctime
+    (:func:`hrcn_lib.samplecache.file_digest`).
+
+    Raises:
+        ValueError: a key that is not hex digits.
+    """
+    if not re.fullmatch(r"[0-9a-f]{8,}", stat_key):
+        raise ValueError(f"digest key {stat_key!r}: expected hex digits")
+    return Path(cache_dir) / "digests" / stat_key[:2] / stat_key
 
 
 def check_set_name(name: object) -> str:

@@ -46,6 +46,14 @@ see :func:`hrcn_lib.runtime.requested_precision`. ``checkpoint_activations=True`
 (the layers between two pooling layers) in the backward pass instead of storing its
 activations.
 
+Speed (the step, benchmarks/README.md). Model and inputs run in channels_last; one autocast
+region spans a step's micro-batches, so the weights are cast to bf16 once per step
+(:func:`accumulate_gradients`); on the cpu (``fast_step``) HR-CelestialNet's first block runs
+as a fused, strip-wise autograd function (:mod:`hrcn_lib.models.stem`) that never holds its
+32 x 2042 x 4090 activations, and fully connected layers compute in float32 (one-sample
+matrix-vector products: no bf16 casts of their weights, :mod:`hrcn_lib.models.linear`); freed memory is reused from step to step instead of being
+mapped afresh (:func:`hrcn_lib.runtime.reuse_freed_memory`).
+
 Scale-out. ``torchrun --nproc_per_node=K -m hrcn_lib.cli.train ...`` (the argument parser
 and the torchrun entry live in :mod:`hrcn_lib.cli.train`) runs DistributedDataParallel (gloo on CPU, nccl on GPU); each rank takes
 ``batch_size / K`` samples of every batch from a ``DistributedSampler``, so the
@@ -60,7 +68,8 @@ import json
 import math
 import os
 import time
-from contextlib import nullcontext
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -76,7 +85,8 @@ from tqdm.auto import tqdm
 
 from hrcn_lib import runfolder
 from hrcn_lib.datasets import check_manifest_files, make_dataset
-from hrcn_lib.models import build_model, set_activation_checkpointing
+from hrcn_lib.models import build_model, set_activation_checkpointing, set_fused_stem
+from hrcn_lib.models.linear import float32_linears
 from hrcn_lib.optimization import (
     OPTIMIZERS,
     SCHEDULES,
@@ -105,6 +115,7 @@ from hrcn_lib.runtime import (  # re-exported: they were first defined here
     requested_precision,
     resolve_device,
     resolve_precision,
+    reuse_freed_memory,
     rng_state,
     save_checkpoint,
     seed_everything,
@@ -123,6 +134,9 @@ __all__ = [
     "train",
     "fit",
     "epoch_batches",
+    "accumulate_gradients",
+    "prepare_model",
+    "step_scope",
     "ACTIVATION_CHECKPOINT_SEGMENTS",
     "HISTORY_COLUMNS",
     # from hrcn_lib.runtime, importable from here as before
@@ -192,6 +206,12 @@ class TrainConfig:
         device: ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"``.
         checkpoint_activations: recompute segments in the backward pass.
         channels_last: NHWC memory format for model and inputs.
+        fast_step: the cpu step's speed-ups: a first block Conv(1 -> C) -> BatchNorm ->
+            ReLU -> MaxPool (HR-CelestialNet's) runs as one fused, strip-wise autograd
+            function (:func:`hrcn_lib.models.stem.conv_bn_relu_pool`), and fully connected
+            layers compute in float32 under autocast
+            (:func:`hrcn_lib.models.linear.float32_linears`). Same results and gradients to
+            the precision used; False runs the plain layers.
         checkpoint_every: write ``checkpoint.pt`` every this many optimizer steps
             (0: only at the end of each epoch).
         max_steps: stop after this many optimizer steps in total (``None``: all epochs);
@@ -219,6 +239,7 @@ class TrainConfig:
     device: str = "auto"
     checkpoint_activations: bool = False
     channels_last: bool = True
+    fast_step: bool = True
     checkpoint_every: int = 50
     max_steps: int | None = None
     seed: int = 0
@@ -373,6 +394,98 @@ def _to_device(batch: Any, device: torch.device, channels_last: bool) -> tuple[t
     return x, y
 
 
+def prepare_model(model: nn.Module, config: TrainConfig, device: torch.device) -> nn.Module:
+    """Put ``model`` in the form :func:`fit` trains it in, in place: on ``device``, in
+    channels_last (``config.channels_last``), with activation checkpointing
+    (``config.checkpoint_activations``) and, on the cpu, the fused first block
+    (``config.fast_step``; the float32 fully connected layers are switched on by
+    :func:`fit` around its loop, :func:`hrcn_lib.models.linear.float32_linears`).
+
+    Returns:
+        ``model``.
+    """
+    model.to(device)
+    if config.channels_last:
+        model.to(memory_format=torch.channels_last)
+    if config.checkpoint_activations:
+        set_activation_checkpointing(model, ACTIVATION_CHECKPOINT_SEGMENTS)
+    set_fused_stem(model, config.fast_step and torch.device(device).type == "cpu")
+    return model
+
+
+@contextmanager
+def step_scope(model: nn.Module, config: TrainConfig, device: torch.device) -> Iterator[None]:
+    """What :func:`fit`'s training loop runs inside: freed memory reused from step to step
+    (:func:`hrcn_lib.runtime.reuse_freed_memory`) and, on the cpu with
+    ``config.fast_step``, float32 fully connected layers
+    (:func:`hrcn_lib.models.linear.float32_linears`)."""
+    cpu_fast = config.fast_step and torch.device(device).type == "cpu"
+    with reuse_freed_memory(), float32_linears(model, cpu_fast):
+        yield
+
+
+def accumulate_gradients(net: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+                         n_step: int, n_micro: int, autocast_dtype: torch.dtype | None, *,
+                         world: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    """Forward and backward of one optimizer step's micro-batches (gradients accumulate).
+
+    Each micro-batch's summed cross-entropy is divided by ``n_step`` before its backward
+    pass, so the accumulated gradient is that of the mean loss over the step's samples. One
+    :func:`torch.autocast` region spans every micro-batch of the step (the backward passes
+    run with autocast off inside it): autocast keeps its low-precision copies of the
+    weights until the outermost region ends, so they are made once per step instead of
+    once per micro-batch (HR-CelestialNet: 97 M weights cast to bf16 and their cast
+    gradients, ~0.1 s per sample on the 2-core cpu). Under DistributedDataParallel
+    (``world > 1``) gradients are synchronised on the last micro-batch only.
+
+    Args:
+        net: the network in train mode (or its DDP wrapper).
+        batches: ``n_micro`` pairs (x float (n, C, H, W), y int64 (n,)) on the device.
+        n_step: samples in the whole step (over this rank's micro-batches).
+        n_micro: how many pairs ``batches`` yields.
+        autocast_dtype: ``torch.bfloat16`` for bf16 autocast, ``None`` for float32.
+
+    Returns:
+        (summed loss as a float64 scalar tensor, correct predictions as an int64 scalar
+        tensor), on the device; the optimizer is not stepped.
+    """
+    step_loss: torch.Tensor | None = None
+    step_correct: torch.Tensor | None = None
+    first = next(iter(net.parameters()))
+    device_type = first.device.type
+    with torch.autocast(device_type, dtype=autocast_dtype or torch.float32,
+                        enabled=autocast_dtype is not None):
+        for j, (x, y) in enumerate(batches):
+            sync = j == n_micro - 1 or world == 1
+            ctx = net.no_sync() if (world > 1 and not sync) else nullcontext()  # type: ignore[operator]
+            with ctx:
+                logits = net(x)
+                with torch.autocast(device_type, enabled=False):
+                    loss = F.cross_entropy(logits.float(), y, reduction="sum")
+                    (loss / n_step).backward()
+            loss_sum = loss.detach().double()
+            correct = (logits.detach().argmax(1) == y).sum()
+            step_loss = loss_sum if step_loss is None else step_loss + loss_sum
+            step_correct = correct if step_correct is None else step_correct + correct
+    if step_loss is None or step_correct is None:
+        raise ValueError("accumulate_gradients: no micro-batch given")
+    return step_loss, step_correct
+
+
+def _training_micro_batches(it: Iterator[tuple[torch.Tensor, torch.Tensor]], n_micro: int,
+                            device: torch.device, cfg: TrainConfig, epoch: int, step: int,
+                            rank: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """The next ``n_micro`` (x, y) pairs of ``it`` on ``device``, randomly flipped when
+    ``cfg.flips`` (the flips drawn from (seed, epoch, step, micro-batch, rank), so a resumed
+    run flips as the uninterrupted one did)."""
+    for j in range(n_micro):
+        x, y = _to_device(next(it), device, cfg.channels_last)
+        if cfg.flips:
+            x = flip_batch(x, torch.Generator().manual_seed(augmentation_seed(
+                cfg.seed, epoch, step, j, rank)))
+        yield x, y
+
+
 def _resume_diff(old: dict[str, Any], cfg: TrainConfig) -> dict[str, Any]:
     """Fields of :data:`_RESUME_KEYS` that differ between a checkpoint's config and ``cfg``."""
     diff: dict[str, Any] = {}
@@ -459,11 +572,7 @@ def fit(model: nn.Module, dataset: Dataset, out_dir: Path | str, config: TrainCo
     else:
         seed_everything(cfg.seed)
 
-    model.to(device)
-    if cfg.channels_last:
-        model.to(memory_format=torch.channels_last)
-    if cfg.checkpoint_activations:
-        set_activation_checkpointing(model, ACTIVATION_CHECKPOINT_SEGMENTS)
+    prepare_model(model, cfg, device)
     optimizer = make_optimizer(model.parameters(), cfg.optimizer, lr=cfg.lr,
                                momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     scheduler = make_scheduler(optimizer, cfg.schedule, lr=cfg.lr, epochs=cfg.epochs,
@@ -493,7 +602,8 @@ def fit(model: nn.Module, dataset: Dataset, out_dir: Path | str, config: TrainCo
 
     info = {**asdict(cfg), "precision_effective": precision, "world_size": world,
             "device_effective": str(device), "torch": torch.__version__}
-    with runfolder.hold(out_dir) if rank == 0 else nullcontext():
+    with runfolder.hold(out_dir) if rank == 0 else nullcontext(), \
+            step_scope(model, cfg, device):
         if rank == 0:
             if force:
                 runfolder.remove(runfolder.run_files(out_dir))
@@ -550,24 +660,10 @@ def fit(model: nn.Module, dataset: Dataset, out_dir: Path | str, config: TrainCo
                 t_start = time.perf_counter() - stats["seconds"]
                 for step_micro in micro:
                     n_step = sum(len(mb) for mb in step_micro)
-                    step_loss = torch.zeros((), dtype=torch.float64, device=device)
-                    step_correct = torch.zeros((), dtype=torch.int64, device=device)
-                    for j, _ in enumerate(step_micro):
-                        x, y = _to_device(next(it), device, cfg.channels_last)
-                        if cfg.flips:  # training only; the same flips after a resume
-                            x = flip_batch(x, torch.Generator().manual_seed(augmentation_seed(
-                                cfg.seed, epoch, step_in_epoch, j, rank)))
-                        sync = j == len(step_micro) - 1 or world == 1
-                        ctx = net.no_sync() if (world > 1 and not sync) else nullcontext()
-                        with ctx:
-                            with torch.autocast(device.type,
-                                                dtype=autocast_dtype or torch.float32,
-                                                enabled=autocast_dtype is not None):
-                                logits = net(x)
-                            loss = F.cross_entropy(logits.float(), y, reduction="sum")
-                            (loss / n_step).backward()
-                        step_loss += loss.detach().double()
-                        step_correct += (logits.detach().argmax(1) == y).sum()
+                    step_loss, step_correct = accumulate_gradients(
+                        net, _training_micro_batches(it, len(step_micro), device, cfg,
+                                                     epoch, step_in_epoch, rank),
+                        n_step, len(step_micro), autocast_dtype, world=world)
                     counts = torch.stack([step_loss, step_correct.double(),
                                           torch.tensor(float(n_step), dtype=torch.float64,
                                                        device=device)])

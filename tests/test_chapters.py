@@ -324,3 +324,24 @@ def test_explained_spec_prefers_hr_celestialnet(tmp_path):
     assert ch08.explained_spec(specs[:1]) == specs[0]
     with pytest.raises(ValueError, match="no trained pair"):
         ch08.explained_spec([])
+
+
+def test_training_throughput_reads_the_run_folders(tmp_path):
+    from hrcn_lib.chapters import ch05_hardware as ch05
+    from hrcn_lib.throughput import training_flops
+
+    ch = context.chapter_context("smoke", tmp_path / "run")
+    spec = ch.spec("resnet", "lcid-resize")
+    run = ch.run(spec)
+    run.root.mkdir(parents=True)
+    run.config.write_text(json.dumps({"model_name": "resnet", "dataset_name": "lcid-resize",
+                                      "n_samples": 10, "precision_effective": "bf16",
+                                      "device_effective": "cpu"}))
+    pd.DataFrame({"epoch": [1, 2], "seconds": [4.0, 1.0]}).to_csv(run.history, index=False)
+    table = ch05.training_throughput(ch)
+    assert list(table.index) == [spec.label]  # untrained pairs are left out
+    row = table.loc[spec.label]
+    assert row["samples"] == 20 and row["s per sample"] == pytest.approx(0.25)
+    flops = training_flops("resnet", "lcid-resize").training
+    assert row["GFLOP/s"] == pytest.approx(flops * 4 / 1e9)
+    assert "logical cores" in table.attrs["machine"] and "bf16" in table.attrs["machine"]

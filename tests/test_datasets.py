@@ -121,8 +121,10 @@ def test_cache_hit_is_identical_and_does_not_reread(tmp_path, fake):
     assert len(fake.calls) == 4  # no raw file re-read
     for a, b in zip(first, second, strict=True):
         assert torch.equal(a, b)
+    # with a cache, samples are the float16-rounded ones from the first read on
     uncached = make_dataset(df, "lcid-resize")
-    assert torch.equal(uncached[2][0], first[2])
+    assert torch.equal(uncached[2][0].half().float(), first[2])
+    assert not torch.equal(uncached[2][0], first[2])
 
 
 def test_cache_is_keyed_by_content_not_by_stat(tmp_path, fake):
@@ -229,7 +231,7 @@ def test_loader_with_worker_processes(tmp_path, fake):
     assert torch.cat([y for _, y in batches]).tolist() == [0, 0, 1, 1]
     assert len(list((tmp_path / "cache").rglob("*.npy"))) == 4  # workers filled the cache
     expected = torch.from_numpy(cv2.resize(_fake_sample(df.iloc[3]["path"], 4), (448, 224)))
-    assert torch.equal(batches[1][0][1, 0], expected)
+    assert torch.equal(batches[1][0][1, 0], expected.half().float())  # float16 cache
 
 
 # ----------------------------------------------------------------------------- real preprocessing
@@ -256,7 +258,7 @@ def test_simulated_lcid_and_resize_and_blurry(smoke_manifests, tmp_path):
         assert torch.equal(x[0], torch.from_numpy(ref))
         xs, ys = small[i]
         assert ys == label
-        assert torch.equal(xs[0], torch.from_numpy(cv2.resize(ref, (448, 224))))
+        assert torch.equal(xs[0], torch.from_numpy(cv2.resize(ref, (448, 224))).half().float())
     xb, yb = make_dataset(blurry.iloc[:1], "lcid-resize")[0]
     assert tuple(xb.shape) == (1, 224, 448) and yb == LABELS[blurry.iloc[0]["label"]]
 

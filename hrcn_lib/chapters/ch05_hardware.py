@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from hrcn_lib import hardware
+from hrcn_lib import hardware, throughput
 from hrcn_lib.chapters.context import Chapter
 from hrcn_lib.names import pair_label
 from hrcn_lib.paper_numbers import PAPER_TABLE3
@@ -13,7 +13,7 @@ from hrcn_lib.profiles import RunSpec
 from hrcn_lib.train import ACTIVATION_CHECKPOINT_SEGMENTS, TrainConfig
 
 __all__ = ["table3_comparison", "measured_memory", "memory_table", "numbers",
-           "profile_memory_setup"]
+           "profile_memory_setup", "training_throughput"]
 
 
 def table3_comparison(ours: pd.DataFrame, paper: pd.DataFrame) -> pd.DataFrame:
@@ -123,3 +123,18 @@ def profile_memory_setup(ch: Chapter) -> dict[str, object]:
     return {"profile_micro_batch": recipe.micro_batch,
             "profile_checkpointing": "on" if recipe.checkpoint_activations else "off",
             "profile_precision": recipe.precision}
+
+
+def training_throughput(ch: Chapter) -> pd.DataFrame:
+    """How fast this machine trained each pair of the profile (chapter 4's runs).
+
+    :func:`hrcn_lib.throughput.run_throughput` of the enabled pairs' run folders: precision,
+    device, samples trained, seconds per sample and samples/s over every epoch (data loading
+    and checkpoints included), the training TFLOP per sample and the GFLOP/s reached. The
+    DataFrame's ``attrs["machine"]`` is :func:`hrcn_lib.throughput.machine`. Pairs not
+    trained (yet) are left out.
+    """
+    table = throughput.run_throughput({spec.label: ch.run(spec).root
+                                       for spec in ch.profile.enabled_runs()})
+    table.attrs["machine"] = throughput.machine()
+    return table

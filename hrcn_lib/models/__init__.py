@@ -21,7 +21,7 @@ from hrcn_lib.names import DATASET_NAMES, INPUT_SIZES, MODEL_NAMES
 
 from . import baselines
 from .baselines import AAPL_SIZES, MIN_INPUT_SIZES, TORCHVISION_VARIANTS
-from .checkpointing import CheckpointSequential, set_activation_checkpointing
+from .checkpointing import CheckpointSequential, set_activation_checkpointing, set_fused_stem
 from .hrcelestialnet import (
     PAPER_INPUT_SIZE,
     TABLE2,
@@ -50,6 +50,7 @@ __all__ = [
     "MIN_INPUT_SIZES",
     "CheckpointSequential",
     "set_activation_checkpointing",
+    "set_fused_stem",
     "feature_map_size",
     "min_input_size",
     "accepted_input_range",

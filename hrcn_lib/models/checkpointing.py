@@ -9,6 +9,11 @@ would corrupt the recomputation. BatchNorm running statistics are updated once
 per forward, as without checkpointing: during the backward recomputation each
 BatchNorm's momentum is set to 0 and its batch counter restored, so gradients,
 weights and running statistics equal those of the plain ``nn.Sequential``.
+
+With ``fused_stem`` on (:func:`set_fused_stem`), a first block Conv2d(1 -> C) -> BatchNorm2d
+-> ReLU -> MaxPool2d runs as :func:`hrcn_lib.models.stem.conv_bn_relu_pool` in training on
+the cpu (same result and gradients, a fraction of the memory traffic); elsewhere, and for any
+other container or input, the plain layers run.
 """
 
 from __future__ import annotations
@@ -17,7 +22,9 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-__all__ = ["CheckpointSequential", "set_activation_checkpointing"]
+from .stem import conv_bn_relu_pool, stem_applies
+
+__all__ = ["CheckpointSequential", "set_activation_checkpointing", "set_fused_stem"]
 
 _PLAIN = (nn.BatchNorm2d, nn.ReLU, nn.MaxPool2d, nn.Dropout, nn.AdaptiveAvgPool2d)
 
@@ -32,6 +39,8 @@ class CheckpointSequential(nn.Sequential):
     """
 
     segments: int = 0
+    #: Run children 0-3 as :func:`~hrcn_lib.models.stem.conv_bn_relu_pool` where it applies.
+    fused_stem: bool = False
 
     def _block_starts(self) -> list[int]:
         return [i for i, m in enumerate(self) if i == 0 or not isinstance(m, _PLAIN)]
@@ -44,9 +53,16 @@ class CheckpointSequential(nn.Sequential):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Same result as ``nn.Sequential.forward``; memory-lean when checkpointing is on."""
+        start = 0
+        if (self.fused_stem and self.training and torch.is_grad_enabled() and len(self) >= 4
+                and stem_applies(self[0], self[1], self[2], self[3], x)):
+            x = conv_bn_relu_pool(self[0], self[1], self[3], x)
+            start = 4
         if not (self.segments and self.training and torch.is_grad_enabled()):
-            return super().forward(x)
-        groups = self._groups()
+            for module in list(self)[start:]:
+                x = module(x)
+            return x
+        groups = [(max(a, start), b) for a, b in self._groups() if b > start]
         for n, (a, b) in enumerate(groups):
             modules = list(self)[a:b]
             if n == len(groups) - 1:
@@ -96,4 +112,22 @@ def set_activation_checkpointing(model: nn.Module, segments: int = 4) -> int:
         if isinstance(module, CheckpointSequential):
             module.segments = segments
             found += 1
+    return found
+
+
+def set_fused_stem(model: nn.Module, enabled: bool = True) -> bool:
+    """Turn the fused first block on or off in every :class:`CheckpointSequential` of
+    ``model`` (it runs only where :func:`~hrcn_lib.models.stem.stem_applies`: HR-CelestialNet's
+    first block, training, cpu).
+
+    Returns:
+        Whether some container's first four children have the fused block's layer types
+        (Conv2d, BatchNorm2d, ReLU, MaxPool2d); the flag is set on every container.
+    """
+    found = False
+    for module in model.modules():
+        if isinstance(module, CheckpointSequential):
+            module.fused_stem = enabled
+            kinds = (nn.Conv2d, nn.BatchNorm2d, nn.ReLU, nn.MaxPool2d)
+            found |= len(module) >= 4 and all(isinstance(module[i], kinds[i]) for i in range(4))
     return found

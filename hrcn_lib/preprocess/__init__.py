@@ -34,6 +34,7 @@ from hrcn_lib.preprocess.preview import preview_image
 from hrcn_lib.preprocess.recipe import (
     MIN_STAT_PIXELS,
     NOISE_FLOOR,
+    RECIPE_VERSION,
     STRETCH,
     SUBSAMPLE_STEP,
     amp_biases,
@@ -53,6 +54,7 @@ __all__ = [
     "amp_biases",
     "preview_image",
     "warm_up",
+    "RECIPE_VERSION",
     "STRETCH",
     "NOISE_FLOOR",
     "SUBSAMPLE_STEP",

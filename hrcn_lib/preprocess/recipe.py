@@ -35,10 +35,14 @@ from hrcn_lib.preprocess.chip import Chip, WordChip, chip_of
 from hrcn_lib.preprocess.fitsheader import PreprocessError
 from hrcn_lib.preprocess.frame import HeaderInfo, open_frame
 
-__all__ = ["STRETCH", "NOISE_FLOOR", "SUBSAMPLE_STEP", "MIN_STAT_PIXELS", "BIAS_CLIP_SIGMA",
+__all__ = ["RECIPE_VERSION", "STRETCH", "NOISE_FLOOR", "SUBSAMPLE_STEP", "MIN_STAT_PIXELS", "BIAS_CLIP_SIGMA",
            "MAD_TO_SIGMA", "normalise", "background_noise", "load_sample", "sample_from_raw",
            "check_input", "amp_biases"]
 
+#: Version of the recipe's output: bump it whenever a change of this package changes the
+#: samples it produces (it keys the sample cache, :mod:`hrcn_lib.samplecache`, together with
+#: a hash of the package's code).
+RECIPE_VERSION: int = 1
 #: Width of the linear part of the asinh stretch, in units of the robust noise sigma.
 STRETCH: float = 3.0
 #: Lowest noise sigma used for scaling (data units): the integer-DN quantisation limit.
