@@ -343,9 +343,9 @@ PROFILES: dict[str, Profile] = {
         blurry_bodies_nsc=8,
         blurry_exposures_per_body=1,
         runs=_all_pairs({**_CPU_INFEASIBLE, "resnet_lcid": "ResNet-18 at 2048x4096 is " + _CPU_BUDGET},
-                        epochs={"resnet_lcid-resize": 25, "alexnet_lcid-resize": 25,
-                                "vgg_lcid-resize": 10, "hr-celestialnet_lcid": 2,
-                                "alexnet_lcid": 2},
+                        epochs={"resnet_lcid-resize": 20, "alexnet_lcid-resize": 25,
+                                "vgg_lcid-resize": 4, "hr-celestialnet_lcid": 2,
+                                "alexnet_lcid": 1},
                         seeds={"resnet_lcid-resize": 3, "alexnet_lcid-resize": 3,
                                "vgg_lcid-resize": 3},
                         micro=_FULL_MICRO, batch=_FULL_BATCH),
@@ -360,7 +360,10 @@ PROFILES: dict[str, Profile] = {
         description="a record made on a 2-core CPU in the background (hrcn record, resumable): "
                     "the cpu profile's data, the LCID-Resize baselines with three seeds each "
                     "(ResNet-18 also with the paper's recipe), AlexNet and HR-CelestialNet at "
-                    "full resolution for the epochs that fit in about two hours",
+                    "full resolution for the epochs that fit in about 100 minutes (sized from "
+                    "benchmarks/README's seconds per training sample: ResNet-18 0.07 s, AlexNet "
+                    "0.03 s, VGG 0.33 s on LCID-Resize; HR-CelestialNet ~3 s and AlexNet ~1.9 s "
+                    "at full resolution)",
     ),
     "record-gpu": Profile(
         name="record-gpu",
