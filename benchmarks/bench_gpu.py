@@ -37,6 +37,7 @@ cuDNN autotuning is on; TF32 stays at PyTorch's defaults.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import platform
 import statistics
@@ -264,18 +265,8 @@ def _fit_step_sweep(name: str, dataset: str, size: tuple[int, int], args: argpar
                     staging = torch.empty((batch, 1, *size), dtype=torch.float16).pin_memory()
                 order = torch.Generator().manual_seed(0)
 
-                def step() -> None:
-                    idx = torch.randperm(n, generator=order)[:batch]
-                    if feed == "gpu":
-                        x = cache[idx.to(DEVICE)]
-                    else:
-                        torch.index_select(cache, 0, idx, out=staging)
-                        x = staging.to(DEVICE, non_blocking=True)
-                    x = x.contiguous(memory_format=torch.channels_last)
-                    accumulate_gradients(model, iter([(x, labels[idx.to(DEVICE)])]), batch, 1,
-                                         torch.bfloat16)
-                    opt.step()
-                    opt.zero_grad(set_to_none=True)
+                step = functools.partial(_train_step, model, opt, cache, staging, labels,
+                                         order, n, batch, feed)
 
                 _reset_peak()
                 times = _time_ms(step, 2, args.steps)
@@ -292,6 +283,22 @@ def _fit_step_sweep(name: str, dataset: str, size: tuple[int, int], args: argpar
             break
         batch *= 2
     return rows
+
+
+def _train_step(model, opt, cache, staging, labels, order, n: int, batch: int,
+                feed: str) -> None:
+    """One bf16 training step of ``batch`` samples drawn from ``cache`` (GPU-resident when
+    ``feed == "gpu"``, else pinned host memory copied through ``staging``)."""
+    idx = torch.randperm(n, generator=order)[:batch]
+    if feed == "gpu":
+        x = cache[idx.to(DEVICE)]
+    else:
+        torch.index_select(cache, 0, idx, out=staging)
+        x = staging.to(DEVICE, non_blocking=True)
+    x = x.contiguous(memory_format=torch.channels_last)
+    accumulate_gradients(model, iter([(x, labels[idx.to(DEVICE)])]), batch, 1, torch.bfloat16)
+    opt.step()
+    opt.zero_grad(set_to_none=True)
 
 
 def _fmt(r: dict) -> str:
