@@ -182,7 +182,8 @@ def test_book_config_executes_nothing():
     assert cfg["only_build_toc_files"] is True
     toc = yaml.safe_load((REPO_ROOT / "_toc.yml").read_text())
     files = [c["file"] for part in toc["parts"] for c in part["chapters"]]
-    assert files[:8] == [f"book/{s}" for s in bookbuild.NOTEBOOKS]
+    numbered = [f for f in files if f.removeprefix("book/")[:2].isdigit()]
+    assert numbered == [f"book/{s}" for s in bookbuild.NOTEBOOKS]  # every chapter, in order
     assert "book/api" in files  # the library reference, by Sphinx autodoc
     assert {"sphinx.ext.autodoc", "sphinx.ext.napoleon"} <= set(cfg["sphinx"]["extra_extensions"])
     static = {f"{f}.md" for f in [toc["root"], *files] if not f.removeprefix("book/")[:2].isdigit()}

@@ -379,23 +379,33 @@ def _saturation(part: pd.DataFrame, instrument: str) -> float | None:
     return float(np.median(values)) if values else None
 
 
+#: Object-free pixels a chip needs for its sky to be measured (a 100 x 100 patch).
+_MIN_SKY_PIXELS = 10_000
+#: Chips re-rendered per filter at most while looking for one with enough sky.
+_SKY_TRIES = 3
+
+
 def _sky_rows(part: pd.DataFrame, instrument: str, seed: int, n_sky: int) -> list[dict]:
     """Sky per filter measured on re-rendered exposures: the 4-sigma-clipped mean of the
     bias-subtracted electrons (divided by the detector response) over pixels where the
-    noiseless object signal is below 0.2 e- and no cosmic ray fell, minus the dark current."""
+    noiseless object signal is below 0.2 e- and no cosmic ray fell, minus the dark current.
+    A chip with fewer than :data:`_MIN_SKY_PIXELS` such pixels (the object covers it) is
+    skipped for the filter's next chip (at most :data:`_SKY_TRIES` per filter); a filter
+    without a measurable chip gets no row."""
     from hrcn_lib.preprocess import amp_biases, extract_science
     from hrcn_lib.simulate.detector import dark_rate, response_map
 
     det = detector(instrument)
     rows = []
     seen: set[str] = set()
+    tried: dict[str, int] = {}
     # filters with a shipped throughput first, then the others; chips least covered first
     order = part.assign(_ref=[(instrument, f) not in _SKY_BANDS for f in part["filter"]])
     for _, row in order.sort_values(["_ref", "object_fraction"]).iterrows():
         filt = row["filter"]
-        if filt in seen or len(seen) >= n_sky:
+        if filt in seen or len(seen) >= n_sky or tried.get(filt, 0) >= _SKY_TRIES:
             continue
-        seen.add(filt)
+        tried[filt] = tried.get(filt, 0) + 1
         (_, rendered), = list(_render_rows(part.loc[[row.name]], seed))
         hdu = int(row["hdu"])
         sci = extract_science(row["path"], hdu)
@@ -411,6 +421,9 @@ def _sky_rows(part: pd.DataFrame, instrument: str, seed: int, n_sky: int) -> lis
                 det.electronics[amp.name].gain)
         exp = rendered.exposure
         clean = (sig < 0.2) & (rendered.cr_masks[hdu][k0:k0 + 2048] == 0)
+        if np.count_nonzero(clean) < _MIN_SKY_PIXELS:
+            continue  # the object covers the chip: no sky to measure here, try another
+        seen.add(filt)
         vals = (elec[clean] / resp[clean]).astype(np.float64)
         for _ in range(3):
             mid, spread = np.median(vals), vals.std()
