@@ -265,7 +265,7 @@ def _fit_step_sweep(name: str, dataset: str, size: tuple[int, int], args: argpar
                     staging = torch.empty((batch, 1, *size), dtype=torch.float16).pin_memory()
                 order = torch.Generator().manual_seed(0)
 
-                step = functools.partial(_train_step, model, opt, cache, staging, labels,
+                step = functools.partial(_fit_step, model, opt, cache, staging, labels,
                                          order, n, batch, feed)
 
                 _reset_peak()
@@ -285,8 +285,8 @@ def _fit_step_sweep(name: str, dataset: str, size: tuple[int, int], args: argpar
     return rows
 
 
-def _train_step(model, opt, cache, staging, labels, order, n: int, batch: int,
-                feed: str) -> None:
+def _fit_step(model, opt, cache, staging, labels, order, n: int, batch: int,
+              feed: str) -> None:
     """One bf16 training step of ``batch`` samples drawn from ``cache`` (GPU-resident when
     ``feed == "gpu"``, else pinned host memory copied through ``staging``)."""
     idx = torch.randperm(n, generator=order)[:batch]
