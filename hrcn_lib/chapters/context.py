@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from myst_nb import glue
 
 from hrcn_lib.manifest import read_manifest, split_by_body, write_manifest
 from hrcn_lib.names import pair_label
@@ -290,7 +289,12 @@ def trained_specs(ch: Chapter) -> list[RunSpec]:
 
 def glue_numbers(values: Mapping[str, object]) -> None:
     """``myst_nb.glue(key, value, display=False)`` for each entry, NumPy scalars made plain
-    Python (their NumPy 2 repr, ``np.float64(0.9)``, would reach the prose otherwise)."""
+    Python (their NumPy 2 repr, ``np.float64(0.9)``, would reach the prose otherwise).
+
+    myst_nb is imported here, not with the module: ``hrcn record`` uses this module's data
+    steps on machines without the book's packages (device/check_imports.py)."""
+    from myst_nb import glue
+
     for key, value in values.items():
         glue(key, value.item() if isinstance(value, np.generic) else value, display=False)
 
