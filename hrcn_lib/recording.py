@@ -55,7 +55,7 @@ from hrcn_lib.simulate.dataset import DatasetSizes, estimate_disk, plan
 from hrcn_lib.train import TrainConfig, train
 
 __all__ = ["RecordRun", "planned_runs", "run_config", "check_request", "make_record",
-           "cpu_flags", "device_info", "git_commit", "DIAGNOSIS_COLUMNS"]
+           "cpu_flags", "device_info", "git_commit", "GIT_COMMIT_ENV", "DIAGNOSIS_COLUMNS"]
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +64,10 @@ DIAGNOSIS_COLUMNS: tuple[str, ...] = ("pair", "set", *DIAGNOSIS_FIELDS)
 #: Manifest columns a record's predictions keep beside the required ones.
 _PREDICTION_EXTRAS = ("instrument", "filter", "blurry", "snr", "psf_fwhm", "object_fraction",
                       "edge_view", "morphology", "lookalike", "defects")
-#: Bytes per preprocessed-sample cache entry (float32 2048 x 4096; LCID-Resize 224 x 448) and
-#: per parameter of a checkpoint (weights + two optimizer moments, float32).
-_CACHE_BYTES = {"lcid": 2048 * 4096 * 4, "lcid-resize": RESIZE_SIZE[0] * RESIZE_SIZE[1] * 4}
+#: Bytes per preprocessed-sample cache entry (:mod:`hrcn_lib.samplecache` stores float16:
+#: 2048 x 4096; LCID-Resize 224 x 448) and per parameter of a checkpoint (weights + two
+#: optimizer moments, float32).
+_CACHE_BYTES = {"lcid": 2048 * 4096 * 2, "lcid-resize": RESIZE_SIZE[0] * RESIZE_SIZE[1] * 2}
 _CHECKPOINT_BYTES_PER_PARAM = 4 * 4
 #: Parameters per model (rounded up; hardware.layer_table gives the exact numbers).
 _PARAMS = {"hr-celestialnet": 93_000_000, "alexnet": 101_000_000, "vgg": 237_000_000,
@@ -226,8 +227,18 @@ def device_info(device: str) -> dict[str, Any]:
             "threads": torch.get_num_threads()}
 
 
+#: Environment variable naming the commit of a copy of the checkout that has no git
+#: repository (the device tool copies the working tree only): see :func:`git_commit`.
+GIT_COMMIT_ENV = "HRCN_GIT_COMMIT"
+
+
 def git_commit(root: Path | None = None) -> dict[str, Any]:
-    """The checkout's commit and whether it had uncommitted changes (``None`` outside git)."""
+    """The checkout's commit and whether it had uncommitted changes.
+
+    Outside a git repository (or without git) the commit is ``$HRCN_GIT_COMMIT`` when set --
+    the commit of the clean checkout a copy was made from, as device/record_gpu.sh passes
+    it -- with ``dirty`` unknown and ``"source"`` saying so; else ``None``.
+    """
     root = root or checkout_root()
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
@@ -236,6 +247,10 @@ def git_commit(root: Path | None = None) -> dict[str, Any]:
                                cwd=root, capture_output=True, text=True, check=True,
                                timeout=30).stdout.strip()
     except (OSError, subprocess.SubprocessError):
+        given = os.environ.get(GIT_COMMIT_ENV, "").strip()
+        if given:
+            return {"commit": given, "dirty": None,
+                    "source": f"${GIT_COMMIT_ENV}: the copy that ran had no git repository"}
         return {"commit": None, "dirty": None}
     return {"commit": sha, "dirty": bool(dirty)}
 

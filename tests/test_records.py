@@ -267,3 +267,18 @@ def test_a_record_made_on_smoke_data_reads_back(smoke_data, tmp_path):
     before = (out / "metrics.csv").read_text()
     make_record(prof, out, data_dir=smoke_data, work_dir=tmp_path / "work", force=True)
     assert (out / "metrics.csv").read_text() == before  # reused runs: the same record
+
+
+def test_git_commit_outside_a_repository_takes_the_given_commit(tmp_path, monkeypatch):
+    """A copy without .git (the device tool's) names the commit device/record_gpu.sh passes."""
+    from hrcn_lib.recording import GIT_COMMIT_ENV, git_commit
+
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))
+    monkeypatch.delenv(GIT_COMMIT_ENV, raising=False)
+    assert git_commit(tmp_path) == {"commit": None, "dirty": None}
+    monkeypatch.setenv(GIT_COMMIT_ENV, "0123abc")
+    got = git_commit(tmp_path)
+    assert got["commit"] == "0123abc" and got["dirty"] is None and GIT_COMMIT_ENV in got["source"]
+    root = Path(__file__).resolve().parent.parent
+    if (root / ".git").exists():  # in a repository, git's answer wins
+        assert git_commit(root)["commit"] != "0123abc"
