@@ -375,9 +375,9 @@ PROFILES: dict[str, Profile] = {
         blurry_exposures_per_body=2,
         runs=_all_pairs({"vgg_lcid": "VGG-16-BN at 2048x4096: ~125 ms per bf16 training sample "
                                      "on an H100 (recorded), over this profile's 8 minutes"},
-                        epochs={"resnet_lcid-resize": 30, "alexnet_lcid-resize": 30,
-                                "vgg_lcid-resize": 20, "hr-celestialnet_lcid": 8,
-                                "resnet_lcid": 6, "alexnet_lcid": 10},
+                        epochs={"resnet_lcid-resize": 20, "alexnet_lcid-resize": 20,
+                                "vgg_lcid-resize": 12, "hr-celestialnet_lcid": 6,
+                                "resnet_lcid": 4, "alexnet_lcid": 8},
                         seeds={"resnet_lcid-resize": 3, "alexnet_lcid-resize": 3,
                                "vgg_lcid-resize": 3},
                         micro={"hr-celestialnet_lcid": 4, "resnet_lcid": 4,
@@ -392,10 +392,12 @@ PROFILES: dict[str, Profile] = {
         gradcam_per_set=3,
         where="gpu",
         description="UNTESTED (no GPU was lent when it was written): a record on one "
-                    "H100/H200 in about 8 minutes (hrcn record --profile record-gpu), sized "
-                    "from the recorded H100 step times: ~1 min simulating on 16 cores, "
-                    "HR-CelestialNet 8 epochs (~4 min), ResNet-18 at full resolution 6 epochs "
-                    "(~3 min), the rest under a minute; dry-run it on a CPU first",
+                    "H100/H200 within the 8 minutes device/record_gpu.sh gives it (hrcn record "
+                    "--profile record-gpu), sized from the recorded H100 bf16 step times at "
+                    "batch 4 (HR-CelestialNet 167 ms, ResNet-18 113 ms, AlexNet 20 ms at full "
+                    "resolution): ~1 min simulating on 16 cores, HR-CelestialNet 6 epochs "
+                    "(~2.7 min), ResNet-18 at full resolution 4 epochs (~1.2 min), the rest "
+                    "~1.5 min, evaluation and diagnosis ~1 min; device/README.md",
     ),
 }
 
