@@ -114,6 +114,13 @@ def run_name(pair: str, variant: str = "") -> str:
 # ----------------------------------------------------------------------------- checks
 
 
+def _refuse_unknown(values: pd.Series, allowed: Sequence[str], what: str) -> None:
+    """Raise ``RecordError("<what> [bad]; expected [allowed]")`` for values outside ``allowed``."""
+    bad = sorted(set(values) - set(allowed))
+    if bad:
+        raise RecordError(f"{what} {bad}; expected {list(allowed)}")
+
+
 def check_split(split: pd.DataFrame, where: str = "split.csv") -> None:
     """Refuse a split with a body in both training and testing, or unknown subsets/labels.
 
@@ -123,12 +130,8 @@ def check_split(split: pd.DataFrame, where: str = "split.csv") -> None:
     missing = [c for c in SPLIT_COLUMNS if c not in split.columns]
     if missing:
         raise RecordError(f"{where}: missing column(s) {missing}; expected {list(SPLIT_COLUMNS)}")
-    bad = sorted(set(split["subset"]) - set(SUBSETS))
-    if bad:
-        raise RecordError(f"{where}: unknown subset(s) {bad}; expected {list(SUBSETS)}")
-    bad = sorted(set(split["label"]) - set(CLASS_NAMES))
-    if bad:
-        raise RecordError(f"{where}: unknown label(s) {bad}; expected {list(CLASS_NAMES)}")
+    _refuse_unknown(split["subset"], SUBSETS, f"{where}: unknown subset(s)")
+    _refuse_unknown(split["label"], CLASS_NAMES, f"{where}: unknown label(s)")
     bodies = {s: set(map(str, split.loc[split["subset"] == s, "body"])) for s in SUBSETS}
     shared = sorted(bodies["train"] & bodies["test"])
     if shared:
@@ -149,9 +152,7 @@ def check_predictions(predictions: pd.DataFrame, split: pd.DataFrame,
     missing = [c for c in PREDICTION_COLUMNS if c not in predictions.columns]
     if missing:
         raise RecordError(f"{where}: missing column(s) {missing}")
-    bad = sorted(set(predictions["pred"]) - set(CLASS_NAMES))
-    if bad:
-        raise RecordError(f"{where}: unknown prediction(s) {bad}; expected {list(CLASS_NAMES)}")
+    _refuse_unknown(predictions["pred"], CLASS_NAMES, f"{where}: unknown prediction(s)")
     key = ["obsid", "hdu"]
     known = split.assign(hdu=split["hdu"].astype(int)).set_index(key)
     for set_name, rows in predictions.groupby("set"):
