@@ -231,6 +231,10 @@ _DEPARTURE = ("the paper's plain SGD at lr 1e-4 and batch 4 hardly moves the wei
 #: Full-resolution pairs pass one sample (HR-CelestialNet, ~4-5 GB per forward pass) or
 #: four (AlexNet, ~0.5 GB each) through the network at a time, and on a CPU take the paper's
 #: batch of 4: the few epochs a CPU affords then still make some optimizer steps.
+#: The cpu book's LCID-sim sizes; record-cpu makes its record on the same data.
+_CPU_DATA: dict[str, int] = dict(bodies_galaxy=48, bodies_nsc=23, exposures_per_body=2,
+                                 blurry_bodies_galaxy=10, blurry_bodies_nsc=8,
+                                 blurry_exposures_per_body=1)
 _FULL_MICRO = {"hr-celestialnet_lcid": 1, "alexnet_lcid": 4, "resnet_lcid": 1, "vgg_lcid": 1}
 _FULL_BATCH = {"hr-celestialnet_lcid": 4, "alexnet_lcid": 4, "resnet_lcid": 4, "vgg_lcid": 4}
 _PIPELINE = ("pipeline check: {n} training samples for {e} epoch(s) on a CPU show that the "
@@ -279,12 +283,7 @@ PROFILES: dict[str, Profile] = {
     ),
     "cpu": Profile(
         name="cpu",
-        bodies_galaxy=48,
-        bodies_nsc=23,
-        exposures_per_body=2,
-        blurry_bodies_galaxy=10,
-        blurry_bodies_nsc=8,
-        blurry_exposures_per_body=1,
+        **_CPU_DATA,
         runs=_all_pairs({**_CPU_INFEASIBLE, "resnet_lcid": "ResNet-18 at 2048x4096 is " + _CPU_BUDGET},
                         epochs={"resnet_lcid-resize": 20, "alexnet_lcid-resize": 20,
                                 "vgg_lcid-resize": 4, "hr-celestialnet_lcid": 1,
@@ -336,12 +335,7 @@ PROFILES: dict[str, Profile] = {
     ),
     "record-cpu": Profile(
         name="record-cpu",
-        bodies_galaxy=48,
-        bodies_nsc=23,
-        exposures_per_body=2,
-        blurry_bodies_galaxy=10,
-        blurry_bodies_nsc=8,
-        blurry_exposures_per_body=1,
+        **_CPU_DATA,
         runs=_all_pairs({**_CPU_INFEASIBLE, "resnet_lcid": "ResNet-18 at 2048x4096 is " + _CPU_BUDGET},
                         epochs={"resnet_lcid-resize": 20, "alexnet_lcid-resize": 25,
                                 "vgg_lcid-resize": 4, "hr-celestialnet_lcid": 2,
