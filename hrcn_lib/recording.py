@@ -138,8 +138,27 @@ def _free_bytes(path: Path) -> int:
     return shutil.disk_usage(p).free
 
 
+def _held_bytes(work: Path) -> int:
+    """Bytes the files under ``work`` already hold (0 when it does not exist).
+
+    A resumed record has already written part of its data, cache and checkpoints there; that
+    part needs no free space again.
+    """
+    if not work.is_dir():
+        return 0
+    total = 0
+    for root, _dirs, files in os.walk(work):
+        for name in files:
+            try:
+                total += (Path(root) / name).lstat().st_size
+            except OSError:  # removed while we walk (a concurrent cleanup)
+                continue
+    return total
+
+
 def _needed_bytes(profile: Profile, simulate: bool, n_samples: int) -> int:
-    """Upper bound of the disk a record of ``profile`` fills in its work directory."""
+    """Upper bound of the disk a record of ``profile`` fills in its work directory (what it
+    holds already included)."""
     need = _RECORD_BYTES
     if simulate:
         tasks, _ = plan(DatasetSizes.of(profile), seed=profile.seed)
@@ -182,12 +201,15 @@ def check_request(profile_name: str | Profile, out: Path | str, *,
                           "--data-dir out to simulate into the work directory")
     n_samples = (len(read_manifest(data / LCID_MANIFEST)) + len(read_manifest(
         data / BLURRY_MANIFEST))) if have else _planned_samples(profile)
-    need, free = _needed_bytes(profile, not have, n_samples), _free_bytes(work)
+    held = _held_bytes(work) + (_held_bytes(data) if not data.is_relative_to(work) else 0)
+    need = max(_needed_bytes(profile, not have, n_samples) - held, _RECORD_BYTES)
+    free = _free_bytes(work)
     if need > free:
         raise RecordError(f"{work}: not enough disk space for a record of profile "
-                          f"{profile.name!r}: it needs up to {need / 1e9:.1f} GB (data, sample "
-                          f"cache, checkpoints), {free / 1e9:.1f} GB are free; free some space "
-                          "or pass --work-dir on a larger disk")
+                          f"{profile.name!r}: it needs up to {need / 1e9:.1f} GB more (data, "
+                          f"sample cache, checkpoints; {held / 1e9:.1f} GB already written), "
+                          f"{free / 1e9:.1f} GB are free; free some space or pass --work-dir "
+                          "on a larger disk")
     if _free_bytes(out.parent) < _RECORD_BYTES:
         raise RecordError(f"{out.parent}: less than {_RECORD_BYTES / 1e6:.0f} MB free for the "
                           "record")

@@ -216,6 +216,25 @@ def test_record_cli_refuses_bad_input_before_writing(tmp_path, capsys, monkeypat
     assert not (tmp_path / "new").exists() and not (tmp_path / "w").exists()
 
 
+def test_resumed_record_counts_what_its_work_dir_holds(tmp_path, monkeypatch):
+    """A resume needs free space only for what is not written yet (checkpoints, cache, data
+    already in the work directory count against the estimate)."""
+    import hrcn_lib.recording as recording
+
+    gb = 10**9
+    monkeypatch.setattr(recording, "_needed_bytes", lambda *_a: 10 * gb)
+    monkeypatch.setattr(recording.shutil, "disk_usage",
+                        lambda _p: shutil._ntuple_diskusage(100 * gb, 94 * gb, 6 * gb))
+    work = tmp_path / "w"
+    with pytest.raises(recording.RecordError, match="needs up to 10.0 GB more"):
+        recording.check_request("smoke", tmp_path / "rec", work_dir=work)
+    (work / "models" / "pair").mkdir(parents=True)
+    with open(work / "models" / "pair" / "checkpoint.pt", "wb") as f:
+        f.truncate(5 * gb)  # sparse: counted by size, costs no disk here
+    assert recording.check_request("smoke", tmp_path / "rec", work_dir=work).name == "smoke"
+    assert not (tmp_path / "rec").exists()
+
+
 def test_record_json_is_strict(tmp_path):
     path = write_record(tmp_path / "rec", info={"nan": float("nan"), "path": tmp_path},
                         split=synthetic()[0], predictions=synthetic()[1])
