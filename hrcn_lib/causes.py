@@ -40,6 +40,7 @@ from sklearn.metrics import cohen_kappa_score
 
 from hrcn_lib import figures
 from hrcn_lib.datasets import make_dataset
+from hrcn_lib.metrics import bootstrap_excess
 from hrcn_lib.preprocess import load_sample
 from hrcn_lib.saliency import grad_cam
 from hrcn_lib.simulate.exposures import BLURRY_SNR
@@ -47,7 +48,8 @@ from hrcn_lib.simulate.screening import EDGE_VIEW_FRACTION
 
 __all__ = ["CAUSES", "NOISE_DEFECTS", "EDGE_VIEW", "OBJECT_HEAT", "SCREEN_BIN", "ZOOM",
            "DETECT_SIGMA", "ImageMeasures", "measure_image", "heat_on_object",
-           "cause_from_image", "cause_from_truth", "true_causes", "agreement", "diagnose",
+           "cause_from_image", "cause_from_truth", "true_causes", "agreement", "error_excess", "TRUTH_COLUMNS",
+           "diagnose",
            "DIAGNOSIS_FIELDS"]
 
 #: Columns of :func:`diagnose`'s table (a record's ``causes.csv`` adds ``pair`` and ``set``).
@@ -236,6 +238,47 @@ def agreement(diagnosed: pd.DataFrame) -> dict[str, object]:
             "kappa": kappa,
             "table": pd.crosstab(image.rename("from the model and the image"),
                                  truth.rename("from the simulator"))}
+
+
+#: Manifest columns :func:`true_causes` reads.
+TRUTH_COLUMNS: tuple[str, ...] = ("lookalike", "edge_view", "blurry", "defects")
+
+
+def error_excess(rows: pd.DataFrame, *, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Are samples that carry one of the paper's causes misclassified more often?
+
+    The test of Sec. 5.2's claim that LCID-sim can make: the simulator knows every sample's
+    causes (:func:`true_causes`), so for each cause the error rate of the samples with it is
+    compared with that of the samples without it, within each true class
+    (:func:`hrcn_lib.metrics.bootstrap_excess`, 95 % interval over bodies).
+
+    Args:
+        rows: evaluated samples: ``body``, ``label``, ``pred`` and :data:`TRUTH_COLUMNS`
+            (e.g. a record's predictions, one or several runs).
+
+    Returns:
+        DataFrame indexed by the first three :data:`CAUSES` with ``n with``,
+        ``errors with`` and ``errors without`` (fractions), ``excess``, ``low``, ``high``
+        (fractions; NaN when no class has samples both with and without the cause).
+
+    Raises:
+        KeyError: a required column is missing.
+    """
+    missing = [c for c in ("body", "label", "pred", *TRUTH_COLUMNS) if c not in rows.columns]
+    if missing:
+        raise KeyError(f"error_excess: rows lack the columns {missing}")
+    err = (rows["label"].astype(str) != rows["pred"].astype(str)).to_numpy()
+    found = [set(true_causes(r)) for r in rows[list(TRUTH_COLUMNS)].to_dict("records")]
+    out = []
+    for cause in CAUSES[:3]:
+        has = np.array([cause in f for f in found], dtype=bool)
+        excess, low, high, n = bootstrap_excess(err, has, rows["label"], rows["body"],
+                                                n_boot=n_boot, seed=seed)
+        out.append({"cause": cause, "n with": int(has.sum()),
+                    "errors with": float(err[has].mean()) if has.any() else float("nan"),
+                    "errors without": float(err[~has].mean()) if (~has).any() else float("nan"),
+                    "excess": excess, "low": low, "high": high})
+    return pd.DataFrame(out).set_index("cause")
 
 
 def _png(fig) -> bytes:

@@ -21,7 +21,7 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 from hrcn_lib.names import CLASS_NAMES, LABELS
 
 __all__ = ["compute_metrics", "score", "bootstrap_accuracy", "bootstrap_difference",
-           "bootstrap_draws", "majority_fraction", "binomial_se"]
+           "bootstrap_draws", "bootstrap_excess", "majority_fraction", "binomial_se"]
 
 
 def compute_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[dict[str, float], np.ndarray]:
@@ -134,6 +134,73 @@ def bootstrap_difference(correct_a: np.ndarray | pd.Series, correct_b: np.ndarra
     diff = (draws @ np.bincount(index, weights=a) - draws @ np.bincount(index, weights=b)) / sizes
     low, high = _interval(diff, level)
     return float(a.mean() - b.mean()), low, high
+
+
+def _stratified_excess(err: np.ndarray, exposed: np.ndarray, strata: np.ndarray,
+                       index: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Per row of ``weights`` (group multiplicities, shape (m, k)): the exposed-minus-unexposed
+    rate of ``err``, within each stratum, averaged with the exposed counts as weights (NaN
+    where no stratum has both)."""
+    num = np.zeros(weights.shape[0])
+    den = np.zeros(weights.shape[0])
+    for s in np.unique(strata):
+        rates, counts = [], []
+        for flag in (True, False):
+            sel = (strata == s) & (exposed == flag)
+            n = weights @ np.bincount(index, weights=sel.astype(float), minlength=weights.shape[1])
+            e = weights @ np.bincount(index, weights=(err * sel), minlength=weights.shape[1])
+            with np.errstate(invalid="ignore", divide="ignore"):
+                rates.append(e / n)
+            counts.append(n)
+        ok = (counts[0] > 0) & (counts[1] > 0)
+        num += np.where(ok, (rates[0] - rates[1]) * counts[0], 0.0)
+        den += np.where(ok, counts[0], 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / den, np.nan)
+
+
+def bootstrap_excess(errors: np.ndarray | pd.Series, exposed: np.ndarray | pd.Series,
+                     strata: np.ndarray | pd.Series, groups: np.ndarray | pd.Series, *,
+                     n_boot: int = 2000, level: float = 0.95, seed: int = 0
+                     ) -> tuple[float, float, float, int]:
+    """How much more often samples with a property are misclassified than those without,
+    within strata (the true class), with a bootstrap over bodies.
+
+    Within each stratum the error rate of the exposed samples minus that of the unexposed is
+    taken, and the strata are averaged with the exposed counts as weights (strata lacking
+    either kind are left out). Stratifying by the true class keeps a model that answers one
+    class from making every property of the other class look like a cause of error.
+
+    Args:
+        errors: bool / 0-1 per sample (1: misclassified).
+        exposed: bool per sample (the sample has the property).
+        strata: the stratum of each sample (e.g. its true label).
+        groups: each sample's body (the bootstrap resamples bodies).
+
+    Returns:
+        ``(excess, low, high, n_exposed)``: fractions (positive: the property goes with more
+        errors); NaN when no stratum has both exposed and unexposed samples; ``n_exposed`` the
+        exposed samples in the strata used.
+
+    Raises:
+        ValueError: mismatched or empty inputs.
+    """
+    err = np.asarray(errors, dtype=float)
+    exp = np.asarray(exposed, dtype=bool)
+    st = np.asarray(strata).astype(str)
+    if not (err.ndim == 1 and err.shape == exp.shape == st.shape == np.shape(np.asarray(groups))):
+        raise ValueError(f"bootstrap_excess: errors {err.shape}, exposed {exp.shape}, strata "
+                         f"{st.shape} and groups {np.shape(np.asarray(groups))} must be equal "
+                         "1-D arrays")
+    index, draws = bootstrap_draws(groups, n_boot, seed)
+    ones = np.ones((1, draws.shape[1]))
+    point = float(_stratified_excess(err, exp, st, index, ones)[0])
+    used = {s for s in np.unique(st) if exp[st == s].any() and (~exp[st == s]).any()}
+    n_exposed = int(sum(exp[st == s].sum() for s in used))
+    if not np.isfinite(point):
+        return float("nan"), float("nan"), float("nan"), n_exposed
+    low, high = _interval(_stratified_excess(err, exp, st, index, draws), level)
+    return point, low, high, n_exposed
 
 
 def majority_fraction(labels: np.ndarray | pd.Series) -> float:

@@ -113,10 +113,42 @@ def test_claims_give_the_verdict_each_measurement_supports(record):
         == "does not hold"
     assert "48.2 GB" in table.loc["Table 3's order: HR-CelestialNet needs less training memory "
                                   "than ResNet on LCID", "on LCID-sim"]
-    # four diagnosed errors, all three causes read from the image -> holds
+    # four diagnosed errors, all three causes read from the image, but the predictions do not
+    # say which samples carry which cause: the claim cannot be tested
     causes = ("Misclassifications come from inter-class similarity, insufficient features and "
               "image noise")
-    assert v[causes] == "holds" and "75 %" in table.loc[causes, "on LCID-sim"]
+    assert v[causes] == "not testable here" and "75 %" in table.loc[causes, "on LCID-sim"]
+
+
+def _with_truth(res: ch09.Results, err_with: float, err_without: float, seed: int = 0
+                ) -> ch09.Results:
+    """``res`` with every cause given to half of the bodies, and predictions that err at
+    ``err_with`` on their samples and ``err_without`` elsewhere."""
+    rng = np.random.default_rng(seed)
+    p = res.predictions.copy()
+    bodies = sorted(p["body"].unique())
+    carry = {b: (i // 2) % 2 == 0 for i, b in enumerate(bodies)}  # both kinds in each class
+    has = p["body"].map(carry).to_numpy()
+    p["lookalike"] = np.where(has, "arm_segment~nebula_filament", "")
+    p["edge_view"] = has
+    p["blurry"] = False
+    p["defects"] = np.where(has, "satellite_trail;cosmic_rays", "cosmic_rays")
+    wrong = rng.random(len(p)) < np.where(has, err_with, err_without)
+    other = p["label"].map({"galaxy": "NSC", "NSC": "galaxy"})
+    p["pred"] = np.where(wrong, other, p["label"])
+    return ch09.Results(res.name, p, res.times, res.causes)
+
+
+def test_causes_claim_is_tested_on_the_simulators_truth(record):
+    causes = ("Misclassifications come from inter-class similarity, insufficient features and "
+              "image noise")
+    res = ch09.from_record(record)
+    enriched = ch09.claims(_with_truth(res, 0.7, 0.05)).loc[causes]
+    assert enriched["verdict"] == "holds"
+    assert "image noise +" in enriched["on LCID-sim"]
+    assert ch09.claims(_with_truth(res, 0.05, 0.7)).loc[causes, "verdict"] == "does not hold"
+    flat = ch09.claims(_with_truth(res, 0.3, 0.3, seed=1)).loc[causes]
+    assert flat["verdict"] == "not resolved" and "within each class" in flat["on LCID-sim"]
 
 
 def test_a_clear_winner_holds_and_a_clear_loser_does_not(tmp_path):

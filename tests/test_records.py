@@ -13,7 +13,12 @@ import pytest
 
 from hrcn_lib import records
 from hrcn_lib.cli import main
-from hrcn_lib.metrics import bootstrap_accuracy, bootstrap_difference, majority_fraction
+from hrcn_lib.metrics import (
+    bootstrap_accuracy,
+    bootstrap_difference,
+    bootstrap_excess,
+    majority_fraction,
+)
 from hrcn_lib.records import RecordError, derive_metrics, read_record, write_record
 
 
@@ -177,6 +182,29 @@ def test_bootstrap_difference_is_paired_and_signed():
         bootstrap_accuracy(a, bodies, n_boot=10)
     with pytest.raises(ValueError, match="equal"):
         bootstrap_accuracy(a[:5], bodies)
+
+
+def test_bootstrap_excess_finds_a_cause_and_not_a_class_effect():
+    rng = np.random.default_rng(3)
+    bodies = np.repeat(np.arange(40), 6)
+    label = np.where(bodies % 2, "galaxy", "NSC")
+    exposed = np.repeat(rng.random(40) < 0.5, 6)  # the property belongs to whole bodies
+    # errors: 60 % with the property, 10 % without, in both classes
+    errors = rng.random(bodies.size) < np.where(exposed, 0.6, 0.1)
+    excess, lo, hi, n = bootstrap_excess(errors, exposed, label, bodies, n_boot=500)
+    assert 0.35 < excess < 0.65 and 0 < lo < excess < hi and n == exposed.sum()
+    # a model that answers "galaxy" for everything errs on every NSC sample; a property
+    # carried by more NSC bodies than galaxies looks like a cause unless the classes are
+    # kept apart: within each class its error rate does not move
+    exposed = np.repeat(np.where(np.arange(40) % 2, np.arange(40) % 8 == 1, True), 6)
+    errors = label == "NSC"
+    assert errors[exposed].mean() > errors[~exposed].mean() + 0.3
+    assert bootstrap_excess(errors, exposed, label, bodies, n_boot=500)[:3] == (0.0, 0.0, 0.0)
+    # no class with both kinds of sample: nothing to compare
+    got = bootstrap_excess(errors, label == "NSC", label, bodies, n_boot=500)
+    assert np.isnan(got[0]) and got[3] == 0
+    with pytest.raises(ValueError, match="equal"):
+        bootstrap_excess(errors[:5], exposed, label, bodies)
 
 
 def test_derive_metrics_is_deterministic():

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from hrcn_lib.causes import CAUSES, agreement, diagnose
+from hrcn_lib.causes import CAUSES, TRUTH_COLUMNS, agreement, diagnose, error_excess
 from hrcn_lib.chapters.context import Chapter, record_label
 from hrcn_lib.evaluate import EvalResult, as_label
 from hrcn_lib.metrics import (
@@ -50,7 +50,8 @@ from hrcn_lib.profiles import RunSpec
 from hrcn_lib.records import MAIN_RECIPE, Record
 from hrcn_lib.runtime import load_trained_model
 
-__all__ = ["VERDICTS", "Results", "from_record", "from_live", "claims", "confusion_panels",
+__all__ = ["VERDICTS", "Results", "from_record", "from_live", "claims", "cause_excess",
+           "confusion_panels",
            "seed_spread", "paper_gaps", "cause_agreement", "live_causes", "differences",
            "paper_slips", "targets", "targets_summary", "HR_TARGET", "numbers"]
 
@@ -68,7 +69,9 @@ class Results:
 
     Attributes:
         name: how the book names the source (``"record (record-cpu)"``, ``"this build"``).
-        predictions: ``pair, set, obsid, hdu, body, label, pred`` of each pair's main run.
+        predictions: ``pair, set, obsid, hdu, body, label, pred`` of each pair's main run,
+            plus the simulator's :data:`~hrcn_lib.causes.TRUTH_COLUMNS` where known (the
+            test of the causes claim needs them).
         times: pair -> median ms per sample (preprocessing + classification) on the test set.
         causes: misclassified samples with ``cause_image``, ``cause_truth``, ``causes_truth``
             (may be empty).
@@ -106,8 +109,14 @@ def from_record(record: Record) -> Results:
 
 
 def from_live(test: Mapping[RunSpec, EvalResult], blurry: Mapping[RunSpec, EvalResult], *,
-              name: str = "this build", causes: pd.DataFrame | None = None) -> Results:
-    """This build's evaluations as :class:`Results`."""
+              name: str = "this build", causes: pd.DataFrame | None = None,
+              truth: pd.DataFrame | None = None) -> Results:
+    """This build's evaluations as :class:`Results`.
+
+    ``truth``: manifest rows (``obsid``, ``hdu`` and :data:`~hrcn_lib.causes.TRUTH_COLUMNS`)
+    of the evaluated samples, e.g. the test split and LCID-Blurry of LCID-sim; their
+    columns are joined to the predictions (real data has none: leave it out).
+    """
     parts, times = [], {}
     for set_name, results in (("test", test), ("blurry", blurry)):
         for spec, res in results.items():
@@ -122,6 +131,11 @@ def from_live(test: Mapping[RunSpec, EvalResult], blurry: Mapping[RunSpec, EvalR
                     times[spec.key] = total
     preds = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
         columns=["pair", "set", "obsid", "hdu", "body", "label", "pred"])
+    if truth is not None and set(TRUTH_COLUMNS) <= set(truth.columns):
+        known = truth[["obsid", "hdu", *TRUTH_COLUMNS]].assign(
+            obsid=truth["obsid"].astype(str), hdu=truth["hdu"].astype(int)
+        ).drop_duplicates(["obsid", "hdu"])
+        preds = preds.merge(known, on=["obsid", "hdu"], how="left")
     return Results(name, preds, times, causes if causes is not None else pd.DataFrame())
 
 
@@ -266,13 +280,23 @@ def _claim_causes(res: Results) -> dict[str, str]:
                                   "diagnosed", VERDICTS[3])
     counts = c["cause_image"].value_counts().reindex(list(CAUSES), fill_value=0)
     agree = agreement(c)
-    found = [k for k in CAUSES[:3] if counts[k] > 0]
     text = (", ".join(f"{k} {int(counts[k])}" for k in CAUSES if counts[k] > 0)
             + f" of {len(c)} (from the model and the image); the simulator's truth agrees "
               f"with {100 * agree['among_true']:.0f} % (kappa {agree['kappa']:.2f})")
-    verdict = VERDICTS[0] if len(found) == 3 else (VERDICTS[1] if len(c) >= 10
-                                                   else VERDICTS[2])
-    return _row(claim, paper, text, verdict)
+    p = res.predictions
+    if not set(TRUTH_COLUMNS) <= set(p.columns) or p[list(TRUTH_COLUMNS)].isna().all().all():
+        return _row(claim, paper, text + "; which samples carry which cause is not known "
+                    "(the simulator's truth is missing)", VERDICTS[3])
+    excess = error_excess(p)
+    if excess["excess"].isna().any():
+        return _row(claim, paper, text + "; no class has samples both with and without "
+                    "every cause", VERDICTS[3])
+    text += ("; errors of samples with the cause minus those without (within each class, "
+             "all pairs, by the simulator's truth): " + "; ".join(
+                 f"{k} {_pp(r['excess'])} [{100 * r['low']:+.1f}, {100 * r['high']:+.1f}]"
+                 for k, r in excess.iterrows()))
+    intervals = [(r["excess"], r["low"], r["high"]) for _, r in excess.iterrows()]
+    return _row(claim, paper, text, _verdict(intervals))
 
 
 def _claim_memory_order(gpu: pd.DataFrame) -> dict[str, str]:
@@ -436,6 +460,22 @@ def cause_agreement(causes: pd.DataFrame | None) -> dict[str, object]:
     """:func:`hrcn_lib.causes.agreement` of a causes table (a record's, or :func:`live_causes`)."""
     return agreement(causes if causes is not None else pd.DataFrame(
         columns=["cause_image", "cause_truth", "causes_truth"]))
+
+
+def cause_excess(res: Results) -> pd.DataFrame:
+    """:func:`hrcn_lib.causes.error_excess` of ``res``'s predictions, in percent (an empty
+    table with a note when the simulator's truth is not in them, e.g. real data)."""
+    p = res.predictions
+    if not set(TRUTH_COLUMNS) <= set(p.columns) or p[list(TRUTH_COLUMNS)].isna().all().all():
+        return pd.DataFrame({"note": [f"{res.name}: which samples carry which cause is not "
+                                      "known (no simulator's truth)"]})
+    table = error_excess(p)
+    pct = ["errors with", "errors without", "excess", "low", "high"]
+    table[pct] = (100 * table[pct]).round(1)
+    return table.rename(columns={"errors with": "errors with (%)",
+                                 "errors without": "errors without (%)",
+                                 "excess": "excess within class (pp)", "low": "95 % low (pp)",
+                                 "high": "95 % high (pp)"})
 
 
 def live_causes(ch: Chapter, specs: list[RunSpec], wrong: pd.DataFrame, *,
