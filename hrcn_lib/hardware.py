@@ -44,7 +44,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -473,7 +473,8 @@ _PEAK_MEMORY_NUMBERS = ("peak_mb", "training_mb", "step_s", "micro_batch", "chec
 
 
 def measured_memory(pairs: Sequence[tuple[str, str]], cache: Path | str, *,
-                    micro_batch: int = 1, precision: str = "auto", device: str = "auto",
+                    micro_batch: int | Mapping[tuple[str, str], int] = 1,
+                    precision: str = "auto", device: str = "auto",
                     checkpoint_segments: int = 0, max_pixels: int | None = None,
                     measure: bool = True) -> pd.DataFrame:
     """Peak memory of one training step of each pair, measured once and kept in ``cache``.
@@ -487,7 +488,10 @@ def measured_memory(pairs: Sequence[tuple[str, str]], cache: Path | str, *,
     Args:
         pairs: (model, data set) pairs, in the table's order.
         cache: the table file (e.g. :attr:`hrcn_lib.paths.RunPaths.peak_memory`).
-        micro_batch, precision, device, checkpoint_segments: the training step measured.
+        micro_batch: samples per forward pass of the measured step: one number for every
+            pair, or one per pair (``{(model, data set): n}``, as a profile trains them:
+            HR-CelestialNet at 2048 x 4096 one at a time, the resize baselines 16).
+        precision, device, checkpoint_segments: the training step measured.
         max_pixels: pairs whose input has more pixels are listed as not measured (a run
             without the time or memory for them); ``None``: every pair is measured.
         measure: measure when nothing is cached (``False``: only read the cache).
@@ -512,14 +516,16 @@ def measured_memory(pairs: Sequence[tuple[str, str]], cache: Path | str, *,
     rows = []
     for model, dataset in pairs:
         h, w = INPUT_SIZES[dataset]
+        micro = (micro_batch if isinstance(micro_batch, int)
+                 else int(micro_batch.get((model, dataset), 1)))
         row = {"run": pair_label(model, dataset), "peak_mb": float("nan"),
-               "training_mb": float("nan"), "step_s": float("nan"), "micro_batch": micro_batch,
+               "training_mb": float("nan"), "step_s": float("nan"), "micro_batch": micro,
                "precision": effective, "checkpoint_segments": checkpoint_segments,
                "device": dev.type, "note": ""}
         if max_pixels is not None and h * w > max_pixels:
             row["note"] = f"not measured: {h} x {w} is above this run's limit of {max_pixels:,} pixels"
         else:
-            res = measure_peak_memory(model, (h, w), batch_size=micro_batch, device=str(dev),
+            res = measure_peak_memory(model, (h, w), batch_size=micro, device=str(dev),
                                       precision=effective, checkpoint_segments=checkpoint_segments)
             row.update(peak_mb=round(res.peak_mb, 1), training_mb=round(res.training_mb, 1),
                        step_s=round(res.seconds, 2), note=res.method)

@@ -216,3 +216,32 @@ def test_measure_peak_memory_module_and_errors():
     with pytest.raises(ValueError, match="(?s)failed .*mat1 and mat2 shapes cannot be multiplied"):
         measure_peak_memory(nn.Sequential(nn.Flatten(), nn.Linear(5, 2)), (16, 16), threads=1)
     assert math.isfinite(res.seconds)
+
+
+def test_chapter_measures_each_pair_with_its_own_micro_batch(tmp_path, monkeypatch):
+    """The cpu profile trains the resize baselines 16 at a time and HR-CelestialNet at
+    2048 x 4096 one at a time; a step of 16 full-resolution samples needs ~80 GB (the book
+    was killed by the OOM killer when chapter 5 measured it so)."""
+    from hrcn_lib import hardware
+    from hrcn_lib.chapters import ch05_hardware
+    from hrcn_lib.chapters.context import chapter_context
+
+    asked = {}
+
+    def fake(model, size, *, batch_size, **_kw):
+        asked[(model, size)] = batch_size
+        return hardware.PeakMemory(100.0, 10.0, 50.0, 90.0, 50.0, 0.1, model, size, batch_size,
+                                   "cpu", "fp32", True, 0, "fake")
+
+    monkeypatch.setattr(hardware, "measure_peak_memory", fake)
+    import dataclasses
+
+    ch = chapter_context("cpu", tmp_path / "run")
+    ch = dataclasses.replace(ch, profile=ch.profile.with_overrides(measure_max_pixels=None))
+    table = ch05_hardware.measured_memory(ch)
+    assert asked[("hr-celestialnet", (2048, 4096))] == 1
+    assert asked[("alexnet", (2048, 4096))] == 4
+    assert asked[("resnet", (224, 448))] == 16
+    assert table.loc["HR-CelestialNet (LCID)", "micro_batch"] == 1
+    setup = ch05_hardware.profile_memory_setup(ch)["profile_micro_batch"]
+    assert "HR-CelestialNet (LCID) 1" in setup and "ResNet (LCID-Resize) 16" in setup

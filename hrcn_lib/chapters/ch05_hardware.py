@@ -51,9 +51,14 @@ def measured_memory(ch: Chapter, *, measure: bool = True) -> pd.DataFrame:
     ``tables/peak_memory.csv`` of the run directory.
     """
     recipe = TrainConfig.from_profile(ch.profile, RunSpec("hr-celestialnet", "lcid"))
+    specs = ch.profile.enabled_runs()
+    # each pair's own micro-batch: the profile-wide one (16 in the learning recipe) at
+    # 2048 x 4096 would ask one HR-CelestialNet step for ~80 GB
+    micro = {(s.model, s.dataset): TrainConfig.from_profile(ch.profile, s).micro_batch
+             for s in specs}
     return hardware.measured_memory(
-        [(s.model, s.dataset) for s in ch.profile.enabled_runs()], ch.paths.peak_memory,
-        micro_batch=recipe.micro_batch, precision=recipe.precision, device=recipe.device,
+        [(s.model, s.dataset) for s in specs], ch.paths.peak_memory,
+        micro_batch=micro, precision=recipe.precision, device=recipe.device,
         checkpoint_segments=ACTIVATION_CHECKPOINT_SEGMENTS if recipe.checkpoint_activations else 0,
         max_pixels=ch.profile.measure_max_pixels, measure=measure)
 
@@ -117,10 +122,15 @@ def numbers(ours: pd.DataFrame, comparison: pd.DataFrame, gpu: pd.DataFrame) -> 
 
 
 def profile_memory_setup(ch: Chapter) -> dict[str, object]:
-    """How this profile trains, as the measured peaks above were taken: ``micro_batch``,
-    ``checkpointing`` (``"on"``/``"off"``) and ``precision`` (requested)."""
+    """How this profile trains, as the measured peaks above were taken:
+    ``profile_micro_batch`` (samples per forward pass, per enabled pair, as text such as
+    ``"HR-CelestialNet (LCID) 1, ResNet (LCID-Resize) 16"``), ``checkpointing``
+    (``"on"``/``"off"``) and ``precision`` (requested)."""
     recipe = TrainConfig.from_profile(ch.profile, RunSpec("hr-celestialnet", "lcid"))
-    return {"profile_micro_batch": recipe.micro_batch,
+    micro = ", ".join(f"{pair_label(s.model, s.dataset)} "
+                      f"{TrainConfig.from_profile(ch.profile, s).micro_batch}"
+                      for s in ch.profile.enabled_runs())
+    return {"profile_micro_batch": micro or "none (no pair trained)",
             "profile_checkpointing": "on" if recipe.checkpoint_activations else "off",
             "profile_precision": recipe.precision}
 
