@@ -106,13 +106,18 @@ def _worker(mode: str, pair: str, batch: int, micro: int) -> None:
             opt.step()
             opt.zero_grad(set_to_none=True)
         info["precision"] = precision
-        info["conv_peak_gflops"] = conv_peak(torch.bfloat16 if dtype else torch.float32)
+        peak_dtype = torch.bfloat16 if dtype else torch.float32
         scope = step_scope(model, cfg, torch.device("cpu"))
     if scope is not None:
         scope.__enter__()
     step()  # warm-up: oneDNN primitives, allocations
     print(json.dumps({"ready": True, **info}), flush=True)
     for line in sys.stdin:
+        if line.strip() == "peak" and mode == "fast":
+            # asked for only while the naive worker is idle (its warm-up is over)
+            print(json.dumps({"conv_peak_gflops": conv_peak(peak_dtype, repeats=10)}),
+                  flush=True)
+            continue
         if line.strip() != "go":
             break
         r0, c0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.process_time(), \
@@ -147,6 +152,12 @@ def measure_pair(pair: str, args: argparse.Namespace) -> dict:
     procs = {mode: _spawn(mode, pair, args) for mode in ("naive", "fast")}
     try:
         info = {mode: _read(p) for mode, p in procs.items()}
+        # the convolution peak is measured after both warm-ups, alone on the machine: measured
+        # during the naive worker's warm-up it shared the cores and came out low, so the
+        # roofline read slower than the fast step itself
+        procs["fast"].stdin.write("peak\n")
+        procs["fast"].stdin.flush()
+        info["fast"].update(_read(procs["fast"]))
         rounds = []
         for _ in range(args.rounds):
             load = os.getloadavg()[0]
