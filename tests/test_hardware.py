@@ -245,3 +245,18 @@ def test_chapter_measures_each_pair_with_its_own_micro_batch(tmp_path, monkeypat
     assert table.loc["HR-CelestialNet (LCID)", "micro_batch"] == 1
     setup = ch05_hardware.profile_memory_setup(ch)["profile_micro_batch"]
     assert "HR-CelestialNet (LCID) 1" in setup and "ResNet (LCID-Resize) 16" in setup
+
+
+def test_measured_against_estimate_names_pairs_on_each_side():
+    import pandas as pd
+
+    from hrcn_lib.chapters import ch05_hardware
+
+    table = pd.DataFrame({"estimate, batch 4 (ours)": [0.44, 32.79, 6.2],
+                          "measured peak, this profile": [1.68, 3.74, float("nan")]},
+                         index=["AlexNet (LCID-Resize)", "HR-CelestialNet (LCID)", "AlexNet (LCID)"])
+    got = ch05_hardware.measured_against_estimate(table)
+    assert got["measured_below"] == "HR-CelestialNet (LCID) (3.74 GB measured, 32.79 GB estimated)"
+    assert got["measured_above"] == "AlexNet (LCID-Resize) (1.68 GB measured, 0.44 GB estimated)"
+    nothing = ch05_hardware.measured_against_estimate(table[["estimate, batch 4 (ours)"]])
+    assert nothing == {"measured_below": "none", "measured_above": "none"}

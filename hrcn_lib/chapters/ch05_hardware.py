@@ -13,7 +13,7 @@ from hrcn_lib.profiles import RunSpec
 from hrcn_lib.train import ACTIVATION_CHECKPOINT_SEGMENTS, TrainConfig
 
 __all__ = ["table3_comparison", "measured_memory", "memory_table", "numbers",
-           "profile_memory_setup", "training_throughput"]
+           "profile_memory_setup", "measured_against_estimate", "training_throughput"]
 
 
 def table3_comparison(ours: pd.DataFrame, paper: pd.DataFrame) -> pd.DataFrame:
@@ -119,6 +119,31 @@ def numbers(ours: pd.DataFrame, comparison: pd.DataFrame, gpu: pd.DataFrame) -> 
                       hr_gpu_over_estimate=float(row["peak GB (fp32)"])
                       / float(paper[("hr-celestialnet", "lcid")]))
     return values
+
+
+def measured_against_estimate(table: pd.DataFrame) -> dict[str, str]:
+    """Which pairs this machine measured below and above our batch-4 fp32 estimate.
+
+    Args:
+        table: :func:`memory_table` (GB columns ``estimate, batch 4 (ours)`` and, when
+            something was measured, ``measured peak, this profile``).
+
+    Returns:
+        ``measured_below`` and ``measured_above``: comma-separated run labels with the
+        measured and estimated GB (``"none"`` when empty).
+    """
+    col = "measured peak, this profile"
+    rows = (table.loc[table[col].notna()] if col in table.columns
+            else table.iloc[0:0].assign(**{col: []}))
+
+    def names(mask: pd.Series) -> str:
+        picked = rows.loc[mask]
+        return ", ".join(f"{run} ({m:.2f} GB measured, {e:.2f} GB estimated)" for run, m, e in
+                         zip(picked.index, picked[col], picked["estimate, batch 4 (ours)"],
+                             strict=True)) or "none"
+
+    below = rows[col] < rows["estimate, batch 4 (ours)"]
+    return {"measured_below": names(below), "measured_above": names(~below)}
 
 
 def profile_memory_setup(ch: Chapter) -> dict[str, object]:
