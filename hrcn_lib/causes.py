@@ -48,9 +48,8 @@ from hrcn_lib.simulate.screening import EDGE_VIEW_FRACTION
 
 __all__ = ["CAUSES", "NOISE_DEFECTS", "EDGE_VIEW", "OBJECT_HEAT", "SCREEN_BIN", "ZOOM",
            "DETECT_SIGMA", "ImageMeasures", "measure_image", "heat_on_object",
-           "cause_from_image", "cause_from_truth", "true_causes", "agreement", "error_excess", "TRUTH_COLUMNS",
-           "diagnose",
-           "DIAGNOSIS_FIELDS"]
+           "cause_from_image", "cause_from_truth", "true_causes", "agreement", "error_excess",
+           "TRUTH_COLUMNS", "diagnose", "DIAGNOSIS_FIELDS"]
 
 #: Columns of :func:`diagnose`'s table (a record's ``causes.csv`` adds ``pair`` and ``set``).
 DIAGNOSIS_FIELDS: tuple[str, ...] = (

@@ -42,6 +42,13 @@ def table3_comparison(ours: pd.DataFrame, paper: pd.DataFrame) -> pd.DataFrame:
     return out.set_index("run")
 
 
+def _micro_batches(ch: Chapter) -> dict[tuple[str, str], int]:
+    """(model, data set) -> samples per forward pass, for each pair the profile trains, in
+    the profile's order (:meth:`TrainConfig.from_profile`)."""
+    return {(s.model, s.dataset): TrainConfig.from_profile(ch.profile, s).micro_batch
+            for s in ch.profile.enabled_runs()}
+
+
 def measured_memory(ch: Chapter, *, measure: bool = True) -> pd.DataFrame:
     """Peak memory of one training step of each enabled pair, as this profile trains it.
 
@@ -51,13 +58,11 @@ def measured_memory(ch: Chapter, *, measure: bool = True) -> pd.DataFrame:
     ``tables/peak_memory.csv`` of the run directory.
     """
     recipe = TrainConfig.from_profile(ch.profile, RunSpec("hr-celestialnet", "lcid"))
-    specs = ch.profile.enabled_runs()
     # each pair's own micro-batch: the profile-wide one (16 in the learning recipe) at
     # 2048 x 4096 would ask one HR-CelestialNet step for ~80 GB
-    micro = {(s.model, s.dataset): TrainConfig.from_profile(ch.profile, s).micro_batch
-             for s in specs}
+    micro = _micro_batches(ch)
     return hardware.measured_memory(
-        [(s.model, s.dataset) for s in specs], ch.paths.peak_memory,
+        list(micro), ch.paths.peak_memory,
         micro_batch=micro, precision=recipe.precision, device=recipe.device,
         checkpoint_segments=ACTIVATION_CHECKPOINT_SEGMENTS if recipe.checkpoint_activations else 0,
         max_pixels=ch.profile.measure_max_pixels, measure=measure)
@@ -133,8 +138,9 @@ def measured_against_estimate(table: pd.DataFrame) -> dict[str, str]:
         measured and estimated GB (``"none"`` when empty).
     """
     col = "measured peak, this profile"
-    rows = (table.loc[table[col].notna()] if col in table.columns
-            else table.iloc[0:0].assign(**{col: []}))
+    if col not in table.columns:
+        return {"measured_below": "none", "measured_above": "none"}
+    rows = table.loc[table[col].notna()]
 
     def names(mask: pd.Series) -> str:
         picked = rows.loc[mask]
@@ -152,9 +158,7 @@ def profile_memory_setup(ch: Chapter) -> dict[str, object]:
     ``"HR-CelestialNet (LCID) 1, ResNet (LCID-Resize) 16"``), ``checkpointing``
     (``"on"``/``"off"``) and ``precision`` (requested)."""
     recipe = TrainConfig.from_profile(ch.profile, RunSpec("hr-celestialnet", "lcid"))
-    micro = ", ".join(f"{pair_label(s.model, s.dataset)} "
-                      f"{TrainConfig.from_profile(ch.profile, s).micro_batch}"
-                      for s in ch.profile.enabled_runs())
+    micro = ", ".join(f"{pair_label(*pair)} {n}" for pair, n in _micro_batches(ch).items())
     return {"profile_micro_batch": micro or "none (no pair trained)",
             "profile_checkpointing": "on" if recipe.checkpoint_activations else "off",
             "profile_precision": recipe.precision}

@@ -51,8 +51,7 @@ from hrcn_lib.records import MAIN_RECIPE, Record
 from hrcn_lib.runtime import load_trained_model
 
 __all__ = ["VERDICTS", "Results", "from_record", "from_live", "claims", "cause_excess",
-           "confusion_panels",
-           "seed_spread", "paper_gaps", "cause_agreement", "live_causes", "differences",
+           "confusion_panels", "seed_spread", "paper_gaps", "cause_agreement", "live_causes", "differences",
            "paper_slips", "targets", "targets_summary", "HR_TARGET", "numbers"]
 
 #: The verdicts of :func:`claims`, in the order the chapter explains them.
@@ -140,6 +139,13 @@ def from_live(test: Mapping[RunSpec, EvalResult], blurry: Mapping[RunSpec, EvalR
 
 
 # ----------------------------------------------------------------------------- helpers
+
+
+def _has_truth(predictions: pd.DataFrame) -> bool:
+    """Whether the predictions carry the simulator's truth (:data:`~hrcn_lib.causes.TRUTH_COLUMNS`,
+    not all empty): the causes claim can be tested only then."""
+    return (set(TRUTH_COLUMNS) <= set(predictions.columns)
+            and not predictions[list(TRUTH_COLUMNS)].isna().all().all())
 
 
 def _pp(value: float) -> str:
@@ -284,7 +290,7 @@ def _claim_causes(res: Results) -> dict[str, str]:
             + f" of {len(c)} (from the model and the image); the simulator's truth agrees "
               f"with {100 * agree['among_true']:.0f} % (kappa {agree['kappa']:.2f})")
     p = res.predictions
-    if not set(TRUTH_COLUMNS) <= set(p.columns) or p[list(TRUTH_COLUMNS)].isna().all().all():
+    if not _has_truth(p):
         return _row(claim, paper, text + "; which samples carry which cause is not known "
                     "(the simulator's truth is missing)", VERDICTS[3])
     excess = error_excess(p)
@@ -466,7 +472,7 @@ def cause_excess(res: Results) -> pd.DataFrame:
     """:func:`hrcn_lib.causes.error_excess` of ``res``'s predictions, in percent (an empty
     table with a note when the simulator's truth is not in them, e.g. real data)."""
     p = res.predictions
-    if not set(TRUTH_COLUMNS) <= set(p.columns) or p[list(TRUTH_COLUMNS)].isna().all().all():
+    if not _has_truth(p):
         return pd.DataFrame({"note": [f"{res.name}: which samples carry which cause is not "
                                       "known (no simulator's truth)"]})
     table = error_excess(p)
