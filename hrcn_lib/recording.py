@@ -25,7 +25,7 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -378,7 +378,7 @@ def make_record(profile_name: str | Profile, out: Path | str, *,
     git = git_commit()  # the code that runs (later commits must not be credited with it)
     profile = check_request(profile_name, out, data_dir=data_dir, work_dir=work_dir, force=force)
     work = Path(work_dir) if work_dir else RunPaths.for_profile(profile.name).root
-    ch = replace(chapter_context(profile.name, work, data_dir), profile=profile)
+    ch = chapter_context(profile, work, data_dir)
     simulated = not (ch.lcid_manifest.exists() and ch.blurry_manifest.exists())
     log.info("record: profile %s, work directory %s%s", profile.name, work,
              ", simulating LCID-sim first" if simulated else "")

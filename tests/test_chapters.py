@@ -43,6 +43,17 @@ def test_context_defaults_and_overrides(tmp_path):
         ch.spec("vgg", "blurry")
 
 
+def test_context_takes_an_unregistered_profile(tmp_path):
+    """A script's own Profile (as ``make_record`` is given one) is used as it is, with the
+    overrides applied, and names the default run directory; it need not be in PROFILES."""
+    from dataclasses import replace
+
+    mine = replace(context.get_profile("smoke"), name="mine", epochs=5)
+    ch = context.chapter_context(mine, tmp_path / "run", seed=3)
+    assert (ch.profile.name, ch.profile.epochs, ch.seed) == ("mine", 5, 3)
+    assert context.chapter_context(mine).paths.root.name == "mine"
+
+
 def test_default_run_directory_is_under_the_current_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert context.chapter_context("smoke").paths.root.as_posix() == "runs/smoke"

@@ -103,15 +103,17 @@ class Chapter:
         return self.paths.model_run(spec.model, spec.dataset)
 
 
-def chapter_context(profile: str = "smoke", run_dir: str | Path | None = None,
+def chapter_context(profile: str | Profile = "smoke", run_dir: str | Path | None = None,
                     data_dir: str | Path | None = None, device: str | None = None,
                     seed: int | None = None, *, record_dir: str | Path | None = None,
                     **overrides) -> Chapter:
     """Resolve a notebook's papermill parameters into a :class:`Chapter`.
 
     Args:
-        profile: profile name (``smoke``, ``cpu``, ``binder``, ``paper``).
-        run_dir: run directory (default ``runs/<profile>`` under the current folder).
+        profile: profile name (``smoke``, ``cpu``, ``binder``, ``paper``, ...), or a
+            :class:`~hrcn_lib.profiles.Profile` (e.g. one a script derived; it need not be
+            registered in :data:`~hrcn_lib.profiles.PROFILES`).
+        run_dir: run directory (default ``runs/<profile name>`` under the current folder).
         data_dir: data folder (default ``<run_dir>/data``).
         device: overrides the profile's device when given.
         seed: overrides the profile's seed when given.
@@ -125,8 +127,11 @@ def chapter_context(profile: str = "smoke", run_dir: str | Path | None = None,
         overrides["device"] = device
     if seed is not None:
         overrides["seed"] = int(seed)
-    prof = get_profile(profile, **overrides)
-    paths = RunPaths(Path(run_dir)) if run_dir else RunPaths.for_profile(profile)
+    if isinstance(profile, Profile):
+        prof = profile.with_overrides(**overrides) if overrides else profile
+    else:
+        prof = get_profile(profile, **overrides)
+    paths = RunPaths(Path(run_dir)) if run_dir else RunPaths.for_profile(prof.name)
     return Chapter(profile=prof, paths=paths,
                    data_dir=Path(data_dir) if data_dir else paths.data,
                    device=prof.device or "auto", seed=prof.seed,
