@@ -104,9 +104,14 @@ class RecordRun:
 
 def planned_runs(profile: Profile) -> list[RecordRun]:
     """Every run a record of ``profile`` trains, in order: for each enabled pair its seeds
-    (``profile.seed``, ``+1``, ...), then its paper-recipe run when the profile asks for one."""
+    (``profile.seed``, ``+1``, ...), then its paper-recipe run when the profile asks for one.
+
+    HR-CelestialNet comes first, the other pairs in Table 4's order: the record's headline
+    run is trained by the call that starts the record, on the machine that starts it, and a
+    record resumed later (perhaps on another CPU) has only the baselines left."""
     runs = []
-    for spec in profile.enabled_runs():
+    specs = sorted(profile.enabled_runs(), key=lambda s: s.model != "hr-celestialnet")
+    for spec in specs:
         for k in range(max(1, spec.seeds)):
             runs.append(RecordRun(spec, profile.seed + k, MAIN_RECIPE,
                                   "" if k == 0 else f"seed{k}", k == 0))
