@@ -228,9 +228,6 @@ _DEPARTURE = ("the paper's plain SGD at lr 1e-4 and batch 4 hardly moves the wei
               "with a one-cycle schedule (peak lr 1e-3), random flips (a sky image has no "
               "preferred orientation) and batch 16 learns in the same epochs (recipe trials: "
               "benchmarks/README.md; the record trains ResNet-18 on LCID-Resize both ways)")
-#: Full-resolution pairs pass one sample (HR-CelestialNet, ~4-5 GB per forward pass) or
-#: four (AlexNet, ~0.5 GB each) through the network at a time, and on a CPU take the paper's
-#: batch of 4: the few epochs a CPU affords then still make some optimizer steps.
 #: The cpu book's LCID-sim sizes; record-cpu makes its record on the same data. Twice the
 #: paper's 71 bodies with half the exposures each (96 galaxies x 1 + 46 NSCs x 2 = 188 files,
 #: as many as 48 x 2 + 23 x 4): the same simulation and training time, but the body-level
@@ -241,6 +238,9 @@ _DEPARTURE = ("the paper's plain SGD at lr 1e-4 and batch 4 hardly moves the wei
 _CPU_DATA: dict[str, int] = dict(bodies_galaxy=96, bodies_nsc=46, exposures_per_body=1,
                                  blurry_bodies_galaxy=10, blurry_bodies_nsc=8,
                                  blurry_exposures_per_body=1)
+#: Full-resolution pairs pass one sample (HR-CelestialNet, ~4-5 GB per forward pass) or
+#: four (AlexNet, ~0.5 GB each) through the network at a time, and on a CPU take the paper's
+#: batch of 4: the few epochs a CPU affords then still make some optimizer steps.
 _FULL_MICRO = {"hr-celestialnet_lcid": 1, "alexnet_lcid": 4, "resnet_lcid": 1, "vgg_lcid": 1}
 _FULL_BATCH = {"hr-celestialnet_lcid": 4, "alexnet_lcid": 4, "resnet_lcid": 4, "vgg_lcid": 4}
 _PIPELINE = ("pipeline check: {n} training samples for {e} epoch(s) on a CPU show that the "
