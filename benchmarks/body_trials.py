@@ -19,28 +19,25 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
-from hrcn_lib.profiles import Profile, _all_pairs, get_profile
+from hrcn_lib.profiles import Profile, get_profile
 from hrcn_lib.recording import make_record
-
-#: The two cheap pairs that learn on a CPU, trained with the record-cpu recipe.
-_PAIRS = ("resnet_lcid-resize", "alexnet_lcid-resize")
 
 
 def trial_profile(bodies_galaxy: int, bodies_nsc: int, exposures: int) -> Profile:
     """``record-cpu`` with the given LCID sizes, training only ResNet-18 (seeds 0 and 1) and
     AlexNet (seed 0) on LCID-Resize for 20 epochs; no Grad-CAM, two timed samples."""
     base = get_profile("record-cpu")
-    disabled = {r.key: "body trial: the two cheap pairs only" for r in base.runs
-                if r.key not in _PAIRS}
-    runs = _all_pairs(disabled, epochs=dict.fromkeys(_PAIRS, 20),
-                      seeds={"resnet_lcid-resize": 2, "alexnet_lcid-resize": 1})
+    seeds = {"resnet_lcid-resize": 2, "alexnet_lcid-resize": 1}
+    runs = tuple(replace(r, enabled=True, epochs=20, seeds=seeds[r.key]) if r.key in seeds
+                 else replace(r, enabled=False, reason="body trial: the two cheap pairs only")
+                 for r in base.runs)
     return base.with_overrides(name=f"body-trial-{bodies_galaxy}-{bodies_nsc}-{exposures}",
                                bodies_galaxy=bodies_galaxy, bodies_nsc=bodies_nsc,
                                exposures_per_body=exposures, runs=runs,
-                               paper_recipe_pairs=(), timing_samples=2, gradcam_per_set=0,
-                               where="cpu-background")
+                               paper_recipe_pairs=(), timing_samples=2, gradcam_per_set=0)
 
 
 def main(argv: list[str] | None = None) -> int:
