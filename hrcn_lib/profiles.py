@@ -17,7 +17,7 @@ Notebooks take ``profile`` (plus overrides) as papermill parameters;
 * ``record-cpu`` / ``record-gpu`` -- what ``hrcn record`` runs for the committed records the
   book shows: several seeds of the cheap pairs, the paper's recipe beside the departure on
   ResNet-18 / LCID-Resize, the full-resolution models as long as the budget allows
-  (``record-gpu`` is sized for one H100 and untested).
+  (``record-gpu`` is sized from a first, cut try on an H200).
 """
 
 from __future__ import annotations
@@ -129,6 +129,10 @@ class Profile:
             only), bf16 convolutions are 10-400x slower than fp32.
         device: ``"cpu"``, ``"cuda"`` or ``"auto"`` (training and evaluation).
         checkpoint_activations: activation checkpointing for full-resolution runs.
+        workers: DataLoader worker processes that read (and, in a run's first epoch,
+            preprocess) the training samples beside the training process (``None``: the
+            recipe's default, 0, i.e. in the training process). Not part of the recipe:
+            the batches, flips and weights are the same for any number (tested).
 
     Run sizes:
         max_train_samples: default cap on training samples per pair (a seeded,
@@ -176,6 +180,7 @@ class Profile:
     precision: str | None = None
     device: str | None = None
     checkpoint_activations: bool | None = None
+    workers: int | None = None
     test_fraction: float = 0.2
     max_train_samples: int | None = None
     max_eval_samples: int | None = None
@@ -373,10 +378,11 @@ PROFILES: dict[str, Profile] = {
         blurry_bodies_galaxy=10,
         blurry_bodies_nsc=8,
         blurry_exposures_per_body=2,
-        runs=_all_pairs({"vgg_lcid": "VGG-16-BN at 2048x4096: ~125 ms per bf16 training sample "
-                                     "on an H100 (recorded), over this profile's 8 minutes"},
+        runs=_all_pairs({"vgg_lcid": "VGG-16-BN at 2048x4096: 473 ms per bf16 training step "
+                                     "of 4 samples on an H200 (recorded, 49 GB), ~4x "
+                                     "HR-CelestialNet's: over this profile's device time"},
                         epochs={"resnet_lcid-resize": 20, "alexnet_lcid-resize": 20,
-                                "vgg_lcid-resize": 12, "hr-celestialnet_lcid": 6,
+                                "vgg_lcid-resize": 12, "hr-celestialnet_lcid": 8,
                                 "resnet_lcid": 4, "alexnet_lcid": 8},
                         seeds={"resnet_lcid-resize": 3, "alexnet_lcid-resize": 3,
                                "vgg_lcid-resize": 3},
@@ -388,16 +394,21 @@ PROFILES: dict[str, Profile] = {
         recipe_departure=_DEPARTURE,
         paper_recipe_pairs=("resnet_lcid-resize",),
         device="cuda",
+        workers=8,
         timing_samples=50,
         gradcam_per_set=3,
         where="gpu",
-        description="UNTESTED (no GPU was lent when it was written): a record on one "
-                    "H100/H200 within the 8 minutes device/record_gpu.sh gives it (hrcn record "
-                    "--profile record-gpu), sized from the recorded H100 bf16 step times at "
-                    "batch 4 (HR-CelestialNet 167 ms, ResNet-18 113 ms, AlexNet 20 ms at full "
-                    "resolution): ~1 min simulating on 16 cores, HR-CelestialNet 6 epochs "
-                    "(~2.7 min), ResNet-18 at full resolution 4 epochs (~1.2 min), the rest "
-                    "~1.5 min, evaluation and diagnosis ~1 min; device/README.md",
+        description="a record on one H100/H200 made by device/record_gpu.sh in one device "
+                    "session (hrcn record --profile record-gpu; two calls on the same warm "
+                    "machine, the second resuming the first; device/README.md). Sized from "
+                    "the first try on an H200 (2026-11-29, samples read in the training "
+                    "process; cut at 8 minutes after three runs): HR-CelestialNet 6 epochs of "
+                    "543 samples took 220 s (96 s for the first, which preprocesses; 24-28 s "
+                    "after), AlexNet/LCID-Resize 20 epochs ~55 s (~200 samples/s: sample "
+                    "reads, not the GPU); now 8 DataLoader workers read the samples and "
+                    "HR-CelestialNet trains 8 epochs (~14 s each when the GPU, 25 ms per "
+                    "sample in the recorded benchmark, is the limit): ~12 minutes in all, "
+                    "not yet measured",
     ),
 }
 

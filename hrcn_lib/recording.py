@@ -130,7 +130,8 @@ def run_config(profile: Profile, run: RecordRun) -> TrainConfig:
     return TrainConfig(model_name=base.model_name, dataset_name=base.dataset_name,
                        epochs=base.epochs, micro_batch=min(base.micro_batch, 4),
                        precision=base.precision, device=base.device,
-                       checkpoint_activations=base.checkpoint_activations, seed=run.seed)
+                       checkpoint_activations=base.checkpoint_activations, seed=run.seed,
+                       workers=base.workers)
 
 
 # ----------------------------------------------------------------------------- checks
@@ -391,6 +392,7 @@ def make_record(profile_name: str | Profile, out: Path | str, *,
     train_df, test_df = ensure_split(ch, lcid)
     split = _split_table(train_df, test_df, blurry)
     check_split(split, f"{ch.paths.splits} (the record's split)")
+    log.info("record: data and split ready, %.0f s after the start", time.perf_counter() - t0)
     sets = {"test": test_df, "blurry": blurry}
     predictions, timings, curves, configs = [], [], {}, {}
     diagnosed, images = [], {}
@@ -398,7 +400,8 @@ def make_record(profile_name: str | Profile, out: Path | str, *,
     for k, run in enumerate(runs, 1):
         folder = ch.paths.model_run(run.spec.model, run.spec.dataset, run.variant)
         rows = limit_samples(train_df, profile.train_cap(run.spec), ch.seed)
-        log.info("record: run %d/%d %s", k, len(runs), run.name)
+        log.info("record: run %d/%d %s, %.0f s after the start", k, len(runs), run.name,
+                 time.perf_counter() - t0)
         _train(ch, run, folder, rows, profile)
         configs[run.name] = {**json.loads(folder.config.read_text()), "recipe": run.recipe}
         curves[run.name] = pd.read_csv(folder.history)

@@ -171,7 +171,7 @@ _RESUME_DEFAULTS = {"optimizer": "sgd", "schedule": "constant", "flips": False}
 #: Profile fields that set a recipe value of the same name (``None`` in a profile: the default).
 _PROFILE_RECIPE = ("epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay",
                    "schedule", "flips", "micro_batch", "precision", "device",
-                   "checkpoint_activations", "seed")
+                   "checkpoint_activations", "seed", "workers")
 
 
 class TrainingDiverged(ValueError):
@@ -254,7 +254,7 @@ class TrainConfig:
 
         A profile's recipe field (``epochs, batch_size, lr, optimizer, momentum,
         weight_decay, schedule, flips, micro_batch, precision, device,
-        checkpoint_activations, seed``) replaces the default unless it is
+        checkpoint_activations, seed, workers``) replaces the default unless it is
         ``None``; the pair's own ``spec.epochs``, ``spec.micro_batch`` and ``spec.batch_size`` win
         over the profile's;
         ``overrides``

@@ -342,3 +342,19 @@ def test_a_record_trains_hr_celestialnet_first():
     assert names[1:5] == ["alexnet_lcid-resize", "alexnet_lcid-resize.seed1",
                           "alexnet_lcid-resize.seed2", "alexnet_lcid"]
     assert names.index("resnet_lcid-resize.seed2") + 1 == names.index("resnet_lcid-resize.paper")
+
+
+def test_the_gpu_record_feeds_every_run_from_loader_workers():
+    """record-gpu reads samples in worker processes (its first record on an H200 read them in
+    the training process: AlexNet/LCID-Resize at ~200 samples/s); the paper-recipe run keeps
+    the profile's hardware settings, workers among them, and only its recipe differs."""
+    from hrcn_lib.profiles import get_profile
+    from hrcn_lib.recording import planned_runs, run_config
+
+    prof = get_profile("record-gpu")
+    cfgs = {r.name: run_config(prof, r) for r in planned_runs(prof)}
+    assert prof.workers and all(c.workers == prof.workers for c in cfgs.values())
+    paper = cfgs["resnet_lcid-resize.paper"]
+    assert (paper.optimizer, paper.lr, paper.batch_size, paper.device) == ("sgd", 1e-4, 4, "cuda")
+    assert run_config(get_profile("record-cpu"), planned_runs(get_profile("record-cpu"))[0]
+                      ).workers == 0

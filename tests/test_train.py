@@ -130,6 +130,19 @@ def test_resume_mid_epoch_equals_uninterrupted(tmp_path):
     pd.testing.assert_frame_equal(ref.history[cols], done.history[cols])
 
 
+def test_loader_workers_do_not_change_the_run(tmp_path):
+    """Samples read by DataLoader worker processes (a GPU record's profile) train the same
+    weights as samples read in the training process: batches and flips come from the
+    training process's seeds, not from the workers."""
+    ref = fit(tiny_model(), tiny_data(), tmp_path / "w0", cfg(flips=True), progress=False)
+    two = fit(tiny_model(), tiny_data(), tmp_path / "w2", cfg(flips=True, workers=2),
+              progress=False)
+    assert json.loads((tmp_path / "w2" / "config.json").read_text())["workers"] == 2
+    assert_same_state(ref.model.state_dict(), two.model.state_dict())
+    cols = ["epoch", "loss", "accuracy", "lr"]
+    pd.testing.assert_frame_equal(ref.history[cols], two.history[cols])
+
+
 def _scramble(m: nn.Module) -> None:
     if isinstance(m, (nn.Conv2d, nn.Linear)):
         nn.init.normal_(m.weight)
