@@ -639,12 +639,13 @@ def targets_summary(table: pd.DataFrame, record: Record | None) -> str:
              for run, row in missed.iterrows()]
     return (f"The {record_label(record)} ({where}, {device}) falls short for "
             + "; ".join(parts) + ". The paper trains for 20 epochs on 6,218 samples on a GPU. "
-            "A CPU record trains the full-resolution models for the few epochs that fit in "
-            "its hours, so their shortfall measures the budget as much as the models; the "
-            f"LCID-Resize baselines had their full epochs, on {n_train} training samples of "
-            f"{bodies.get('train', '?')} bodies, tested on {bodies.get('test', '?')} bodies "
-            "(the intervals are over bodies, so few test bodies make them wide). The "
-            "record-gpu profile (more data and epochs on a GPU, untested) is the next step.")
+            "A CPU record trains its costliest pairs (the full-resolution models, VGGNet) for "
+            "the few epochs that fit in its hours, so their shortfall measures the budget as "
+            f"much as the models. The runs had up to {n_train} training samples of "
+            f"{bodies.get('train', '?')} bodies and was tested on {bodies.get('test', '?')} "
+            "bodies (the intervals are over bodies, so few test bodies make them wide). The "
+            "record-gpu profile (twice the training samples and more epochs, on a GPU; "
+            "device/README.md) is the next step.")
 
 
 def numbers(table: pd.DataFrame, record: Record | None, *,
