@@ -398,17 +398,11 @@ PROFILES: dict[str, Profile] = {
         timing_samples=50,
         gradcam_per_set=3,
         where="gpu",
-        description="a record on one H100/H200 made by device/record_gpu.sh in one device "
-                    "session (hrcn record --profile record-gpu; two calls on the same warm "
-                    "machine, the second resuming the first; device/README.md). Sized from "
-                    "the first try on an H200 (2026-11-29, samples read in the training "
-                    "process; cut at 8 minutes after three runs): HR-CelestialNet 6 epochs of "
-                    "543 samples took 220 s (96 s for the first, which preprocesses; 24-28 s "
-                    "after), AlexNet/LCID-Resize 20 epochs ~55 s (~200 samples/s: sample "
-                    "reads, not the GPU); now 8 DataLoader workers read the samples and "
-                    "HR-CelestialNet trains 8 epochs (~14 s each when the GPU, 25 ms per "
-                    "sample in the recorded benchmark, is the limit): ~12 minutes in all, "
-                    "not yet measured",
+        description="a record on one H100/H200 made by device/record_gpu.sh in two "
+                    "back-to-back calls of one device session, the second resuming the first "
+                    "(hrcn record --profile record-gpu); 8 DataLoader workers read the samples; "
+                    "sized from a first, cut try on an H200 (device/README.md, 'What the first "
+                    "try measured'): ~12 minutes estimated, not yet measured",
     ),
 }
 

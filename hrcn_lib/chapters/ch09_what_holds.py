@@ -642,7 +642,7 @@ def targets_summary(table: pd.DataFrame, record: Record | None) -> str:
             "A CPU record trains its costliest pairs (the full-resolution models, VGGNet) for "
             "the few epochs that fit in its hours, so their shortfall measures the budget as "
             f"much as the models. The runs had up to {n_train} training samples of "
-            f"{bodies.get('train', '?')} bodies and was tested on {bodies.get('test', '?')} "
+            f"{bodies.get('train', '?')} bodies and were tested on {bodies.get('test', '?')} "
             "bodies (the intervals are over bodies, so few test bodies make them wide). The "
             "record-gpu profile (twice the training samples and more epochs, on a GPU; "
             "device/README.md) is the next step.")
