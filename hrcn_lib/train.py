@@ -68,6 +68,7 @@ import json
 import math
 import os
 import time
+import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
@@ -137,6 +138,7 @@ __all__ = [
     "accumulate_gradients",
     "prepare_model",
     "step_scope",
+    "warn_single_sample_batchnorm",
     "ACTIVATION_CHECKPOINT_SEGMENTS",
     "HISTORY_COLUMNS",
     # from hrcn_lib.runtime, importable from here as before
@@ -507,6 +509,28 @@ def _record_divergence(run: ModelRun, info: dict[str, Any], position: dict[str, 
     _write_config(run.config, {**info, "diverged": position})
 
 
+def warn_single_sample_batchnorm(model: nn.Module, micro_batch: int) -> bool:
+    """Warn when ``model`` has BatchNorm layers and is trained one sample per forward pass.
+
+    Training then normalises each sample by its own statistics and evaluation by the running
+    statistics; a network that learned so can give every sample the same answer in eval mode
+    (the first record-cpu's HR-CelestialNet: benchmarks/README.md, "BatchNorm over one
+    sample").
+
+    Returns:
+        whether it warned.
+    """
+    if micro_batch > 1 or not any(isinstance(m, nn.modules.batchnorm._BatchNorm)
+                                  for m in model.modules()):
+        return False
+    warnings.warn(f"{type(model).__name__} has BatchNorm and micro_batch is 1: training "
+                  "normalises each sample by its own statistics, evaluation by the running "
+                  "ones, and a network trained so can answer every sample alike in eval mode "
+                  "(benchmarks/README.md, 'BatchNorm over one sample'); pass at least 2 "
+                  "samples at a time where memory allows", UserWarning, stacklevel=3)
+    return True
+
+
 def fit(model: nn.Module, dataset: Dataset, out_dir: Path | str, config: TrainConfig, *,
         resume: bool = False, force: bool = False, progress: bool = True) -> TrainResult:
     """Train ``model`` on ``dataset`` with the recipe's optimizer + cross-entropy; see the module
@@ -535,6 +559,10 @@ def fit(model: nn.Module, dataset: Dataset, out_dir: Path | str, config: TrainCo
         unusable or mismatching checkpoint; TrainingDiverged: a non-finite loss or weights
         (the step is named; no model.pt is written, checkpoint.pt is removed and
         config.json records the divergence).
+
+    Warns:
+        UserWarning: the model has BatchNorm and passes one sample at a time
+        (:func:`warn_single_sample_batchnorm`).
     """
     config.validate()
     out_dir = Path(out_dir)
@@ -547,6 +575,8 @@ def fit(model: nn.Module, dataset: Dataset, out_dir: Path | str, config: TrainCo
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         torch.cuda.set_device(device)
     precision = resolve_precision(cfg.precision, device, warn=rank == 0)
+    if rank == 0:
+        warn_single_sample_batchnorm(model, cfg.micro_batch)
     run = ModelRun(out_dir)
     ckpt_path, hist_path = run.checkpoint, run.history
 

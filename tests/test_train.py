@@ -327,3 +327,18 @@ def test_ddp_two_gloo_ranks_agree(tmp_path):
         torch.testing.assert_close(r0[k], v, rtol=1e-5, atol=1e-6)
     conf = json.loads((out / "config.json").read_text())
     assert conf["world_size"] == 2
+
+
+def test_one_sample_per_pass_through_batchnorm_warns(tmp_path):
+    """BatchNorm trained one sample at a time learns per-sample statistics (the first
+    record-cpu's HR-CelestialNet then answered alike in eval mode): fit says so; two samples
+    per pass, or a network without BatchNorm, train silently."""
+    kw = dict(epochs=1, checkpoint_every=0)
+    with pytest.warns(UserWarning, match="BatchNorm and micro_batch is 1"):
+        fit(tiny_model(), tiny_data(), tmp_path / "a", cfg(micro_batch=1, **kw), progress=False)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*BatchNorm and micro_batch")
+        fit(tiny_model(), tiny_data(), tmp_path / "b", cfg(micro_batch=2, **kw), progress=False)
+        fit(tiny_model(bn=False), tiny_data(), tmp_path / "c", cfg(micro_batch=1, **kw),
+            progress=False)
