@@ -21,7 +21,8 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 from hrcn_lib.names import CLASS_NAMES, LABELS
 
 __all__ = ["compute_metrics", "score", "bootstrap_accuracy", "bootstrap_difference",
-           "bootstrap_draws", "bootstrap_excess", "majority_fraction", "binomial_se"]
+           "bootstrap_draws", "bootstrap_excess", "majority_fraction", "binomial_se",
+           "answers_alike"]
 
 
 def compute_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[dict[str, float], np.ndarray]:
@@ -233,3 +234,15 @@ def binomial_se(accuracy: float, n: int) -> float:
     """Standard error of an accuracy over ``n`` independent samples, sqrt(p (1 - p) / n)
     (a lower bound when samples of one body are correlated)."""
     return float(np.sqrt(accuracy * (1.0 - accuracy) / n))
+
+
+def answers_alike(p_nsc: np.ndarray | pd.Series, tol: float = 0.005) -> int:
+    """How many samples got (nearly) the same answer: ``p_nsc`` within ``tol`` of its median.
+
+    A classifier that looks at its input spreads its probabilities; one whose activations
+    have collapsed (e.g. BatchNorm trained one sample at a time and evaluated with running
+    statistics) returns its bias for almost every sample. 0 for no samples.
+    """
+    p = np.asarray(p_nsc, dtype=float)
+    p = p[np.isfinite(p)]
+    return int((np.abs(p - np.median(p)) < tol).sum()) if p.size else 0

@@ -251,7 +251,7 @@ _FULL_MICRO = {"hr-celestialnet_lcid": 1, "alexnet_lcid": 4, "resnet_lcid": 1, "
 #: Its BatchNorm layers normalise each micro-batch by its own statistics; trained one sample
 #: at a time they learn per-sample normalisation, and in eval mode (running statistics) the
 #: activations shrink layer by layer until every sample gets the same answer: the first
-#: record-cpu (micro-batch 1) answered p_nsc = 0.569 +- 0.005 for 56 of its 70 test samples
+#: record-cpu (micro-batch 1) gave 57 of its 70 test samples p_nsc within 0.005 of 0.569
 #: at 0.73 training accuracy (benchmarks/README.md, "BatchNorm over one sample"). A step of 4 in one
 #: pass takes 7.8 GB and the same 3.3 s per sample as 4 passes of one (4.5 GB) on the
 #: 2-core bf16 CPU. The cpu book keeps 1 (its HR-CelestialNet is a pipeline check, and

@@ -21,8 +21,12 @@ SKILL = {"hr-celestialnet_lcid": (0.95, 0.9, 1), "resnet_lcid-resize": (0.5, 0.5
          "resnet_lcid": (0.52, 0.55, 1), "alexnet_lcid-resize": (0.97, 0.3, 1)}
 
 
-def make_record(tmp_path, skill=SKILL, n_bodies: int = 40, seed: int = 0):
+def make_record(tmp_path, skill=SKILL, n_bodies: int = 40, seed: int = 0, *,
+                alike: tuple[str, ...] = (), micro: dict[str, int] | None = None):
+    """A synthetic record; the pairs in ``alike`` answer NSC with p_nsc ~0.569 for every
+    sample (a collapsed network), ``micro`` sets pairs' micro-batch (default 16)."""
     rng = np.random.default_rng(seed)
+    rng_p = np.random.default_rng(seed + 1000)  # p_nsc draws leave the predictions as they were
     rows = []
     for subset in ("train", "test", "blurry"):
         for b in range(n_bodies):
@@ -48,10 +52,15 @@ def make_record(tmp_path, skill=SKILL, n_bodies: int = 40, seed: int = 0):
                 right = rng.random(len(part)) < part["body"].map(body_skill).to_numpy()
                 other = part["label"].map({"galaxy": "NSC", "NSC": "galaxy"}).to_numpy()
                 pred = np.where(right, part["label"].to_numpy(), other)
+                u = rng_p.random(len(part))
+                p_nsc = np.where(pred == "NSC", 0.5 + 0.5 * u, 0.5 * u)
+                if pair in alike:
+                    pred = np.full(len(part), "NSC")
+                    p_nsc = 0.569 + 0.001 * u
                 preds.append(pd.DataFrame({
                     "pair": pair, "seed": s, "recipe": recipe, "set": set_name,
                     "obsid": part["obsid"].to_numpy(), "hdu": 1, "body": part["body"].to_numpy(),
-                    "label": part["label"].to_numpy(), "p_nsc": 0.5, "pred": pred}))
+                    "label": part["label"].to_numpy(), "p_nsc": p_nsc, "pred": pred}))
             timings.append({"pair": pair, "seed": s, "recipe": recipe, "set": "test",
                             "preprocess_ms": 100.0,
                             "classify_ms": 900.0 if dataset == "lcid" else 10.0})
@@ -59,7 +68,8 @@ def make_record(tmp_path, skill=SKILL, n_bodies: int = 40, seed: int = 0):
                              "n_samples": 120, "optimizer": "adamw" if recipe == "profile"
                              else "sgd", "lr": 1e-3 if recipe == "profile" else 1e-4,
                              "schedule": "onecycle" if recipe == "profile" else "constant",
-                             "flips": recipe == "profile", "batch_size": 16, "micro_batch": 16,
+                             "flips": recipe == "profile", "batch_size": 16,
+                             "micro_batch": (micro or {}).get(pair, 16),
                              "precision_effective": "bf16", "recipe": recipe}
             curves[name] = pd.DataFrame({"epoch": [1, 2], "loss": [0.7, 0.4],
                                          "accuracy": [0.5, 0.8], "lr": [1e-3, 1e-4],
@@ -202,6 +212,23 @@ def test_targets_say_how_far_the_record_falls_short(record):
     text = ch09.targets_summary(table, record)
     assert "falls short for" in text and "ResNet (LCID-Resize) by" in text
     assert "No record" in ch09.targets_summary(ch09.targets(None), None)
+    # runs that tell samples apart are not said to answer alike
+    assert (table["answers alike"] < table["testing samples"] / 2).all()
+    assert "same answer" not in text
+
+
+def test_targets_name_the_runs_that_answer_alike(tmp_path):
+    """A collapsed run (one p_nsc for every sample) is named with its count; the BatchNorm
+    cause is given only for a BatchNorm network trained one sample per pass."""
+    rec = make_record(tmp_path, alike=("hr-celestialnet_lcid", "resnet_lcid"),
+                      micro={"hr-celestialnet_lcid": 1, "resnet_lcid": 4})
+    table = ch09.targets(rec)
+    hr = table.loc["HR-CelestialNet (LCID)"]
+    assert hr["answers alike"] == hr["testing samples"] == 120 and hr["micro-batch"] == 1
+    text = ch09.targets_summary(table, rec)
+    assert "same answer" in text and "HR-CelestialNet (LCID), 120 of 120 (a BatchNorm" in text
+    assert "ResNet (LCID), 120 of 120" in text
+    assert text.count("BatchNorm network") == 1  # ResNet at micro-batch 4: no cause claimed
 
 
 def test_differences_and_slips_state_what_is_true(record, tmp_path):

@@ -32,11 +32,13 @@ from hrcn_lib.causes import CAUSES, TRUTH_COLUMNS, agreement, diagnose, error_ex
 from hrcn_lib.chapters.context import Chapter, record_label
 from hrcn_lib.evaluate import EvalResult, as_label
 from hrcn_lib.metrics import (
+    answers_alike,
     binomial_se,
     bootstrap_accuracy,
     bootstrap_difference,
     bootstrap_draws,
 )
+from hrcn_lib.models import has_batchnorm
 from hrcn_lib.names import MODEL_LABELS, pair_key, pair_label
 from hrcn_lib.paper_numbers import (
     PAPER_BLURRY,
@@ -588,8 +590,10 @@ def targets(record: Record | None) -> pd.DataFrame:
     Returns:
         DataFrame indexed by run label with ``accuracy``, ``95 % lower bound``, ``majority``,
         ``lower bound - majority (pp)``, ``target`` (what is asked), ``met``, ``short by
-        (pp)`` (0 when met), and what the run was trained with: ``epochs`` (the paper: 20),
-        ``training samples``, ``training hours``; empty without a record.
+        (pp)`` (0 when met), ``answers alike`` (testing samples whose p_nsc is within 0.005
+        of the run's median: :func:`hrcn_lib.metrics.answers_alike`), and what the run was
+        trained with: ``epochs`` (the paper: 20), ``training samples``, ``micro-batch``
+        (samples per forward pass), ``training hours``; empty without a record.
     """
     if record is None:
         return pd.DataFrame()
@@ -614,9 +618,34 @@ def targets(record: Record | None) -> pd.DataFrame:
                      "majority": round(float(m["majority"]), 3),
                      "lower bound - majority (pp)": round(100 * margin, 1), "target": target,
                      "met": short == 0.0 and margin > 0, "short by (pp)": round(100 * short, 1),
+                     "answers alike": answers_alike(record.run_predictions(pair, "test")["p_nsc"]),
+                     "testing samples": int(m["n"]),
                      "epochs": cfg.get("epochs"), "training samples": cfg.get("n_samples"),
+                     "micro-batch": cfg.get("micro_batch"),
                      "training hours": round(float(seconds.get(pair, float("nan"))) / 3600, 2)})
     return pd.DataFrame(rows).set_index("run") if rows else pd.DataFrame()
+
+
+def _alike_sentence(missed: pd.DataFrame, record: Record) -> str:
+    """What the missed runs that answer (nearly) alike say, or ``""``: at least half of a
+    run's testing samples within 0.005 of its median p_nsc. For a BatchNorm network trained
+    one sample per pass the cause is known (benchmarks/README.md, "BatchNorm over one
+    sample"); for the others the sentence says only what the predictions show."""
+    models = {pair_label(*p.split("_", 1)): p.split("_", 1)[0] for p in record.pairs()}
+    alike = missed.loc[2 * missed["answers alike"] >= missed["testing samples"]]
+    if alike.empty:
+        return ""
+    said = []
+    for run, row in alike.iterrows():
+        text = f"{run}, {row['answers alike']} of {row['testing samples']}"
+        if row.get("micro-batch") == 1 and has_batchnorm(models.get(run, "alexnet")):
+            text += (" (a BatchNorm network trained one sample per pass: in eval mode the "
+                     "running statistics shrink its activations layer by layer, a fault of the "
+                     "recipe rather than of the budget; benchmarks/README.md, 'BatchNorm over "
+                     "one sample')")
+        said.append(text)
+    return ("Some runs give most testing samples the same answer (p_nsc within 0.005 of the "
+            "run's median) and so do not tell them apart: " + "; ".join(said) + ". ")
 
 
 def targets_summary(table: pd.DataFrame, record: Record | None) -> str:
@@ -634,11 +663,13 @@ def targets_summary(table: pd.DataFrame, record: Record | None) -> str:
     bodies = record.info.get("data", {}).get("bodies", {})
     n_train = int(table["training samples"].max()) if table["training samples"].notna().any() \
         else "?"
-    parts = [f"{run} by {row['short by (pp)']:.1f} pp ({row['epochs']} epochs on "
+    parts = [f"{run} by {row['short by (pp)']:.1f} pp ({row['epochs']} "
+             f"epoch{'' if row['epochs'] == 1 else 's'} on "
              f"{row['training samples']} samples, {row['training hours']:.1f} h)"
              for run, row in missed.iterrows()]
     return (f"The {record_label(record)} ({where}, {device}) falls short for "
-            + "; ".join(parts) + ". The paper trains for 20 epochs on 6,218 samples on a GPU. "
+            + "; ".join(parts) + ". " + _alike_sentence(missed, record)
+            + "The paper trains for 20 epochs on 6,218 samples on a GPU. "
             "A CPU record trains its costliest pairs (the full-resolution models, VGGNet) for "
             "the few epochs that fit in its hours, so their shortfall measures the budget as "
             f"much as the models. The runs had up to {n_train} training samples of "

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import torch
 from torch import nn
 
 from hrcn_lib.names import DATASET_NAMES, INPUT_SIZES, MODEL_NAMES
@@ -35,6 +36,7 @@ from .hrcelestialnet import (
 
 __all__ = [
     "build_model",
+    "has_batchnorm",
     "input_size",
     "ModelConfigError",
     "InputSizeError",
@@ -109,3 +111,17 @@ def build_model(name: str, dataset: str) -> nn.Module:
     model = _BUILDERS[name]()
     model.hrcn_dataset = dataset  # type: ignore[attr-defined]
     return model
+
+
+def has_batchnorm(name: str) -> bool:
+    """Whether the network ``name`` has BatchNorm layers (HR-CelestialNet, VGG-16-BN,
+    ResNet-18; not AlexNet): built on the meta device, so nothing is allocated.
+
+    Raises:
+        ModelConfigError: for an unknown name.
+    """
+    if name not in _BUILDERS:
+        raise ModelConfigError(f"unknown model {name!r}: expected one of {list(MODEL_NAMES)}")
+    with torch.device("meta"):
+        net = _BUILDERS[name]()
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in net.modules())
