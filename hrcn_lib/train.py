@@ -257,8 +257,8 @@ class TrainConfig:
         A profile's recipe field (``epochs, batch_size, lr, optimizer, momentum,
         weight_decay, schedule, flips, micro_batch, precision, device,
         checkpoint_activations, seed, workers``) replaces the default unless it is
-        ``None``; the pair's own ``spec.epochs``, ``spec.micro_batch`` and ``spec.batch_size`` win
-        over the profile's;
+        ``None``; the pair's own ``spec.epochs``, ``spec.micro_batch``, ``spec.batch_size`` and
+        ``spec.lr`` win over the profile's;
         ``overrides``
         (e.g. command-line values) win over both.
 
@@ -278,6 +278,8 @@ class TrainConfig:
             recipe["micro_batch"] = spec.micro_batch
         if spec.batch_size is not None:
             recipe["batch_size"] = spec.batch_size
+        if spec.lr is not None:
+            recipe["lr"] = spec.lr
         recipe.update(overrides)
         return cls(model_name=spec.model, dataset_name=spec.dataset, **recipe)
 
