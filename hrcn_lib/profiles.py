@@ -263,9 +263,10 @@ _FULL_MICRO = {"hr-celestialnet_lcid": 1, "alexnet_lcid": 4, "resnet_lcid": 1, "
 #: activations shrink layer by layer until every sample gets the same answer: the first
 #: record-cpu (micro-batch 1) gave 57 of its 70 test samples p_nsc within 0.005 of 0.569
 #: at 0.73 training accuracy (benchmarks/README.md, "BatchNorm over one sample"). A step of 4 in one
-#: pass takes 7.8 GB and the same 3.3 s per sample as 4 passes of one (4.5 GB) on the
-#: 2-core bf16 CPU. The cpu book keeps 1 (its HR-CelestialNet is a pipeline check, and
-#: chapter 5 measures each pair's plain step at its micro-batch: ~20 GB at 4 in float32).
+#: pass peaks at 7.4 GB and takes 3.39 s per sample against 3.57 s for 4 passes of one (4.2
+#: GB) on the 2-core bf16 CPU (bench_micro_batch.py). The cpu book keeps 1 (its
+#: HR-CelestialNet is a pipeline check, and chapter 5 measures each pair's plain step at its
+#: micro-batch: ~4 x 5.1 GB at 4 in float32).
 _RECORD_MICRO = {**_FULL_MICRO, "hr-celestialnet_lcid": 4}
 _FULL_BATCH = {"hr-celestialnet_lcid": 4, "alexnet_lcid": 4, "resnet_lcid": 4, "vgg_lcid": 4}
 _PIPELINE = ("pipeline check: {n} training samples for {e} epoch(s) on a CPU show that the "
