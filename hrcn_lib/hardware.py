@@ -355,6 +355,29 @@ def _training_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: s
     optimizer.zero_grad(set_to_none=True)
 
 
+def _fit_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: dict) -> nn.Module:
+    """One step as :func:`hrcn_lib.train.fit` runs it on the cpu: the model prepared by
+    ``prepare_model`` (channels_last, the fused first block), the batch in one pass under
+    ``step_scope`` (float32 fully connected layers), then the paper's SGD update."""
+    from hrcn_lib.train import TrainConfig, accumulate_gradients, prepare_model, step_scope
+
+    n = int(x.shape[0])
+    # prepare_model and step_scope read only the hardware fields (names are not validated)
+    config = TrainConfig(model_name=cfg["model"], dataset_name="lcid", batch_size=n, micro_batch=n,
+                         precision=cfg["precision"], device="cpu",
+                         checkpoint_activations=cfg["checkpoint_segments"] > 0)
+    dev = torch.device("cpu")
+    net = prepare_model(model, config, dev).train()
+    optimizer = torch.optim.SGD(net.parameters(), lr=1e-4)
+    dtype = torch.bfloat16 if cfg["precision"] == "bf16" else None
+    with step_scope(net, config, dev):
+        accumulate_gradients(net, [(x.contiguous(memory_format=torch.channels_last), y)], n, 1,
+                             dtype)
+        optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return net
+
+
 def _measure_here(cfg: dict) -> dict:
     """Build, step and measure in this process (the worker of :func:`measure_peak_memory`)."""
     device, gpu = cfg["device"], cfg["device"].startswith("cuda")
@@ -374,13 +397,19 @@ def _measure_here(cfg: dict) -> dict:
     y = torch.randint(0, 2, (cfg["batch_size"],), generator=generator).to(device)
     before = torch.cuda.memory_allocated(device) / MB if gpu else _rss_mb()
     t0 = time.perf_counter()
-    _training_step(model, x, y, "cuda" if gpu else "cpu", cfg["precision"])
+    if cfg.get("fit_step") and not gpu:
+        _fit_step(model, x, y, cfg)
+    else:
+        _training_step(model, x, y, "cuda" if gpu else "cpu", cfg["precision"])
     if gpu:
         torch.cuda.synchronize(device)
     seconds = time.perf_counter() - t0
     peak = torch.cuda.max_memory_allocated(device) / MB if gpu else _max_rss_mb()
+    method = "torch.cuda.max_memory_allocated" if gpu else "ru_maxrss of a fresh process"
+    if cfg.get("fit_step") and not gpu:
+        method += ", fit's step"
     return dict(peak_mb=peak, start_mb=start, before_step_mb=before, seconds=seconds,
-                method="torch.cuda.max_memory_allocated" if gpu else "ru_maxrss of a fresh process")
+                method=method)
 
 
 def _peak_memory_child() -> None:
@@ -393,7 +422,8 @@ def _peak_memory_child() -> None:
 def measure_peak_memory(model: str | nn.Module, input_size: Sequence[int] = (2048, 4096),
                         batch_size: int = 1, device: str = "cpu", precision: str = "fp32", *,
                         channels_last: bool = False, checkpoint_segments: int = 0,
-                        threads: int | None = None, timeout_s: float = 3600) -> PeakMemory:
+                        threads: int | None = None, timeout_s: float = 3600,
+                        fit_step: bool = False) -> PeakMemory:
     """Peak memory of one real training step (forward, cross-entropy, backward, SGD).
 
     On CPU the step runs in a fresh Python process and the result is that
@@ -414,6 +444,9 @@ def measure_peak_memory(model: str | nn.Module, input_size: Sequence[int] = (204
             :func:`hrcn_lib.models.set_activation_checkpointing`.
         threads: torch threads of the CPU child (default: torch's default).
         timeout_s: limit for the CPU child process, seconds.
+        fit_step: on CPU, step as :func:`hrcn_lib.train.fit` does (channels_last, the fused
+            first block, float32 fully connected layers, the batch in one pass) instead of
+            a plain eager step; ignored on CUDA.
 
     Raises:
         ValueError: unknown model name, precision or device, bad sizes, or the
@@ -431,7 +464,7 @@ def measure_peak_memory(model: str | nn.Module, input_size: Sequence[int] = (204
     name = model if isinstance(model, str) else type(model).__name__
     cfg = dict(model=name, input_size=list(hw), batch_size=batch_size, device=device,
                precision=precision, channels_last=channels_last,
-               checkpoint_segments=checkpoint_segments, threads=threads)
+               checkpoint_segments=checkpoint_segments, threads=threads, fit_step=fit_step)
     if device.startswith("cuda"):
         if not isinstance(model, str):
             raise ValueError("on CUDA pass a model name: the model is built inside the measurement")
@@ -476,7 +509,7 @@ def measured_memory(pairs: Sequence[tuple[str, str]], cache: Path | str, *,
                     micro_batch: int | Mapping[tuple[str, str], int] = 1,
                     precision: str = "auto", device: str = "auto",
                     checkpoint_segments: int = 0, max_pixels: int | None = None,
-                    measure: bool = True) -> pd.DataFrame:
+                    measure: bool = True, fit_step: bool = False) -> pd.DataFrame:
     """Peak memory of one training step of each pair, measured once and kept in ``cache``.
 
     Each step runs with ``micro_batch`` samples, the effective precision
@@ -495,6 +528,8 @@ def measured_memory(pairs: Sequence[tuple[str, str]], cache: Path | str, *,
         max_pixels: pairs whose input has more pixels are listed as not measured (a run
             without the time or memory for them); ``None``: every pair is measured.
         measure: measure when nothing is cached (``False``: only read the cache).
+        fit_step: measure the step as :func:`hrcn_lib.train.fit` runs it on a CPU (see
+            :func:`measure_peak_memory`).
 
     Returns:
         DataFrame indexed by run label (:func:`hrcn_lib.names.pair_label`) with
@@ -526,7 +561,8 @@ def measured_memory(pairs: Sequence[tuple[str, str]], cache: Path | str, *,
             row["note"] = f"not measured: {h} x {w} is above this run's limit of {max_pixels:,} pixels"
         else:
             res = measure_peak_memory(model, (h, w), batch_size=micro, device=str(dev),
-                                      precision=effective, checkpoint_segments=checkpoint_segments)
+                                      precision=effective, checkpoint_segments=checkpoint_segments,
+                                      fit_step=fit_step)
             row.update(peak_mb=round(res.peak_mb, 1), training_mb=round(res.training_mb, 1),
                        step_s=round(res.seconds, 2), note=res.method)
         rows.append(row)

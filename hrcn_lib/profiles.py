@@ -253,21 +253,17 @@ _DEPARTURE = ("the paper's plain SGD at lr 1e-4 and batch 4 hardly moves the wei
 _CPU_DATA: dict[str, int] = dict(bodies_galaxy=96, bodies_nsc=46, exposures_per_body=1,
                                  blurry_bodies_galaxy=10, blurry_bodies_nsc=8,
                                  blurry_exposures_per_body=1)
-#: Full-resolution pairs pass one sample (HR-CelestialNet, ~4-5 GB per forward pass) or
-#: four (AlexNet, ~0.5 GB each) through the network at a time, and on a CPU take the paper's
-#: batch of 4: the few epochs a CPU affords then still make some optimizer steps.
-_FULL_MICRO = {"hr-celestialnet_lcid": 1, "alexnet_lcid": 4, "resnet_lcid": 1, "vgg_lcid": 1}
-#: What record-cpu passes at a time: HR-CelestialNet the paper's whole batch of 4 in one pass.
-#: Its BatchNorm layers normalise each micro-batch by its own statistics; trained one sample
-#: at a time they learn per-sample normalisation, and in eval mode (running statistics) the
+#: Full-resolution pairs on a CPU take the paper's batch of 4 (the few epochs a CPU affords
+#: then still make some optimizer steps) in one pass: HR-CelestialNet and AlexNet all 4 at
+#: once. BatchNorm normalises each pass by its own statistics; HR-CelestialNet trained one
+#: sample per pass learns per-sample normalisation, and in eval mode (running statistics) its
 #: activations shrink layer by layer until every sample gets the same answer: the first
-#: record-cpu (micro-batch 1) gave 57 of its 70 test samples p_nsc within 0.005 of 0.569
-#: at 0.73 training accuracy (benchmarks/README.md, "BatchNorm over one sample"). A step of 4 in one
-#: pass peaks at 7.4 GB and takes 3.39 s per sample against 3.57 s for 4 passes of one (4.2
-#: GB) on the 2-core bf16 CPU (bench_micro_batch.py). The cpu book keeps 1 (its
-#: HR-CelestialNet is a pipeline check, and chapter 5 measures each pair's plain step at its
-#: micro-batch: ~4 x 5.1 GB at 4 in float32).
-_RECORD_MICRO = {**_FULL_MICRO, "hr-celestialnet_lcid": 4}
+#: record-cpu (micro-batch 1) gave 57 of its 70 test samples p_nsc within 0.005 of 0.569 at
+#: 0.73 training accuracy (benchmarks/README.md, "BatchNorm over one sample"). A step of 4 in
+#: one pass peaks at 7.4 GB and takes 3.39 s per sample against 3.57 s for 4 passes of one
+#: (4.2 GB) on the 2-core bf16 CPU (bench_micro_batch.py). ResNet and VGG at full resolution
+#: are not trained on a CPU (one sample per pass is listed for them).
+_FULL_MICRO = {"hr-celestialnet_lcid": 4, "alexnet_lcid": 4, "resnet_lcid": 1, "vgg_lcid": 1}
 _FULL_BATCH = {"hr-celestialnet_lcid": 4, "alexnet_lcid": 4, "resnet_lcid": 4, "vgg_lcid": 4}
 _PIPELINE = ("pipeline check: {n} training samples for {e} epoch(s) on a CPU show that the "
              "full-resolution path runs end to end, not what the model can learn (the record "
@@ -374,7 +370,7 @@ PROFILES: dict[str, Profile] = {
                                 "alexnet_lcid": 1},
                         seeds={"resnet_lcid-resize": 3, "alexnet_lcid-resize": 3,
                                "vgg_lcid-resize": 3},
-                        micro=_RECORD_MICRO, batch=_FULL_BATCH, lrs=_VGG_LR),
+                        micro=_FULL_MICRO, batch=_FULL_BATCH, lrs=_VGG_LR),
         epochs=25,
         nsc_exposure_factor=2,
         **_LEARNING_RECIPE,

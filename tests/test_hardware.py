@@ -203,6 +203,14 @@ def test_measure_peak_memory_cpu_small():
     assert res.seconds > 0 and res.input_size == (128, 256)
 
 
+def test_measure_peak_memory_of_fits_step():
+    """fit's step on a CPU (prepare_model, step_scope, the batch in one pass) runs in the child
+    and says so; the model's weights and gradients are in its peak as in the plain step."""
+    res = measure_peak_memory("resnet", (128, 256), batch_size=2, threads=1, fit_step=True)
+    assert res.method == "ru_maxrss of a fresh process, fit's step"
+    assert res.training_mb > 2 * 11_172_290 * 4 / MB and res.batch_size == 2
+
+
 def test_measure_peak_memory_module_and_errors():
     res = measure_peak_memory(nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(2 * 14 * 14, 2)),
                               (16, 16), threads=1)
@@ -220,16 +228,17 @@ def test_measure_peak_memory_module_and_errors():
 
 def test_chapter_measures_each_pair_with_its_own_micro_batch(tmp_path, monkeypatch):
     """The cpu profile trains the resize baselines 16 at a time and HR-CelestialNet at
-    2048 x 4096 one at a time; a step of 16 full-resolution samples needs ~80 GB (the book
-    was killed by the OOM killer when chapter 5 measured it so)."""
+    2048 x 4096 four at a time, as fit steps on a CPU; a step of 16 full-resolution samples
+    needs ~80 GB (the book was killed by the OOM killer when chapter 5 measured it so)."""
     from hrcn_lib import hardware
     from hrcn_lib.chapters import ch05_hardware
     from hrcn_lib.chapters.context import chapter_context
 
     asked = {}
 
-    def fake(model, size, *, batch_size, **_kw):
+    def fake(model, size, *, batch_size, fit_step=False, **_kw):
         asked[(model, size)] = batch_size
+        assert fit_step, "chapter 5 measures the step fit runs"
         return hardware.PeakMemory(100.0, 10.0, 50.0, 90.0, 50.0, 0.1, model, size, batch_size,
                                    "cpu", "fp32", True, 0, "fake")
 
@@ -239,12 +248,12 @@ def test_chapter_measures_each_pair_with_its_own_micro_batch(tmp_path, monkeypat
     ch = chapter_context("cpu", tmp_path / "run")
     ch = dataclasses.replace(ch, profile=ch.profile.with_overrides(measure_max_pixels=None))
     table = ch05_hardware.measured_memory(ch)
-    assert asked[("hr-celestialnet", (2048, 4096))] == 1
+    assert asked[("hr-celestialnet", (2048, 4096))] == 4
     assert asked[("alexnet", (2048, 4096))] == 4
     assert asked[("resnet", (224, 448))] == 16
-    assert table.loc["HR-CelestialNet (LCID)", "micro_batch"] == 1
+    assert table.loc["HR-CelestialNet (LCID)", "micro_batch"] == 4
     setup = ch05_hardware.profile_memory_setup(ch)["profile_micro_batch"]
-    assert "HR-CelestialNet (LCID) 1" in setup and "ResNet (LCID-Resize) 16" in setup
+    assert "HR-CelestialNet (LCID) 4" in setup and "ResNet (LCID-Resize) 16" in setup
 
 
 def test_measured_against_estimate_names_pairs_on_each_side():

@@ -53,8 +53,9 @@ def measured_memory(ch: Chapter, *, measure: bool = True) -> pd.DataFrame:
     """Peak memory of one training step of each enabled pair, as this profile trains it.
 
     :func:`hrcn_lib.hardware.measured_memory` with the profile's micro-batch, precision,
-    device and activation checkpointing (:meth:`TrainConfig.from_profile`), measuring only
-    the pairs within the profile's ``measure_max_pixels``; cached in
+    device and activation checkpointing (:meth:`TrainConfig.from_profile`), on a CPU as
+    :func:`hrcn_lib.train.fit` steps (``fit_step``: channels_last, the fused first block),
+    measuring only the pairs within the profile's ``measure_max_pixels``; cached in
     ``tables/peak_memory.csv`` of the run directory.
     """
     recipe = TrainConfig.from_profile(ch.profile, RunSpec("hr-celestialnet", "lcid"))
@@ -65,7 +66,7 @@ def measured_memory(ch: Chapter, *, measure: bool = True) -> pd.DataFrame:
         list(micro), ch.paths.peak_memory,
         micro_batch=micro, precision=recipe.precision, device=recipe.device,
         checkpoint_segments=ACTIVATION_CHECKPOINT_SEGMENTS if recipe.checkpoint_activations else 0,
-        max_pixels=ch.profile.measure_max_pixels, measure=measure)
+        max_pixels=ch.profile.measure_max_pixels, measure=measure, fit_step=recipe.fast_step)
 
 
 def memory_table(comparison: pd.DataFrame, gpu: pd.DataFrame, measured: pd.DataFrame
