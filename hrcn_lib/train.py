@@ -65,10 +65,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import math
 import os
 import time
-import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
@@ -174,6 +174,9 @@ _RESUME_DEFAULTS = {"optimizer": "sgd", "schedule": "constant", "flips": False}
 _PROFILE_RECIPE = ("epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay",
                    "schedule", "flips", "micro_batch", "precision", "device",
                    "checkpoint_activations", "seed", "workers")
+
+
+log = logging.getLogger(__name__)
 
 
 class TrainingDiverged(ValueError):
@@ -512,7 +515,8 @@ def _record_divergence(run: ModelRun, info: dict[str, Any], position: dict[str, 
 
 
 def warn_single_sample_batchnorm(model: nn.Module, micro_batch: int) -> bool:
-    """Warn when ``model`` has BatchNorm layers and is trained one sample per forward pass.
+    """Log a warning (logger ``hrcn_lib.train``; no file path, so a built book names none) when
+    ``model`` has BatchNorm layers and is trained one sample per forward pass.
 
     Training then normalises each sample by its own statistics and evaluation by the running
     statistics; a network that learned so can give every sample the same answer in eval mode
@@ -525,11 +529,11 @@ def warn_single_sample_batchnorm(model: nn.Module, micro_batch: int) -> bool:
     if micro_batch > 1 or not any(isinstance(m, nn.modules.batchnorm._BatchNorm)
                                   for m in model.modules()):
         return False
-    warnings.warn(f"{type(model).__name__} has BatchNorm and micro_batch is 1: training "
-                  "normalises each sample by its own statistics, evaluation by the running "
-                  "ones, and a network trained so can answer every sample alike in eval mode "
-                  "(benchmarks/README.md, 'BatchNorm over one sample'); pass at least 2 "
-                  "samples at a time where memory allows", UserWarning, stacklevel=3)
+    log.warning("%s has BatchNorm and micro_batch is 1: training normalises each sample by its "
+                "own statistics, evaluation by the running ones, and a network trained so can "
+                "answer every sample alike in eval mode (benchmarks/README.md, 'BatchNorm over "
+                "one sample'); pass at least 2 samples at a time where memory allows",
+                type(model).__name__)
     return True
 
 
@@ -562,9 +566,8 @@ def fit(model: nn.Module, dataset: Dataset, out_dir: Path | str, config: TrainCo
         (the step is named; no model.pt is written, checkpoint.pt is removed and
         config.json records the divergence).
 
-    Warns:
-        UserWarning: the model has BatchNorm and passes one sample at a time
-        (:func:`warn_single_sample_batchnorm`).
+    A model with BatchNorm trained one sample at a time is logged as a warning
+    (:func:`warn_single_sample_batchnorm`).
     """
     config.validate()
     out_dir = Path(out_dir)

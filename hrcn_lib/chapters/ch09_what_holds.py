@@ -547,7 +547,9 @@ def differences(ch: Chapter, record: Record | None) -> pd.DataFrame:
         "BatchNorm under gradient accumulation": (
             "batch 4 (whether in one pass is not stated)",
             "micro-batches are normalised with their own statistics (one sample at "
-            "micro-batch 1); micro-batch per pair in the record: "
+            "micro-batch 1: HR-CelestialNet trained so gave most testing samples the same "
+            "answer in eval mode, benchmarks/README.md, 'BatchNorm over one sample', so the "
+            "CPU profiles pass its batch of 4 at once); micro-batch per pair in the record: "
             + ("; ".join(micro) if micro else "-") + f"; this build: {live.micro_batch}"),
         "precision": ("not stated (float32 presumably)",
                       "bf16 autocast where the hardware computes it natively, else float32; "
