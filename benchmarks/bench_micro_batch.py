@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -58,21 +57,6 @@ def one(micro: int) -> dict:
             "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9}
 
 
-def cpu_flags() -> str:
-    """The CPU model and its bf16/AMX/AVX flags (lscpu)."""
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-    except OSError:
-        return platform.processor()
-    name = next((ln.split(":", 1)[1].strip() for ln in out.splitlines()
-                 if ln.startswith("Model name")), "?")
-    flags = next((ln.split(":", 1)[1].split() for ln in out.splitlines()
-                  if ln.startswith("Flags")), [])
-    keep = [f for f in flags if f in ("avx2", "avx512f", "avx512_bf16", "avx512_vnni")
-            or f.startswith("amx")]
-    return f"{name}, {os.cpu_count()} cores, {' '.join(keep)}"
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--micro", type=int, nargs="+", default=[1, 2, 4],
@@ -84,7 +68,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if any(m < 1 or 4 % m for m in args.micro):
         p.error(f"--micro: each value must divide the batch of 4, got {args.micro}")
-    print(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; {cpu_flags()}; "
+    from hrcn_lib.recording import cpu_flags
+
+    cpu = cpu_flags()
+    print(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; {cpu['model']}, "
+          f"{cpu.get('cores')} cores, {' '.join(cpu['flags'])}; "
           f"load {os.getloadavg()[0]:.1f}")
     print("| micro-batch | precision | steps (s) | s per sample (best of steps 2-3) | peak RSS GB |")
     print("|---|---|---|---|---|")

@@ -355,7 +355,7 @@ def _training_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: s
     optimizer.zero_grad(set_to_none=True)
 
 
-def _fit_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: dict) -> nn.Module:
+def _fit_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: dict) -> None:
     """One step as :func:`hrcn_lib.train.fit` runs it on the cpu: the model prepared by
     ``prepare_model`` (channels_last, the fused first block), the batch in one pass under
     ``step_scope`` (float32 fully connected layers), then the paper's SGD update."""
@@ -375,7 +375,6 @@ def _fit_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: dict) -> 
                              dtype)
         optimizer.step()
     optimizer.zero_grad(set_to_none=True)
-    return net
 
 
 def _measure_here(cfg: dict) -> dict:
@@ -396,8 +395,9 @@ def _measure_here(cfg: dict) -> dict:
     x = x.to(device=device, memory_format=fmt)
     y = torch.randint(0, 2, (cfg["batch_size"],), generator=generator).to(device)
     before = torch.cuda.memory_allocated(device) / MB if gpu else _rss_mb()
+    fit_step = bool(cfg.get("fit_step")) and not gpu
     t0 = time.perf_counter()
-    if cfg.get("fit_step") and not gpu:
+    if fit_step:
         _fit_step(model, x, y, cfg)
     else:
         _training_step(model, x, y, "cuda" if gpu else "cpu", cfg["precision"])
@@ -406,7 +406,7 @@ def _measure_here(cfg: dict) -> dict:
     seconds = time.perf_counter() - t0
     peak = torch.cuda.max_memory_allocated(device) / MB if gpu else _max_rss_mb()
     method = "torch.cuda.max_memory_allocated" if gpu else "ru_maxrss of a fresh process"
-    if cfg.get("fit_step") and not gpu:
+    if fit_step:
         method += ", fit's step"
     return dict(peak_mb=peak, start_mb=start, before_step_mb=before, seconds=seconds,
                 method=method)

@@ -86,7 +86,12 @@ from tqdm.auto import tqdm
 
 from hrcn_lib import runfolder
 from hrcn_lib.datasets import check_manifest_files, make_dataset
-from hrcn_lib.models import build_model, set_activation_checkpointing, set_fused_stem
+from hrcn_lib.models import (
+    build_model,
+    contains_batchnorm,
+    set_activation_checkpointing,
+    set_fused_stem,
+)
 from hrcn_lib.models.linear import float32_linears
 from hrcn_lib.optimization import (
     OPTIMIZERS,
@@ -526,8 +531,7 @@ def warn_single_sample_batchnorm(model: nn.Module, micro_batch: int) -> bool:
     Returns:
         whether it warned.
     """
-    if micro_batch > 1 or not any(isinstance(m, nn.modules.batchnorm._BatchNorm)
-                                  for m in model.modules()):
+    if micro_batch > 1 or not contains_batchnorm(model):
         return False
     log.warning("%s has BatchNorm and micro_batch is 1: training normalises each sample by its "
                 "own statistics, evaluation by the running ones, and a network trained so can "

@@ -640,7 +640,7 @@ def _alike_sentence(missed: pd.DataFrame, record: Record) -> str:
     said = []
     for run, row in alike.iterrows():
         text = f"{run}, {row['answers alike']} of {row['testing samples']}"
-        if row.get("micro-batch") == 1 and has_batchnorm(models.get(run, "alexnet")):
+        if row.get("micro-batch") == 1 and run in models and has_batchnorm(models[run]):
             text += (" (a BatchNorm network trained one sample per pass: in eval mode the "
                      "running statistics shrink its activations layer by layer, a fault of the "
                      "recipe rather than of the budget; benchmarks/README.md, 'BatchNorm over "

@@ -37,6 +37,7 @@ from .hrcelestialnet import (
 __all__ = [
     "build_model",
     "has_batchnorm",
+    "contains_batchnorm",
     "input_size",
     "ModelConfigError",
     "InputSizeError",
@@ -123,5 +124,9 @@ def has_batchnorm(name: str) -> bool:
     if name not in _BUILDERS:
         raise ModelConfigError(f"unknown model {name!r}: expected one of {list(MODEL_NAMES)}")
     with torch.device("meta"):
-        net = _BUILDERS[name]()
-    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in net.modules())
+        return contains_batchnorm(_BUILDERS[name]())
+
+
+def contains_batchnorm(model: nn.Module) -> bool:
+    """Whether ``model`` has a BatchNorm layer (any dimension) anywhere inside."""
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
