@@ -22,7 +22,7 @@ from hrcn_lib.names import CLASS_NAMES, LABELS
 
 __all__ = ["compute_metrics", "score", "bootstrap_accuracy", "bootstrap_difference",
            "bootstrap_draws", "bootstrap_excess", "majority_fraction", "binomial_se",
-           "answers_alike"]
+           "alike_mask", "answers_alike"]
 
 
 def compute_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[dict[str, float], np.ndarray]:
@@ -236,13 +236,26 @@ def binomial_se(accuracy: float, n: int) -> float:
     return float(np.sqrt(accuracy * (1.0 - accuracy) / n))
 
 
+def alike_mask(p_nsc: np.ndarray | pd.Series, tol: float = 0.005) -> np.ndarray:
+    """Which samples got (nearly) the same answer: ``p_nsc`` within ``tol`` of the median of
+    the finite values.
+
+    Returns:
+        bool (n,), False for a non-finite ``p_nsc``; all False for no finite values.
+    """
+    p = np.asarray(p_nsc, dtype=float)
+    finite = np.isfinite(p)
+    if not finite.any():
+        return np.zeros(p.shape, dtype=bool)
+    return finite & (np.abs(p - np.median(p[finite])) < tol)
+
+
 def answers_alike(p_nsc: np.ndarray | pd.Series, tol: float = 0.005) -> int:
-    """How many samples got (nearly) the same answer: ``p_nsc`` within ``tol`` of its median.
+    """How many samples got (nearly) the same answer: ``p_nsc`` within ``tol`` of its median
+    (:func:`alike_mask`).
 
     A classifier that looks at its input spreads its probabilities; one whose activations
     have collapsed (e.g. BatchNorm trained one sample at a time and evaluated with running
     statistics) returns its bias for almost every sample. 0 for no samples.
     """
-    p = np.asarray(p_nsc, dtype=float)
-    p = p[np.isfinite(p)]
-    return int((np.abs(p - np.median(p)) < tol).sum()) if p.size else 0
+    return int(alike_mask(p_nsc, tol).sum())

@@ -231,6 +231,17 @@ def test_targets_name_the_runs_that_answer_alike(tmp_path):
     assert text.count("BatchNorm network") == 1  # ResNet at micro-batch 4: no cause claimed
 
 
+def test_alike_samples_are_compared_by_snr():
+    """The samples at the run's median answer are set against the others by the simulator's
+    S/N; nothing is said without an snr column or when every sample answers alike."""
+    p = pd.DataFrame({"p_nsc": [0.483, 0.4831, 0.4829, 0.9, 0.1],
+                      "snr": [2.0, 3.0, 4.0, 10.0, 12.0]})
+    assert ch09._alike_snr(p) == (": their median S/N (the simulator's) 3.0 against 11.0 for "
+                                  "the other 2")
+    assert ch09._alike_snr(p.drop(columns="snr")) == ""
+    assert ch09._alike_snr(p.assign(p_nsc=0.5)) == ""
+
+
 def test_differences_and_slips_state_what_is_true(record, tmp_path):
     ch = chapter_context("smoke", tmp_path / "run")
     diff = ch09.differences(ch, record)

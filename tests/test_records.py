@@ -383,3 +383,13 @@ def test_answers_alike_counts_samples_at_the_median_answer():
     assert answers_alike(np.linspace(0.0, 1.0, 51)) == 1
     assert answers_alike([0.3, float("nan"), 0.3]) == 2 and answers_alike([]) == 0
     assert answers_alike([0.50, 0.52], tol=0.05) == 2
+
+
+def test_alike_mask_marks_the_samples_at_the_median_answer():
+    """The mask answers_alike counts: finite p_nsc within tol of the finite values' median."""
+    from hrcn_lib.metrics import alike_mask
+
+    assert alike_mask([0.569, 0.5692, 0.9, 0.5688, 0.1]).tolist() == [True, True, False, True,
+                                                                        False]
+    assert alike_mask([0.3, float("nan"), 0.3]).tolist() == [True, False, True]
+    assert alike_mask([float("nan")]).tolist() == [False] and alike_mask([]).size == 0

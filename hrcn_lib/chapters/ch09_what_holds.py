@@ -32,6 +32,7 @@ from hrcn_lib.causes import CAUSES, TRUTH_COLUMNS, agreement, diagnose, error_ex
 from hrcn_lib.chapters.context import Chapter, record_label
 from hrcn_lib.evaluate import EvalResult, as_label
 from hrcn_lib.metrics import (
+    alike_mask,
     answers_alike,
     binomial_se,
     bootstrap_accuracy,
@@ -628,19 +629,37 @@ def targets(record: Record | None) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("run") if rows else pd.DataFrame()
 
 
+def _alike_snr(predictions: pd.DataFrame) -> str:
+    """``"; their median S/N a against b for the others"`` when the predictions carry the
+    simulator's ``snr`` and both groups are non-empty, else ``""``."""
+    if "snr" not in predictions:
+        return ""
+    mask = alike_mask(predictions["p_nsc"])
+    snr = pd.to_numeric(predictions["snr"], errors="coerce")
+    alike, rest = snr[mask].dropna(), snr[~mask].dropna()
+    if alike.empty or rest.empty:
+        return ""
+    return (f": their median S/N (the simulator's) {alike.median():.1f} against "
+            f"{rest.median():.1f} for the other {len(rest)}")
+
+
 def _alike_sentence(missed: pd.DataFrame, record: Record) -> str:
     """What the missed runs that answer (nearly) alike say, or ``""``: at least half of a
-    run's testing samples within 0.005 of its median p_nsc. For a BatchNorm network trained
-    one sample per pass the cause is known (benchmarks/README.md, "BatchNorm over one
-    sample"); for the others the sentence says only what the predictions show."""
-    models = {pair_label(*p.split("_", 1)): p.split("_", 1)[0] for p in record.pairs()}
+    run's testing samples within 0.005 of its median p_nsc, and how faint those samples are
+    against the rest. For a BatchNorm network trained one sample per pass the cause is known
+    (benchmarks/README.md, "BatchNorm over one sample"); for the others the sentence says
+    only what the predictions show."""
+    pairs = {pair_label(*p.split("_", 1)): p for p in record.pairs()}
     alike = missed.loc[2 * missed["answers alike"] >= missed["testing samples"]]
     if alike.empty:
         return ""
     said = []
     for run, row in alike.iterrows():
         text = f"{run}, {row['answers alike']} of {row['testing samples']}"
-        if row.get("micro-batch") == 1 and run in models and has_batchnorm(models[run]):
+        if run in pairs:
+            text += _alike_snr(record.run_predictions(pairs[run], "test"))
+        if (row.get("micro-batch") == 1 and run in pairs
+                and has_batchnorm(pairs[run].split("_", 1)[0])):
             text += (" (a BatchNorm network trained one sample per pass: in eval mode the "
                      "running statistics shrink its activations layer by layer, a fault of the "
                      "recipe rather than of the budget; benchmarks/README.md, 'BatchNorm over "
