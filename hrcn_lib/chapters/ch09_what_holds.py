@@ -630,7 +630,8 @@ def targets(record: Record | None) -> pd.DataFrame:
 
 
 def _alike_snr(predictions: pd.DataFrame) -> str:
-    """``"; their median S/N a against b for the others"`` when the predictions carry the
+    """``": their median S/N (the simulator's) a against b for the other n"`` (the samples
+    :func:`hrcn_lib.metrics.alike_mask` marks against the rest) when the predictions carry the
     simulator's ``snr`` and both groups are non-empty, else ``""``."""
     if "snr" not in predictions:
         return ""
