@@ -657,10 +657,11 @@ def _alike_sentence(missed: pd.DataFrame, record: Record) -> str:
     said = []
     for run, row in alike.iterrows():
         text = f"{run}, {row['answers alike']} of {row['testing samples']}"
-        if run in pairs:
-            text += _alike_snr(record.run_predictions(pairs[run], "test"))
-        if (row.get("micro-batch") == 1 and run in pairs
-                and has_batchnorm(pairs[run].split("_", 1)[0])):
+        pair = pairs.get(run)
+        if pair is not None:
+            text += _alike_snr(record.run_predictions(pair, "test"))
+        if (pair is not None and row.get("micro-batch") == 1
+                and has_batchnorm(pair.split("_", 1)[0])):
             text += (" (a BatchNorm network trained one sample per pass: in eval mode the "
                      "running statistics shrink its activations layer by layer, a fault of the "
                      "recipe rather than of the budget; benchmarks/README.md, 'BatchNorm over "
