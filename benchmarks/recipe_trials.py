@@ -4,7 +4,10 @@ Each trial trains one model/data-set pair on the body-level training split of an
 folder (``split_by_body``, test fraction 0.2, seed 0: the book's split) with one recipe
 (:class:`hrcn_lib.train.TrainConfig`), evaluates it on the test split, and appends a row to
 a CSV: test accuracy with its 95 % interval (bootstrap over bodies), the majority-class
-fraction of the test set, the last epoch's training loss and accuracy, and the wall time.
+fraction of the test set, how many testing samples got the same answer
+(:func:`hrcn_lib.metrics.answers_alike`), the last epoch's training loss and accuracy, and
+the wall time; the testing predictions are kept in the trial's run folder
+(``test_predictions.csv``).
 The simulator is not touched: every trial reads the same data.
 
     PYTHONPATH=. .venv/bin/python benchmarks/recipe_trials.py --data /work/wt/data_cpu \\
@@ -65,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     from hrcn_lib.chapters.context import limit_samples
     from hrcn_lib.evaluate import bootstrap_accuracy, evaluate, majority_fraction
     from hrcn_lib.manifest import read_manifest, split_by_body
+    from hrcn_lib.metrics import answers_alike
     from hrcn_lib.train import TrainConfig, train
 
     lcid = read_manifest(args.data / "lcid_manifest.csv")
@@ -86,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     pred = ev.predictions
     correct = (pred["label"] == pred["prediction"]).to_numpy()
     lo, hi = bootstrap_accuracy(correct, pred["body"])
+    pred.to_csv(run_dir / "test_predictions.csv", index=False)
     last = res.history.iloc[-1]
     row = {"name": args.name, "pair": f"{args.model}_{args.dataset}", "optimizer": args.optimizer,
            "lr": args.lr, "momentum": args.momentum, "weight_decay": args.weight_decay,
@@ -97,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
            "test_acc": round(float(ev.metrics["accuracy"]), 3), "acc_lo": round(lo, 3),
            "acc_hi": round(hi, 3), "majority": round(majority_fraction(pred["label"]), 3),
            "f1_galaxy": round(float(ev.metrics["f1_galaxy"]), 3),
-           "f1_nsc": round(float(ev.metrics["f1_nsc"]), 3), "train_s": round(train_s),
+           "f1_nsc": round(float(ev.metrics["f1_nsc"]), 3),
+           "alike": answers_alike(pred["p_nsc"]), "train_s": round(train_s),
            "threads": torch.get_num_threads(), "cpu_flags": _cpu_flags(),
            "load": os.getloadavg()[0]}
     out = args.results or args.out / "trials.csv"
