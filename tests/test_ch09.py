@@ -242,6 +242,37 @@ def test_alike_samples_are_compared_by_snr():
     assert ch09._alike_snr(p.assign(p_nsc=0.5)) == ""
 
 
+def test_accuracy_by_snr_splits_each_pair_at_the_sets_median():
+    """Faint (below the median S/N of the set's distinct samples) and bright halves, each
+    pair scored on both; the summary names the best pair per half; no S/N, no table."""
+    snr = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]
+    label = ["galaxy", "NSC"] * 4
+    base = pd.DataFrame({"set": "test", "obsid": [f"o{i}" for i in range(8)], "hdu": 1,
+                         "body": [f"B{i}" for i in range(8)], "label": label, "snr": snr})
+    good = base.assign(pair="resnet_lcid-resize", pred=label)                  # all right
+    bright_only = base.assign(pair="hr-celestialnet_lcid",
+                              pred=[lab if s >= 4.5 else ("NSC" if lab == "galaxy" else "galaxy")
+                                    for lab, s in zip(label, snr, strict=True)])
+    blurry = base.assign(pair="resnet_lcid-resize", set="blurry", pred="galaxy", snr=0.1)
+    res = ch09.Results("src", pd.concat([good, bright_only, blurry], ignore_index=True))
+    t = ch09.accuracy_by_snr(res)
+    assert t.attrs["snr_cut"] == pytest.approx(4.5)
+    assert t.loc["ResNet (LCID-Resize)", "faint acc"] == 1.0
+    assert t.loc["HR-CelestialNet (LCID)", "faint acc"] == 0.0
+    assert t.loc["HR-CelestialNet (LCID)", "bright acc"] == 1.0
+    assert (t["faint n"] == 4).all() and (t["bright n"] == 4).all()
+    assert t.loc["HR-CelestialNet (LCID)", "faint lo"] == 0.0
+    text = ch09.snr_summary(t)
+    assert text.startswith("On the faint half the most accurate pair is ResNet (LCID-Resize)")
+    assert "HR-CelestialNet reaches 0.0 % [0.0, 0.0] on the faint half" in text
+    assert ch09.accuracy_by_snr(res, "blurry").loc["ResNet (LCID-Resize)", "faint n"] == 0
+    real = ch09.accuracy_by_snr(ch09.Results("real", good.drop(columns="snr")))
+    assert real.empty and list(real.columns[:4]) == ["faint", "faint n", "bright", "bright n"]
+    assert ch09.snr_summary(real) == ""
+    values = ch09.numbers(ch09.claims(None), None, by_snr=t)
+    assert values["snr_cut"] == pytest.approx(4.5) and values["snr_summary"] == text
+
+
 def test_differences_and_slips_state_what_is_true(record, tmp_path):
     ch = chapter_context("smoke", tmp_path / "run")
     diff = ch09.differences(ch, record)

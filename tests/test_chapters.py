@@ -265,6 +265,11 @@ def test_binned_accuracy_counts():
     assert out["n"].tolist() == [2, 2]
     assert out["accuracy"].tolist() == [1.0, 0.5]
     assert out["bin"].tolist() == ["[0, 0.1)", "[0.1, 0.5)"]
+    assert out[["lo", "hi"]].isna().all().all()  # no bodies: no interval
+    with_bodies = {"m": preds["m"].assign(body=["A", "B", "C", "D"])}
+    out = ch07.binned_accuracy(with_bodies, "psf_fwhm", [0.0, 0.1, 0.5])
+    assert out["lo"].tolist()[0] == out["hi"].tolist()[0] == 1.0  # both right in every draw
+    assert out["lo"].tolist()[1] == 0.0 and out["hi"].tolist()[1] == 1.0
     with pytest.raises(ValueError, match="lack column"):
         ch07.binned_accuracy(preds, "snr", [0, 1])
     with pytest.raises(ValueError, match="unknown class"):

@@ -103,6 +103,14 @@ def test_accuracy_by_bin_and_timing_bars():
     assert [t.get_text() for t in ax.get_xticklabels()] == ["[0, 1)", "[1, 2)"]
     with pytest.raises(ValueError, match="missing column"):
         figures.accuracy_by_bin(binned.drop(columns="n"), xlabel="x")
+    two = pd.concat([binned.assign(lo=[0.2, 0.7], hi=[0.8, 1.0]),
+                     binned.assign(model="k", lo=[0.1, 0.6], hi=[0.9, 1.0])])
+    ax = figures.accuracy_by_bin(two, xlabel="x").axes[0]
+    segments = [seg for c in ax.collections for seg in c.get_segments()]
+    assert len(segments) == 4  # one error bar per model and bin
+    spans = sorted((round(seg[0][1], 3), round(seg[1][1], 3)) for seg in segments)
+    assert spans == [(0.1, 0.9), (0.2, 0.8), (0.6, 1.0), (0.7, 1.0)]
+    assert sorted({round(seg[0][0], 3) for seg in segments}) == [-0.03, 0.03, 0.97, 1.03]
     table = pd.DataFrame({"run": ["a", "b"], "preprocess_ms": [1.0, 2.0], "classify_ms": [3.0, 4.0]})
     fig = figures.timing_bars(table)
     widths = sorted(p.get_width() for p in fig.axes[0].patches)

@@ -11,6 +11,7 @@ import pandas as pd
 from hrcn_lib.chapters.ch06_results import live_interval
 from hrcn_lib.chapters.context import record_label
 from hrcn_lib.evaluate import EvalResult, as_label
+from hrcn_lib.metrics import bootstrap_accuracy
 from hrcn_lib.names import pair_label
 from hrcn_lib.paper_numbers import PAPER_BLURRY, PAPER_BLURRY_ACCURACY, PAPER_BLURRY_MISCLASSIFIED
 from hrcn_lib.profiles import RunSpec
@@ -86,13 +87,15 @@ def binned_accuracy(predictions: Mapping[str, pd.DataFrame], column: str,
     """Accuracy of each model's predictions in bins of a sample property.
 
     Args:
-        predictions: run label -> predictions (``label``, ``prediction`` and ``column``).
+        predictions: run label -> predictions (``label``, ``prediction`` and ``column``;
+            with ``body``, each bin's accuracy gets its interval).
         column: the property, e.g. ``"psf_fwhm"`` (arcsec) or ``"snr"``.
         bins: increasing bin edges; values outside are dropped.
 
     Returns:
-        DataFrame ``model, bin (str "[lo, hi)"), accuracy (0-1), n`` for every
-        non-empty bin, in bin order.
+        DataFrame ``model, bin (str "[lo, hi)"), accuracy (0-1), lo, hi, n`` for every
+        non-empty bin, in bin order; ``lo``, ``hi``: the accuracy's 95 % interval from a
+        bootstrap over bodies (NaN without a ``body`` column).
 
     Raises:
         ValueError: if ``column`` is missing or fewer than two edges are given.
@@ -105,12 +108,16 @@ def binned_accuracy(predictions: Mapping[str, pd.DataFrame], column: str,
             raise ValueError(f"binned_accuracy: predictions of {model!r} lack column {column!r}")
         correct = (as_label(pred["label"]) == as_label(pred["prediction"])).to_numpy()
         values = pd.to_numeric(pred[column], errors="coerce").to_numpy()
+        bodies = pred["body"].astype(str).to_numpy() if "body" in pred.columns else None
         for lo, hi in zip(bins[:-1], bins[1:], strict=True):
             sel = (values >= lo) & (values < hi)
             if sel.any():
+                a_lo, a_hi = (bootstrap_accuracy(correct[sel], bodies[sel])
+                              if bodies is not None else (np.nan, np.nan))
                 rows.append({"model": model, "bin": f"[{lo:g}, {hi:g})",
-                             "accuracy": float(correct[sel].mean()), "n": int(sel.sum())})
-    return pd.DataFrame(rows, columns=["model", "bin", "accuracy", "n"])
+                             "accuracy": float(correct[sel].mean()), "lo": a_lo, "hi": a_hi,
+                             "n": int(sel.sum())})
+    return pd.DataFrame(rows, columns=["model", "bin", "accuracy", "lo", "hi", "n"])
 
 
 def quantile_bins(values: Sequence[float] | pd.Series, n: int = 4) -> list[float]:

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from hrcn_lib.causes import CAUSES, TRUTH_COLUMNS, agreement, diagnose, error_excess
+from hrcn_lib.chapters.ch07_blurry_robustness import binned_accuracy
 from hrcn_lib.chapters.context import Chapter, record_label
 from hrcn_lib.evaluate import EvalResult, as_label
 from hrcn_lib.metrics import (
@@ -55,7 +56,8 @@ from hrcn_lib.runtime import load_trained_model
 
 __all__ = ["VERDICTS", "Results", "from_record", "from_live", "claims", "cause_excess",
            "confusion_panels", "seed_spread", "paper_gaps", "cause_agreement", "live_causes", "differences",
-           "paper_slips", "targets", "targets_summary", "HR_TARGET", "numbers"]
+           "paper_slips", "targets", "targets_summary", "HR_TARGET", "numbers",
+           "accuracy_by_snr", "snr_summary"]
 
 #: The verdicts of :func:`claims`, in the order the chapter explains them.
 VERDICTS: tuple[str, ...] = ("holds", "does not hold", "not resolved", "not testable here")
@@ -63,6 +65,9 @@ _HR = pair_key("hr-celestialnet", "lcid")
 #: The record's target for HR-CelestialNet's testing accuracy (issue 14).
 HR_TARGET = 0.85
 _PAPER_N = PAPER_TABLE1["total"]["test"]
+#: Per-sample properties of the simulator carried beside its truth when known (the split by
+#: S/N of :func:`accuracy_by_snr`).
+_SAMPLE_COLUMNS: tuple[str, ...] = ("snr",)
 
 
 @dataclass
@@ -134,7 +139,8 @@ def from_live(test: Mapping[RunSpec, EvalResult], blurry: Mapping[RunSpec, EvalR
     preds = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
         columns=["pair", "set", "obsid", "hdu", "body", "label", "pred"])
     if truth is not None and set(TRUTH_COLUMNS) <= set(truth.columns):
-        known = truth[["obsid", "hdu", *TRUTH_COLUMNS]].assign(
+        extra = [c for c in _SAMPLE_COLUMNS if c in truth.columns]
+        known = truth[["obsid", "hdu", *TRUTH_COLUMNS, *extra]].assign(
             obsid=truth["obsid"].astype(str), hdu=truth["hdu"].astype(int)
         ).drop_duplicates(["obsid", "hdu"])
         preds = preds.merge(known, on=["obsid", "hdu"], how="left")
@@ -381,6 +387,70 @@ def claims(res: Results | None, gpu: pd.DataFrame | None = None) -> pd.DataFrame
         _claim_memory_estimate(gpu if gpu is not None else pd.DataFrame()),
     ]
     return pd.DataFrame(rows).set_index("claim")
+
+
+# ----------------------------------------------------------------------------- faint and bright
+
+
+def accuracy_by_snr(res: Results, set_name: str = "test") -> pd.DataFrame:
+    """Each pair's accuracy on the faint and the bright half of one set.
+
+    The set's distinct samples are split at their median ``snr`` (the simulator's RMS
+    per-pixel S/N of the object, :func:`hrcn_lib.simulate.exposures.is_blurry`'s quantity):
+    *faint* below it, *bright* at or above it (chapter 7's
+    :func:`~hrcn_lib.chapters.ch07_blurry_robustness.binned_accuracy` in those two bins). Each
+    half's accuracy carries its 95 % interval from a bootstrap over bodies.
+
+    Returns:
+        DataFrame indexed by pair label with ``faint``, ``bright`` (accuracy and interval as
+        text, ``"-"`` for an empty half), ``faint n``, ``bright n`` and the numbers ``faint
+        acc``, ``faint lo``, ``faint hi``, ``bright acc``, ``bright lo``, ``bright hi``
+        (fractions); ``attrs["snr_cut"]`` is the median S/N. No rows (the same columns) when
+        the predictions carry no S/N (e.g. real data).
+    """
+    columns = ["faint", "faint n", "bright", "bright n", "faint acc", "faint lo", "faint hi",
+               "bright acc", "bright lo", "bright hi"]
+    p = res.predictions
+    rows = p.loc[p["set"] == set_name] if "snr" in p.columns else p.iloc[:0]
+    rows = rows.assign(snr=pd.to_numeric(rows.get("snr"), errors="coerce")).dropna(subset="snr")
+    if rows.empty:
+        return pd.DataFrame(columns=columns, index=pd.Index([], name="pair"))
+    cut = float(rows.drop_duplicates(["obsid", "hdu"])["snr"].median())
+    runs = {pair_label(*pair.split("_", 1)): run.rename(columns={"pred": "prediction"})
+            for pair, run in rows.groupby("pair", sort=False)}
+    top = float(np.nextafter(rows["snr"].max(), np.inf))
+    out = pd.DataFrame(index=pd.Index(list(runs), name="pair"))
+    for half, edges in (("faint", [float(rows["snr"].min()), cut]), ("bright", [cut, top])):
+        part = binned_accuracy(runs, "snr", edges).set_index("model")
+        acc = part["accuracy"].reindex(out.index)
+        lo, hi = part["lo"].reindex(out.index), part["hi"].reindex(out.index)
+        out[half] = [_acc_text((a, low, high)) if np.isfinite(a) else "-"
+                     for a, low, high in zip(acc, lo, hi, strict=True)]
+        out[f"{half} n"] = part["n"].reindex(out.index).fillna(0).astype(int)
+        out[f"{half} acc"], out[f"{half} lo"], out[f"{half} hi"] = acc, lo, hi
+    out = out[columns]
+    out.attrs["snr_cut"] = cut
+    return out
+
+
+def snr_summary(table: pd.DataFrame) -> str:
+    """One sentence on :func:`accuracy_by_snr`: the most accurate pair on each half and
+    HR-CelestialNet's two halves, or ``""`` when there is no S/N."""
+    if table.empty:
+        return ""
+    parts = []
+    for half in ("faint", "bright"):
+        accs = table[f"{half} acc"].dropna()
+        if len(accs):
+            best = accs.idxmax()
+            parts.append(f"on the {half} half the most accurate pair is {best} "
+                         f"({table.loc[best, half]})")
+    hr = pair_label("hr-celestialnet", "lcid")
+    if hr in table.index:
+        parts.append(f"HR-CelestialNet reaches {table.loc[hr, 'faint']} on the faint half "
+                     f"and {table.loc[hr, 'bright']} on the bright one")
+    text = "; ".join(parts)
+    return (text[:1].upper() + text[1:] + ".") if text else ""
 
 
 # ----------------------------------------------------------------------------- the rest
@@ -703,8 +773,10 @@ def targets_summary(table: pd.DataFrame, record: Record | None) -> str:
 
 
 def numbers(table: pd.DataFrame, record: Record | None, *,
-            spread: pd.DataFrame | None = None) -> dict[str, object]:
-    """The numbers the chapter's prose glues: verdict counts, the source, the seed spread."""
+            spread: pd.DataFrame | None = None,
+            by_snr: pd.DataFrame | None = None) -> dict[str, object]:
+    """The numbers the chapter's prose glues: verdict counts, the source, the seed spread,
+    the faint/bright split (:func:`accuracy_by_snr`; ``snr_cut`` NaN without one)."""
     counts = table["verdict"].value_counts().reindex(list(VERDICTS), fill_value=0)
     gaps = paper_gaps()
     top = gaps.iloc[0]
@@ -724,4 +796,8 @@ def numbers(table: pd.DataFrame, record: Record | None, *,
     else:
         values["max_seed_range_pp"] = float("nan")
         values["max_seed_sd_pp"] = float("nan")
+    by_snr = by_snr if by_snr is not None else pd.DataFrame()
+    values["snr_cut"] = float(by_snr.attrs.get("snr_cut", float("nan")))
+    values["snr_summary"] = snr_summary(by_snr) or ("The source carries no per-sample S/N "
+                                                    "(real data), so it cannot be split.")
     return values

@@ -102,7 +102,9 @@ def accuracy_by_bin(binned: pd.DataFrame, *, xlabel: str, reference: Mapping[str
     Args:
         binned: DataFrame with columns ``model``, ``bin`` (label, in order),
             ``accuracy`` (0-1) and ``n`` (samples in the bin), as made by
-            :func:`hrcn_lib.chapters.ch07_blurry_robustness.binned_accuracy`.
+            :func:`hrcn_lib.chapters.ch07_blurry_robustness.binned_accuracy`; where it also
+            has finite ``lo`` and ``hi`` (the 95 % interval), they are drawn as error bars
+            (each model's points shifted a little sideways so the bars do not overlap).
         xlabel: axis label naming the property and its unit.
         reference: optional model -> accuracy (0-1) drawn as dotted lines
             (e.g. the paper's LCID-Blurry accuracies).
@@ -119,9 +121,17 @@ def accuracy_by_bin(binned: pd.DataFrame, *, xlabel: str, reference: Mapping[str
     order = list(dict.fromkeys(binned["bin"].astype(str)))
     x = {b: i for i, b in enumerate(order)}
     palette = dict(zip(dict.fromkeys(binned["model"]), sns.color_palette("tab10"), strict=False))
+    models = list(palette)
+    bars = {"lo", "hi"} <= set(binned.columns)
     for model, grp in binned.groupby("model", sort=False):
-        xs = [x[str(b)] for b in grp["bin"]]
+        shift = 0.06 * (models.index(model) - (len(models) - 1) / 2) if bars else 0.0
+        xs = [x[str(b)] + shift for b in grp["bin"]]
         ax.plot(xs, grp["accuracy"], marker="o", color=palette[model], label=str(model))
+        if bars:
+            lo = grp["accuracy"] - pd.to_numeric(grp["lo"], errors="coerce")
+            hi = pd.to_numeric(grp["hi"], errors="coerce") - grp["accuracy"]
+            ax.errorbar(xs, grp["accuracy"], yerr=[lo.to_numpy(), hi.to_numpy()], fmt="none",
+                        ecolor=palette[model], elinewidth=0.8, capsize=2, alpha=0.7)
         for xi, acc, n in zip(xs, grp["accuracy"], grp["n"], strict=True):
             ax.annotate(f"n={int(n)}", (xi, acc), xytext=(0, 5), textcoords="offset points",
                         fontsize=7, ha="center")
