@@ -366,7 +366,7 @@ PROFILES: dict[str, Profile] = {
         **_CPU_DATA,
         runs=_all_pairs({**_CPU_INFEASIBLE, "resnet_lcid": "ResNet-18 at 2048x4096 is " + _CPU_BUDGET},
                         epochs={"resnet_lcid-resize": 20, "alexnet_lcid-resize": 25,
-                                "vgg_lcid-resize": 4, "hr-celestialnet_lcid": 8,
+                                "vgg_lcid-resize": 4, "hr-celestialnet_lcid": 4,
                                 "alexnet_lcid": 1},
                         seeds={"resnet_lcid-resize": 3, "alexnet_lcid-resize": 3,
                                "vgg_lcid-resize": 3},
@@ -382,11 +382,10 @@ PROFILES: dict[str, Profile] = {
         description="a record made on a 2-core CPU in the background (hrcn record, resumable "
                     "across sessions): the cpu profile's data, the LCID-Resize baselines with "
                     "three seeds each (ResNet-18 also with the paper's recipe), HR-CelestialNet "
-                    "8 epochs (the paper's batch of 4 in one pass; at 4 its faint testing samples "
-                    "all got one answer) and AlexNet 1 epoch at full resolution, about 2.2 hours "
-                    "on a 2-core Zen 5 CPU with AVX512-BF16, twice that on the earlier Zen 4 "
-                    "(sized from benchmarks/README's seconds per training sample: HR-CelestialNet "
-                    "1.9 s on Zen 5, 3.4 s on Zen 4; the record of 4 epochs took 2.9 h on Zen 4)",
+                    "4 epochs (the paper's batch of 4 in one pass) and AlexNet 1 epoch at full resolution, about 3 hours (sized from "
+                    "benchmarks/README's seconds per training sample: ResNet-18 0.07 s, AlexNet "
+                    "0.03 s, VGG 0.33 s on LCID-Resize; HR-CelestialNet ~3 s and AlexNet ~1.9 s "
+                    "at full resolution)",
     ),
     "record-gpu": Profile(
         name="record-gpu",
