@@ -15,8 +15,9 @@ the verdict:
 
 Also: the paper's confusion matrices (recovered exactly from its printed numbers,
 :func:`hrcn_lib.paper_numbers.paper_confusion`) beside the record's, the run-to-run spread of
-the record's seeds beside the paper's own gaps in the same units, the causes read from the
-model and the image against the simulator's, what differs from the paper, and the paper's
+the record's seeds beside the paper's own gaps in the same units, each pair's accuracy on the
+faint and the bright half of the testing set (:func:`accuracy_by_snr`), the causes read from
+the model and the image against the simulator's, what differs from the paper, and the paper's
 slips.
 """
 
