@@ -66,9 +66,6 @@ _HR = pair_key("hr-celestialnet", "lcid")
 #: The record's target for HR-CelestialNet's testing accuracy (issue 14).
 HR_TARGET = 0.85
 _PAPER_N = PAPER_TABLE1["total"]["test"]
-#: Per-sample properties of the simulator carried beside its truth when known (the split by
-#: S/N of :func:`accuracy_by_snr`).
-_SAMPLE_COLUMNS: tuple[str, ...] = ("snr",)
 
 
 @dataclass
@@ -140,8 +137,8 @@ def from_live(test: Mapping[RunSpec, EvalResult], blurry: Mapping[RunSpec, EvalR
     preds = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
         columns=["pair", "set", "obsid", "hdu", "body", "label", "pred"])
     if truth is not None and set(TRUTH_COLUMNS) <= set(truth.columns):
-        extra = [c for c in _SAMPLE_COLUMNS if c in truth.columns]
-        known = truth[["obsid", "hdu", *TRUTH_COLUMNS, *extra]].assign(
+        snr = ["snr"] if "snr" in truth.columns else []  # for accuracy_by_snr
+        known = truth[["obsid", "hdu", *TRUTH_COLUMNS, *snr]].assign(
             obsid=truth["obsid"].astype(str), hdu=truth["hdu"].astype(int)
         ).drop_duplicates(["obsid", "hdu"])
         preds = preds.merge(known, on=["obsid", "hdu"], how="left")
@@ -412,8 +409,9 @@ def accuracy_by_snr(res: Results, set_name: str = "test") -> pd.DataFrame:
     columns = ["faint", "faint n", "bright", "bright n", "faint acc", "faint lo", "faint hi",
                "bright acc", "bright lo", "bright hi"]
     p = res.predictions
-    rows = p.loc[p["set"] == set_name] if "snr" in p.columns else p.iloc[:0]
-    rows = rows.assign(snr=pd.to_numeric(rows.get("snr"), errors="coerce")).dropna(subset="snr")
+    rows = p.loc[p["set"] == set_name] if "snr" in p.columns else pd.DataFrame()
+    if not rows.empty:
+        rows = rows.assign(snr=pd.to_numeric(rows["snr"], errors="coerce")).dropna(subset="snr")
     if rows.empty:
         return pd.DataFrame(columns=columns, index=pd.Index([], name="pair"))
     cut = float(rows.drop_duplicates(["obsid", "hdu"])["snr"].median())
