@@ -11,8 +11,13 @@ Resumable: the runs live in a work directory (default ``runs/<profile>``) with o
 per run (:class:`hrcn_lib.paths.RunPaths`); a finished run and its evaluations are reused, an
 unfinished one resumes from its checkpoint, so the same command continues a killed record.
 
+Reusing: with ``reuse`` (``--reuse RECORD``) every run an earlier record of the profile holds
+with the same recipe on the same samples is taken from it (:mod:`hrcn_lib.record_reuse`), its
+provenance kept in ``record.json``'s ``reused_runs``; only the others are trained.
+
 Bad input is refused before anything is written (:func:`check_request`): an unknown profile,
-an existing record without ``force``, a data folder without manifests, not enough disk space.
+an existing record without ``force``, a data folder without manifests, not enough disk space,
+a record to reuse that is unreadable or of another profile.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from hrcn_lib.manifest import read_manifest
 from hrcn_lib.names import RESIZE_SIZE, pair_key
 from hrcn_lib.paths import BLURRY_MANIFEST, LCID_MANIFEST, ModelRun, RunPaths
 from hrcn_lib.profiles import Profile, RunSpec, get_profile
+from hrcn_lib.record_reuse import check_same_data, open_reuse, reusable, take_run
 from hrcn_lib.records import (
     MAIN_RECIPE,
     PAPER_RECIPE_NAME,
@@ -177,15 +183,16 @@ def _needed_bytes(profile: Profile, simulate: bool, n_samples: int) -> int:
 
 def check_request(profile_name: str | Profile, out: Path | str, *,
                   data_dir: Path | str | None = None, work_dir: Path | str | None = None,
-                  force: bool = False) -> Profile:
+                  force: bool = False, reuse: Path | str | None = None) -> Profile:
     """Everything that can be refused before a record starts, checked in this order.
 
     ``profile_name``: a profile's name, or a :class:`~hrcn_lib.profiles.Profile` (e.g. one
-    with overrides).
+    with overrides). ``reuse``: an earlier record to take runs from.
 
     Raises:
         ValueError: an unknown profile (the command line: a usage error).
         RecordError: ``out`` holds a record (or anything) and ``force`` is not set; a
+            ``reuse`` record that is unreadable, inconsistent or of another profile; a
             ``data_dir`` without both manifests; not enough free disk for the work directory
             (simulated data, sample cache, checkpoints) or the record.
     """
@@ -198,6 +205,8 @@ def check_request(profile_name: str | Profile, out: Path | str, *,
         raise RecordError(f"{out}: exists and is not a directory")
     if not profile.enabled_runs():
         raise RecordError(f"profile {profile.name!r} trains no pair: nothing to record")
+    if reuse is not None:
+        open_reuse(reuse, profile.name)
     work = Path(work_dir) if work_dir else RunPaths.for_profile(profile.name).root
     data = Path(data_dir) if data_dir else RunPaths(work).data
     have = (data / LCID_MANIFEST).is_file() and (data / BLURRY_MANIFEST).is_file()
@@ -358,7 +367,7 @@ def _outcome(predictions: pd.DataFrame) -> dict[str, Any]:
 def make_record(profile_name: str | Profile, out: Path | str, *,
                 data_dir: Path | str | None = None,
                 work_dir: Path | str | None = None, force: bool = False,
-                command: str | None = None) -> Path:
+                command: str | None = None, reuse: Path | str | None = None) -> Path:
     """Run everything a profile enables and write its record to ``out``.
 
     Args:
@@ -371,6 +380,10 @@ def make_record(profile_name: str | Profile, out: Path | str, *,
             (default ``runs/<profile>``); keep it to resume.
         force: replace an existing record at ``out``.
         command: the command line written to ``record.json`` (default: ``sys.argv``).
+        reuse: an earlier record of the same profile (it may be ``out`` itself, with
+            ``force``): its runs whose recipe and training samples are unchanged are taken
+            over instead of trained (:func:`hrcn_lib.record_reuse.reusable`), after its split
+            and per-sample data are checked to be this call's.
 
     Returns:
         ``out``.
@@ -382,7 +395,9 @@ def make_record(profile_name: str | Profile, out: Path | str, *,
     t0 = time.perf_counter()
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     git = git_commit()  # the code that runs (later commits must not be credited with it)
-    profile = check_request(profile_name, out, data_dir=data_dir, work_dir=work_dir, force=force)
+    profile = check_request(profile_name, out, data_dir=data_dir, work_dir=work_dir, force=force,
+                            reuse=reuse)
+    earlier = open_reuse(reuse, profile.name) if reuse is not None else None
     work = Path(work_dir) if work_dir else RunPaths.for_profile(profile.name).root
     ch = chapter_context(profile, work, data_dir)
     simulated = not (ch.lcid_manifest.exists() and ch.blurry_manifest.exists())
@@ -394,12 +409,29 @@ def make_record(profile_name: str | Profile, out: Path | str, *,
     check_split(split, f"{ch.paths.splits} (the record's split)")
     log.info("record: data and split ready, %.0f s after the start", time.perf_counter() - t0)
     sets = {"test": test_df, "blurry": blurry}
+    if earlier is not None:
+        check_same_data(earlier, split, sets)
     predictions, timings, curves, configs = [], [], {}, {}
-    diagnosed, images = [], {}
+    diagnosed, images, reused = [], {}, {}
     runs = planned_runs(profile)
     for k, run in enumerate(runs, 1):
         folder = ch.paths.model_run(run.spec.model, run.spec.dataset, run.variant)
         rows = limit_samples(train_df, profile.train_cap(run.spec), ch.seed)
+        if earlier is not None:
+            why = reusable(earlier, run.name, run_config(profile, run), rows)
+            if why is None:
+                got = take_run(earlier, run.name, run.spec.key, run.seed, run.recipe)
+                log.info("record: run %d/%d %s taken from %s", k, len(runs), run.name,
+                         earlier.root)
+                predictions.append(got.predictions)
+                timings.extend(got.timings.to_dict("records"))
+                curves[run.name], configs[run.name] = got.curve, got.config
+                if len(got.causes):
+                    diagnosed.append(got.causes)
+                images.update(got.images)
+                reused[run.name] = got.provenance
+                continue
+            log.info("record: %s is trained here, not reused: %s", run.name, why)
         log.info("record: run %d/%d %s, %.0f s after the start", k, len(runs), run.name,
                  time.perf_counter() - t0)
         _train(ch, run, folder, rows, profile)
@@ -459,6 +491,9 @@ def make_record(profile_name: str | Profile, out: Path | str, *,
                   "test_fraction": profile.test_fraction, "seed": profile.seed},
         "outcome": _outcome(preds),
     }
+    if earlier is not None:
+        info["reused_from"] = str(earlier.root)
+        info["reused_runs"] = reused
     path = write_record(out, info=info, split=split, predictions=preds,
                         timings=pd.DataFrame(timings), curves=curves, causes=causes,
                         images=images, force=force)

@@ -34,6 +34,11 @@ def register(subparsers) -> None:
     p.add_argument("--work-dir", type=Path, default=None,
                    help="run directory for data, cache and the runs (default runs/<profile>)")
     p.add_argument("--force", action="store_true", help="replace an existing record at --out")
+    p.add_argument("--reuse", type=Path, default=None, metavar="RECORD",
+                   help="an earlier record of the same profile (e.g. the --out being "
+                        "replaced): its runs with an unchanged recipe on the same samples are "
+                        "taken over, with their provenance, instead of trained; the data must "
+                        "be the same sample for sample")
     p.set_defaults(func=run)
 
 
@@ -46,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from hrcn_lib.recording import make_record
 
     path = make_record(args.profile, args.out, data_dir=args.data_dir, work_dir=args.work_dir,
-                       force=args.force, command="hrcn " + " ".join(sys.argv[1:]))
+                       force=args.force, command="hrcn " + " ".join(sys.argv[1:]),
+                       reuse=args.reuse)
     print(path)
     return 0
