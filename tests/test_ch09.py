@@ -291,6 +291,10 @@ def test_record_columns_of_chapters_4_6_7_8(record, tmp_path):
     assert list(recipe.columns) == ["paper (Sec. 3.1)", "record (record-cpu)",
                                     "this build (smoke)"]
     assert recipe.loc["optimizer", "record (record-cpu)"] == "AdamW"
+    rates = {c["lr"] for c in record.info["recipes"].values() if c["recipe"] == "profile"}
+    rate = recipe.loc["learning rate", "record (record-cpu)"]  # one rate, then the pairs'
+    assert rate.split(" (")[0] in {f"{r:g}" for r in rates}
+    assert (len(rates) > 1) == ("(" in rate)
     assert recipe.loc["optimizer", "paper (Sec. 3.1)"] == "SGD"
     comparison = ch04.recipe_comparison(record)
     assert list(comparison.index.get_level_values("recipe")) == ["the paper's",

@@ -197,6 +197,11 @@ def test_recipe_table_sets_paper_beside_profile(tmp_path):
     assert (numbers["lr"], numbers["batch_size"], numbers["paper_epochs"]) == (1e-3, 2, 20)
     # a departure is never reported as "none" (the "departure: none" under departures)
     assert numbers["recipe_departure"].startswith("learning rate, momentum, batch size (")
+    # a pair at its own learning rate is named beside the profile's rate
+    ch = context.chapter_context("cpu", tmp_path / "run3", None, "cpu", 0)
+    rate = ch04.recipe_table(ch).loc["learning rate", "this build (cpu)"]
+    assert rate.startswith("0.001 (") and "HR-CelestialNet (LCID)" in rate and ": 0.0001)" in rate
+    assert "ResNet" not in rate
 
 
 # ----------------------------------------------------------------------------- chapter 6

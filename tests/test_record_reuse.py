@@ -70,6 +70,29 @@ def test_a_taken_run_keeps_its_rows_images_and_provenance(tmp_path):
     assert other.causes.empty and not other.images
 
 
+def test_the_book_names_who_trained_each_run(tmp_path):
+    """Chapter 4's provenance table: a reused run shows the commit, date and machine of the
+    call that trained it, the others the record's own."""
+    from hrcn_lib.chapters.ch04_training import record_provenance
+
+    old, *_ = _earlier(tmp_path)
+    old.info.update(git={"commit": "0123456789abcdef", "dirty": False}, date="2026-12-06T04:00",
+                    device={"type": "cpu", "name": "AMD EPYC"},
+                    cpu={"flags": ["avx2", "avx512_bf16", "fma"]},
+                    train_seconds={RUN: 7200.0},
+                    reused_runs={f"{RUN}.paper": take_run(old, f"{RUN}.paper", RUN, 0,
+                                                          "paper").provenance})
+    table = record_provenance(old)
+    assert list(table.index) == [RUN, f"{RUN}.seed1", f"{RUN}.paper"]
+    assert table.loc[RUN, "commit"] == "0123456789" and table.loc[RUN, "date"] == "2026-12-06"
+    assert table.loc[RUN, "CPU flags"] == "avx2 avx512_bf16"
+    assert table.loc[RUN, "training hours"] == 2.0 and table.loc[RUN, "made by"] == "this record"
+    paper = table.loc[f"{RUN}.paper"]
+    assert (paper["commit"], paper["date"]) == ("abc", "2026-01-01")
+    assert paper["made by"] == "taken from an earlier earlier"
+    assert record_provenance(None).empty
+
+
 def test_other_data_or_another_profile_is_refused(tmp_path):
     old, split, _train, _recipe = _earlier(tmp_path)
     sets = _sets(split, old.predictions)

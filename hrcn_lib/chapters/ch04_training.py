@@ -28,7 +28,7 @@ from hrcn_lib.train import TrainConfig, train
 
 __all__ = ["profile_recipe", "departures", "recipe_table", "numbers", "ensure_trained",
            "train_profile_runs", "load_histories", "record_curves", "recipe_comparison",
-           "run_configs", "PAPER_CONFIG"]
+           "run_configs", "record_provenance", "PAPER_CONFIG"]
 
 #: The paper's recipe as a configuration (the defaults of :class:`TrainConfig`).
 PAPER_CONFIG = TrainConfig()
@@ -79,10 +79,27 @@ def _describe(cfg: dict) -> dict[str, str]:
 
 
 def _record_recipe(record: Record) -> dict | None:
-    """The recipe of the record's first main run (the record's profile recipe)."""
+    """The record's profile recipe: its first main run at the profile's own learning rate
+    (a pair may train at its own rate), else its first main run."""
     recipes = record.info.get("recipes", {})
     main = [c for c in recipes.values() if c.get("recipe") == MAIN_RECIPE]
-    return main[0] if main else None
+    rate = record.info.get("profile_fields", {}).get("lr")
+    at_rate = [c for c in main if rate is not None and c.get("lr") is not None
+               and abs(float(c["lr"]) - float(rate)) <= 1e-12]
+    return (at_rate or main or [None])[0]
+
+
+def _own_rates(rates: dict[str, float], base: float) -> str:
+    """The pairs whose learning rate differs from ``base``, as " (<pairs>: <rate>; ...)"
+    ("" when none): ``rates`` maps a pair's label to its rate."""
+    by_rate: dict[float, list[str]] = {}
+    for label, rate in rates.items():
+        if abs(float(rate) - float(base)) > 1e-12:
+            by_rate.setdefault(float(rate), []).append(label)
+    if not by_rate:
+        return ""
+    return " (" + "; ".join(f"{', '.join(labels)}: {rate:g}"
+                            for rate, labels in by_rate.items()) + ")"
 
 
 def recipe_table(ch: Chapter, record: Record | None = None) -> pd.DataFrame:
@@ -98,16 +115,60 @@ def recipe_table(ch: Chapter, record: Record | None = None) -> pd.DataFrame:
              "micro-batch (gradient accumulation)": "not stated",
              "random flips": "none stated", "precision": "not stated (float32 presumably)",
              "activation checkpointing": "not stated", "loss": str(PAPER_RECIPE["loss"])}
-    live = _describe({**vars(profile_recipe(ch))})
+    base = profile_recipe(ch)
+    live = _describe({**vars(base)})
     live["precision"] = f"{live['precision']} requested (config.json records what ran)"
+    live["learning rate"] += _own_rates({s.label: TrainConfig.from_profile(ch.profile, s).lr
+                                         for s in ch.profile.enabled_runs()}, base.lr)
     rec_cfg = _record_recipe(record) if record is not None else None
     rec = _describe(rec_cfg) if rec_cfg else dict.fromkeys(paper, "-")
+    if rec_cfg:
+        rec["learning rate"] += _own_rates(
+            {pair_label(*_split_key(c)): float(c.get("lr", PAPER_CONFIG.lr))
+             for name, c in record.info.get("recipes", {}).items()
+             if c.get("recipe") == MAIN_RECIPE and "." not in name},
+            float(rec_cfg.get("lr", PAPER_CONFIG.lr)))
     rows = {k: (paper[k], rec[k], live[k]) for k in paper}
     rows["epochs"] = (str(PAPER_RECIPE["epochs"]), _record_epochs(record),
                       ", ".join(f"{s.label}: {pair_epochs(ch, s)}"
                                 for s in ch.profile.enabled_runs()))
     return pd.DataFrame.from_dict(rows, orient="index", columns=[
         "paper (Sec. 3.1)", record_label(record), f"this build ({ch.profile.name})"])
+
+
+def _who(info: dict) -> dict[str, str]:
+    """Commit, date, device and CPU flags of one call, as the provenance table shows them."""
+    git = info.get("git") or {}
+    commit = str(git.get("commit") or "unknown")[:10] + (" (uncommitted changes)"
+                                                          if git.get("dirty") else "")
+    device = info.get("device") or {}
+    flags = (info.get("cpu") or {}).get("flags") or []
+    return {"commit": commit, "date": str(info.get("date", ""))[:10],
+            "device": f"{device.get('type', '?')}: {device.get('name', '?')}",
+            "CPU flags": " ".join(f for f in flags if f != "fma") if device.get("type") == "cpu"
+            else "-"}
+
+
+def record_provenance(record: Record | None) -> pd.DataFrame:
+    """Which call trained each run of the record: one row per run (its name in the record)
+    with ``commit``, ``date``, ``device``, ``CPU flags``, ``training hours`` and ``made by``
+    (this record, or the earlier record a ``hrcn record --reuse`` took it from).
+    Empty without a record."""
+    if record is None:
+        return pd.DataFrame()
+    reused = record.info.get("reused_runs", {})
+    seconds = record.info.get("train_seconds", {})
+    rows = []
+    for name in record.info.get("recipes", {}):
+        source = reused.get(name)
+        who = _who(source if source is not None else record.info)
+        hours = seconds.get(name)
+        rows.append({"run": name, **who,
+                     "training hours": round(float(hours) / 3600, 2) if hours is not None
+                     else float("nan"),
+                     "made by": (f"taken from an earlier {source.get('record', 'record')}"
+                                 if source is not None else "this record")})
+    return pd.DataFrame(rows).set_index("run") if rows else pd.DataFrame()
 
 
 def _record_epochs(record: Record | None) -> str:
