@@ -25,7 +25,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hrcn_lib.records import RUN_COLUMNS, SPLIT_COLUMNS, Record, RecordError, read_record
+from hrcn_lib.records import (
+    MAIN_RECIPE,
+    RUN_COLUMNS,
+    SPLIT_COLUMNS,
+    Record,
+    RecordError,
+    read_record,
+)
 from hrcn_lib.train import TrainConfig
 
 __all__ = ["ReusedRun", "open_reuse", "check_same_data", "reusable", "take_run",
@@ -199,7 +206,7 @@ def take_run(old: Record, name: str, pair: str, seed: int, recipe: str) -> Reuse
     timings = m[[*RUN_COLUMNS, "set", "preprocess_ms", "classify_ms"]].reset_index(drop=True)
     causes = pd.DataFrame()
     images: dict[str, bytes] = {}
-    main = seed == old.main_seed(pair, recipe) and recipe == "profile"
+    main = seed == old.main_seed(pair, recipe) and recipe == MAIN_RECIPE
     if main and len(old.causes):
         causes = old.causes.loc[old.causes["pair"] == pair].reset_index(drop=True)
         for file in causes.get("gradcam", pd.Series(dtype=str)).dropna():

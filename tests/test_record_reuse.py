@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import namedtuple
 from dataclasses import asdict, replace
 
 import numpy as np
@@ -106,9 +105,6 @@ def test_other_data_or_another_profile_is_refused(tmp_path):
         check_same_data(old, split, brighter)
     with pytest.raises(RecordError, match="made with profile 'record-cpu', not 'record-gpu'"):
         open_reuse(old.root, "record-gpu")
-
-
-Call = namedtuple("Call", "code err")
 
 
 def test_record_cli_refuses_a_bad_reuse_before_writing(tmp_path, capsys):
