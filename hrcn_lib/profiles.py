@@ -240,7 +240,7 @@ _LEARNING_RECIPE: dict = {"optimizer": "adamw", "lr": 1e-3, "schedule": "onecycl
 #: stayed at 0.51-0.66 for 8 epochs with the loss near ln 2 and rising at the peak, testing
 #: 0.614 [0.493, 0.730] (4 epochs: 0.714 [0.551, 0.873], 50 of 70 answers alike); at 1e-4 and
 #: 4 epochs on the same data it fitted (final training accuracy 0.74) and tested 0.800 [0.667,
-#: 0.912], 4 of 70 alike (benchmarks/README.md, "HR-CelestialNet at peak lr 1e-4").
+#: 0.912], 4 of 70 alike (benchmarks/README.md, "HR-CelestialNet for 8 epochs instead of 4").
 _LOW_LR = {"vgg_lcid-resize": 1e-4, "hr-celestialnet_lcid": 1e-4}
 _DEPARTURE = ("the paper's plain SGD at lr 1e-4 and batch 4 hardly moves the weights in the "
               "optimizer steps a CPU affords and its models answer the majority class; AdamW "
@@ -390,7 +390,8 @@ PROFILES: dict[str, Profile] = {
         description="a record made on a 2-core CPU in the background (hrcn record, resumable "
                     "across sessions): the cpu profile's data, the LCID-Resize baselines with "
                     "three seeds each (ResNet-18 also with the paper's recipe), HR-CelestialNet "
-                    "4 epochs (the paper's batch of 4 in one pass) and AlexNet 4 epochs at full resolution, about 3.5 hours (sized from "
+                    "4 epochs (the paper's batch of 4 in one pass) and AlexNet 4 epochs at full "
+                    "resolution, about 3.5 hours (sized from "
                     "benchmarks/README's seconds per training sample: ResNet-18 0.07 s, AlexNet "
                     "0.03 s, VGG 0.33 s on LCID-Resize; HR-CelestialNet ~3 s and AlexNet ~1.9 s "
                     "at full resolution)",

@@ -16,8 +16,9 @@ with the same recipe on the same samples is taken from it (:mod:`hrcn_lib.record
 provenance kept in ``record.json``'s ``reused_runs``; only the others are trained.
 
 Bad input is refused before anything is written (:func:`check_request`): an unknown profile,
-an existing record without ``force``, a data folder without manifests, not enough disk space,
-a record to reuse that is unreadable or of another profile.
+an existing record without ``force``, a data folder without manifests, not enough disk space;
+and (:func:`make_record`, reading it once) a record to reuse that is unreadable or of another
+profile.
 """
 
 from __future__ import annotations
@@ -183,16 +184,15 @@ def _needed_bytes(profile: Profile, simulate: bool, n_samples: int) -> int:
 
 def check_request(profile_name: str | Profile, out: Path | str, *,
                   data_dir: Path | str | None = None, work_dir: Path | str | None = None,
-                  force: bool = False, reuse: Path | str | None = None) -> Profile:
+                  force: bool = False) -> Profile:
     """Everything that can be refused before a record starts, checked in this order.
 
     ``profile_name``: a profile's name, or a :class:`~hrcn_lib.profiles.Profile` (e.g. one
-    with overrides). ``reuse``: an earlier record to take runs from.
+    with overrides).
 
     Raises:
         ValueError: an unknown profile (the command line: a usage error).
         RecordError: ``out`` holds a record (or anything) and ``force`` is not set; a
-            ``reuse`` record that is unreadable, inconsistent or of another profile; a
             ``data_dir`` without both manifests; not enough free disk for the work directory
             (simulated data, sample cache, checkpoints) or the record.
     """
@@ -205,8 +205,6 @@ def check_request(profile_name: str | Profile, out: Path | str, *,
         raise RecordError(f"{out}: exists and is not a directory")
     if not profile.enabled_runs():
         raise RecordError(f"profile {profile.name!r} trains no pair: nothing to record")
-    if reuse is not None:
-        open_reuse(reuse, profile.name)
     work = Path(work_dir) if work_dir else RunPaths.for_profile(profile.name).root
     data = Path(data_dir) if data_dir else RunPaths(work).data
     have = (data / LCID_MANIFEST).is_file() and (data / BLURRY_MANIFEST).is_file()
@@ -389,14 +387,16 @@ def make_record(profile_name: str | Profile, out: Path | str, *,
         ``out``.
 
     Raises:
-        ValueError, RecordError: see :func:`check_request` (nothing is written then);
+        ValueError, RecordError: see :func:`check_request`, and a ``reuse`` record that is
+            unreadable or of another profile (:func:`~hrcn_lib.record_reuse.open_reuse`):
+            nothing is written then;
         the training and evaluation errors of :mod:`hrcn_lib.train` / :mod:`hrcn_lib.evaluate`.
     """
     t0 = time.perf_counter()
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     git = git_commit()  # the code that runs (later commits must not be credited with it)
-    profile = check_request(profile_name, out, data_dir=data_dir, work_dir=work_dir, force=force,
-                            reuse=reuse)
+    profile = check_request(profile_name, out, data_dir=data_dir, work_dir=work_dir, force=force)
+    # read once, before anything is written: a bad --reuse leaves nothing behind
     earlier = open_reuse(reuse, profile.name) if reuse is not None else None
     work = Path(work_dir) if work_dir else RunPaths.for_profile(profile.name).root
     ch = chapter_context(profile, work, data_dir)

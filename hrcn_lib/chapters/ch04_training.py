@@ -8,6 +8,7 @@ record's comparison of the paper's recipe with its departure on a cheap pair
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -78,14 +79,19 @@ def _describe(cfg: dict) -> dict[str, str]:
     }
 
 
+def _main_recipes(record: Record) -> dict[str, dict]:
+    """The recipes of the record's main runs (profile recipe, first seed), by run name."""
+    return {name: c for name, c in record.info.get("recipes", {}).items()
+            if c.get("recipe") == MAIN_RECIPE and "." not in name}
+
+
 def _record_recipe(record: Record) -> dict | None:
     """The record's profile recipe: its first main run at the profile's own learning rate
     (a pair may train at its own rate), else its first main run."""
-    recipes = record.info.get("recipes", {})
-    main = [c for c in recipes.values() if c.get("recipe") == MAIN_RECIPE]
+    main = list(_main_recipes(record).values())
     rate = record.info.get("profile_fields", {}).get("lr")
     at_rate = [c for c in main if rate is not None and c.get("lr") is not None
-               and abs(float(c["lr"]) - float(rate)) <= 1e-12]
+               and math.isclose(float(c["lr"]), float(rate))]
     return (at_rate or main or [None])[0]
 
 
@@ -94,7 +100,7 @@ def _own_rates(rates: dict[str, float], base: float) -> str:
     ("" when none): ``rates`` maps a pair's label to its rate."""
     by_rate: dict[float, list[str]] = {}
     for label, rate in rates.items():
-        if abs(float(rate) - float(base)) > 1e-12:
+        if not math.isclose(float(rate), float(base)):
             by_rate.setdefault(float(rate), []).append(label)
     if not by_rate:
         return ""
@@ -125,8 +131,7 @@ def recipe_table(ch: Chapter, record: Record | None = None) -> pd.DataFrame:
     if rec_cfg:
         rec["learning rate"] += _own_rates(
             {pair_label(*_split_key(c)): float(c.get("lr", PAPER_CONFIG.lr))
-             for name, c in record.info.get("recipes", {}).items()
-             if c.get("recipe") == MAIN_RECIPE and "." not in name},
+             for c in _main_recipes(record).values()},
             float(rec_cfg.get("lr", PAPER_CONFIG.lr)))
     rows = {k: (paper[k], rec[k], live[k]) for k in paper}
     rows["epochs"] = (str(PAPER_RECIPE["epochs"]), _record_epochs(record),
@@ -174,9 +179,8 @@ def record_provenance(record: Record | None) -> pd.DataFrame:
 def _record_epochs(record: Record | None) -> str:
     if record is None:
         return "-"
-    recipes = record.info.get("recipes", {})
-    return ", ".join(f"{pair_label(*_split_key(c))}: {c.get('epochs')}" for name, c in
-                     recipes.items() if c.get("recipe") == MAIN_RECIPE and "." not in name)
+    return ", ".join(f"{pair_label(*_split_key(c))}: {c.get('epochs')}"
+                     for c in _main_recipes(record).values())
 
 
 def _split_key(cfg: dict) -> tuple[str, str]:
