@@ -373,7 +373,9 @@ PROFILES: dict[str, Profile] = {
     # AlexNet at full resolution gets 4 epochs: after 1 (70 optimizer steps) it answered
     # "galaxy" for every sample, at the majority, so its full-resolution claim could not be
     # weighed. HR-CelestialNet at peak 1e-4 gets 8: after 4 its training accuracy was still
-    # rising (0.56, 0.68, 0.73 in epochs 2-4) and it tested 0.714, short of the 0.85 target.
+    # rising (0.56, 0.68, 0.73 in epochs 2-4) and it tested 0.714, short of the 0.85 target
+    # (with 8: 0.800, still short; benchmarks/README.md, "HR-CelestialNet for 8 epochs and
+    # AlexNet at full resolution at peak 1e-4").
     "record-cpu": Profile(
         name="record-cpu",
         **_CPU_DATA,

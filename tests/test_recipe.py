@@ -179,8 +179,8 @@ def test_profiles_carry_the_recipe_to_train_config():
 
 def test_a_pair_can_have_its_own_learning_rate():
     """VGG-16-BN, HR-CelestialNet and AlexNet at full resolution learn at a tenth of the
-    others' peak rate (their loss rose or stayed at ln 2 at 1e-3): the pair's rate wins over the profile's, the other pairs and the
-    paper-recipe run keep theirs."""
+    others' peak rate (their loss rose or stayed at ln 2 at 1e-3): the pair's rate wins over
+    the profile's, the other pairs and the paper-recipe run keep theirs."""
     from hrcn_lib.recording import planned_runs, run_config
 
     for name in ("cpu", "record-cpu", "record-gpu"):
@@ -190,7 +190,8 @@ def test_a_pair_can_have_its_own_learning_rate():
         assert rates.pop("hr-celestialnet_lcid") == pytest.approx(1e-4)
         assert rates.pop("alexnet_lcid") == pytest.approx(1e-4)
         assert set(rates.values()) == {prof.lr}, name
-        assert "1e-4 for VGG-16-BN, HR-CelestialNet and AlexNet at full resolution" in prof.recipe_departure
+        assert ("1e-4 for VGG-16-BN, HR-CelestialNet and AlexNet at full resolution"
+                in prof.recipe_departure)
     prof = get_profile("record-cpu")
     paper = [r for r in planned_runs(prof) if r.recipe == "paper"]
     assert paper and all(run_config(prof, r).lr == pytest.approx(1e-4) for r in paper)
