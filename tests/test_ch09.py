@@ -346,3 +346,29 @@ def test_causes_from_the_image():
     a = agreement(pd.DataFrame({"cause_image": ["a", "b"], "cause_truth": ["a", "c"],
                                 "causes_truth": ["a", "c;b"]}))
     assert a["among_true"] == 1.0 and a["primary"] == 0.5 and a["n"] == 2
+
+
+def test_the_claim_over_seeds_scores_each_sample_by_its_seeds(tmp_path):
+    """With several seeds the record gets a second 'most accurate' row, each sample scored by
+    the fraction of a pair's seeds that get it right; with one seed each it has none."""
+    claim = "HR-CelestialNet is the most accurate model, mean over seeds (testing set)"
+    rec = make_record(tmp_path / "s", {"hr-celestialnet_lcid": (0.97, 0.9, 2),
+                                       "resnet_lcid-resize": (0.5, 0.5, 3)})
+    res = ch09.from_record(rec)
+    assert (res.n_seeds("hr-celestialnet_lcid"), res.n_seeds("resnet_lcid-resize")) == (2, 3)
+    row = ch09.claims(res).loc[claim]
+    assert row["verdict"] == "holds"
+    m = rec.metrics.query("recipe == 'profile' and set == 'test'")
+    for pair, label, k in (("hr-celestialnet_lcid", "HR-CelestialNet (LCID)", 2),
+                           ("resnet_lcid-resize", "ResNet (LCID-Resize)", 3)):
+        mean = m.loc[m["pair"] == pair, "accuracy"].mean()  # same samples in every seed
+        assert f"{label}, {k} seeds: {100 * mean:.1f} %" in row["on LCID-sim"]
+    # the paper's recipe run of ResNet-18 is not one of its seeds
+    assert len(res.mean_correct("resnet_lcid-resize", "test")) == 120
+    lose = make_record(tmp_path / "l", {"hr-celestialnet_lcid": (0.5, 0.5, 2),
+                                        "resnet_lcid-resize": (0.97, 0.9, 2)})
+    assert ch09.claims(ch09.from_record(lose)).loc[claim, "verdict"] == "does not hold"
+    one = make_record(tmp_path / "o", {"hr-celestialnet_lcid": (0.97, 0.9, 1),
+                                       "resnet_lcid": (0.5, 0.5, 1)})
+    assert claim not in ch09.claims(ch09.from_record(one)).index
+    assert claim not in ch09.claims(None).index
