@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -160,8 +159,10 @@ def main(argv: list[str] | None = None) -> int:
     ckpt.unlink()
     n, f, paired = rows["naive"], rows["fast"], rows.pop("paired")
     diff = max(abs(a - b) for a, b in zip(n["probs"][0], f["probs"][0], strict=True))
+    from hrcn_lib.throughput import machine
+
     out = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M"),
-           "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cpus",
+           "machine": machine(),
            "model": args.model, "dataset": args.dataset, "device": args.device, "naive": n, "fast": f,
            "speedup_best": n["best_s"] / f["best_s"], "paired": paired,
            "max_prob_diff": diff}
@@ -174,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
           f"(range {paired['min_ratio']:.2f}-{paired['max_ratio']:.2f}, load "
           f"{paired['load_before']:.1f}/{paired['load_after']:.1f}); "
           f"max |p_fast - p_naive| = {diff:.2e}")
+    print(out["machine"])
     return 0
 
 

@@ -257,12 +257,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     import torch
 
-    from hrcn_lib.runtime import requested_precision
+    from hrcn_lib.runtime import isa_caps, requested_precision
     from hrcn_lib.throughput import training_flops
 
     record = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M"),
               "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cpus",
-              "flags": cpu_flags(), "torch": torch.__version__,
+              "flags": cpu_flags(), "isa_caps": isa_caps(), "torch": torch.__version__,
               "requested_precision": requested_precision(None), "pairs": {}}
     tag = record["requested_precision"]
     RESULTS.mkdir(exist_ok=True)
@@ -293,7 +293,8 @@ def main(argv: list[str] | None = None) -> int:
             share = f"{d['cached_read_ms'] / 1e3 / min(steps):.1%}" if steps else "-"
             print(f"| {dataset} | {d['decode_ms']:.1f} | {d['first_read_ms']:.1f} | "
                   f"{d['cached_read_ms']:.2f} | {share} |")
-    print(f"{record['date']} UTC, {record['machine']}, flags: {record['flags']}, "
+    caps = "".join(f", {k}={v}" for k, v in record["isa_caps"].items())
+    print(f"{record['date']} UTC, {record['machine']}, flags: {record['flags']}{caps}, "
           f"torch {record['torch']}, HRCN_PRECISION={os.environ.get('HRCN_PRECISION', '')!r}")
     return 0
 

@@ -57,7 +57,7 @@ from hrcn_lib.records import (
     write_record,
 )
 from hrcn_lib.resources import checkout_root
-from hrcn_lib.runtime import load_trained_model, resolve_device
+from hrcn_lib.runtime import isa_caps, load_trained_model, resolve_device
 from hrcn_lib.simulate.dataset import DatasetSizes, estimate_disk, plan
 from hrcn_lib.train import TrainConfig, train
 
@@ -239,7 +239,9 @@ def _planned_samples(profile: Profile) -> int:
 
 
 def cpu_flags() -> dict[str, Any]:
-    """The CPU's model name and the vector flags that decide training speed (``lscpu``)."""
+    """The CPU's model name and the vector flags that decide training speed (``lscpu``), and
+    ``isa_caps`` when the environment caps the instruction set torch uses
+    (:func:`hrcn_lib.runtime.isa_caps`)."""
     try:
         out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True,
                              timeout=30).stdout
@@ -248,8 +250,10 @@ def cpu_flags() -> dict[str, Any]:
     fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
     flags = fields.get("Flags", "").split()
     keep = ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_tile", "fma")
-    return {"model": fields.get("Model name", "").strip(), "flags": [f for f in keep if f in flags],
-            "cores": os.cpu_count()}
+    info = {"model": fields.get("Model name", "").strip(),
+            "flags": [f for f in keep if f in flags], "cores": os.cpu_count()}
+    caps = isa_caps()
+    return info | {"isa_caps": caps} if caps else info
 
 
 def device_info(device: str) -> dict[str, Any]:

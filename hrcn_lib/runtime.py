@@ -45,6 +45,8 @@ __all__ = [
     "CheckpointError",
     "resolve_device",
     "native_bf16",
+    "ISA_CAP_ENV",
+    "isa_caps",
     "requested_precision",
     "resolve_precision",
     "distributed_env",
@@ -71,6 +73,13 @@ PRECISION_ENV = "HRCN_PRECISION"
 PRECISIONS: tuple[str, ...] = ("bf16", "fp32", "auto")
 #: Version of the checkpoint layout this module writes and reads.
 CHECKPOINT_VERSION = 1
+#: Environment variables that cap the instruction set torch uses below what the CPU has:
+#: oneDNN's (convolutions, matrix products) and ATen's vectorised kernels. Set to ``AVX2`` and
+#: ``avx2`` they run this CPU's AVX2 code path, as an AVX2-only CPU would (not its speed).
+ISA_CAP_ENV: tuple[str, ...] = ("ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY")
+#: oneDNN ISA caps below bf16 instructions: under them oneDNN emulates bf16.
+_ONEDNN_NO_BF16 = frozenset({"SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX512_CORE",
+                             "AVX512_CORE_VNNI"})
 
 
 class CheckpointError(ValueError):
@@ -99,8 +108,17 @@ def native_bf16(device: torch.device) -> bool:
         return bool(torch.cuda.is_bf16_supported())
     if device.type != "cpu":
         return False
+    if isa_caps().get("ONEDNN_MAX_CPU_ISA", "").upper() in _ONEDNN_NO_BF16:
+        return False  # the CPU has bf16 instructions but oneDNN is told not to use them
     checks = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
     return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
+
+
+def isa_caps() -> dict[str, str]:
+    """The instruction-set caps of :data:`ISA_CAP_ENV` set in this process's environment
+    (name -> value; empty when none): a benchmark or record made under them measured a
+    narrower CPU than its flags say, and says so."""
+    return {k: os.environ[k].strip() for k in ISA_CAP_ENV if os.environ.get(k, "").strip()}
 
 
 def requested_precision(precision: str | None = None) -> str:

@@ -159,7 +159,7 @@ def machine() -> str:
     """One line on this machine: CPU model, logical cores, torch threads, the vector
     features of :data:`CPU_FLAGS` it has (Linux ``/proc/cpuinfo``), whether it computes
     bf16 natively (:func:`hrcn_lib.runtime.native_bf16`), and CUDA devices if any."""
-    from hrcn_lib.runtime import native_bf16
+    from hrcn_lib.runtime import isa_caps, native_bf16
 
     model, flags = platform.processor() or platform.machine(), set()
     try:
@@ -175,6 +175,9 @@ def machine() -> str:
     text = (f"{model}, {os.cpu_count()} logical cores, torch {torch.get_num_threads()} "
             f"threads; {have}; bf16 {'native' if native_bf16(torch.device('cpu')) else 'emulated'}"
             " on the cpu")
+    caps = isa_caps()
+    if caps:
+        text += "; instruction set capped by " + ", ".join(f"{k}={v}" for k, v in caps.items())
     if torch.cuda.is_available():
         text += f"; CUDA: {torch.cuda.get_device_name()}"
     return text

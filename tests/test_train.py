@@ -19,6 +19,7 @@ from torch.utils.data import Dataset, TensorDataset
 from hrcn_lib.models import CheckpointSequential, set_activation_checkpointing
 from hrcn_lib.runtime import (
     CheckpointError,
+    isa_caps,
     load_checkpoint,
     native_bf16,
     requested_precision,
@@ -261,6 +262,30 @@ def test_hrcn_precision_sets_what_auto_means(monkeypatch):
         resolve_precision("auto", dev)
     assert resolve_precision("fp32", dev) == "fp32"  # the variable is not read then
     assert TrainConfig().precision == "auto"
+
+
+def test_an_isa_cap_below_bf16_makes_auto_mean_fp32_and_is_reported(monkeypatch):
+    """``ONEDNN_MAX_CPU_ISA=AVX2`` (how a bf16 CPU runs an AVX2-only CPU's code path) leaves
+    oneDNN without bf16 instructions: ``auto`` must then train in fp32, not in emulated bf16,
+    and the machine line and a record's CPU entry say that the set was capped."""
+    from hrcn_lib.recording import cpu_flags
+    from hrcn_lib.throughput import machine
+
+    dev = torch.device("cpu")
+    monkeypatch.delenv("HRCN_PRECISION", raising=False)
+    for name in ("ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY"):
+        monkeypatch.delenv(name, raising=False)
+    uncapped = native_bf16(dev)
+    assert isa_caps() == {} and "capped" not in machine() and "isa_caps" not in cpu_flags()
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "avx2")
+    monkeypatch.setenv("ATEN_CPU_CAPABILITY", "avx2")
+    assert not native_bf16(dev)
+    assert resolve_precision("auto", dev) == "fp32"
+    assert isa_caps() == {"ONEDNN_MAX_CPU_ISA": "avx2", "ATEN_CPU_CAPABILITY": "avx2"}
+    assert "ONEDNN_MAX_CPU_ISA=avx2" in machine()
+    assert cpu_flags()["isa_caps"] == isa_caps()
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_BF16")  # a cap that keeps bf16
+    assert native_bf16(dev) is uncapped
 
 
 def test_checkpoint_errors_name_the_file(tmp_path):
