@@ -4,7 +4,8 @@
 into the pieces the loop steps, all from PyTorch:
 
 * :func:`make_optimizer` -- ``"sgd"`` (:class:`torch.optim.SGD`, the paper's: lr 1e-4, no
-  momentum) or ``"adamw"`` (:class:`torch.optim.AdamW`, decoupled weight decay);
+  momentum) or ``"adamw"`` (:class:`torch.optim.AdamW`, decoupled weight decay; its fused
+  implementation, one pass over each parameter's memory instead of one per operation);
 * :func:`make_scheduler` -- ``"constant"`` (the paper's: no schedule) or ``"onecycle"``
   (:class:`torch.optim.lr_scheduler.OneCycleLR` over exactly ``epochs x steps per epoch``
   optimizer steps, peak at ``lr``, cosine annealing, its default 30 % warm-up);
@@ -44,6 +45,11 @@ def make_optimizer(params: Iterable[nn.Parameter], name: str, *, lr: float,
             decoupled ``weight_decay``).
         lr: learning rate (the peak rate under ``"onecycle"``).
 
+    AdamW runs fused (``fused=True``) where every parameter is a floating-point tensor on
+    the CPU or a CUDA device: the same update, in one kernel per step instead of a pass over
+    memory per operation. Its step is memory-bound, so this matters for the models with large
+    fully connected layers (AlexNet 57 M and VGG-16-BN 134 M parameters).
+
     Raises:
         ValueError: an unknown optimizer name.
     """
@@ -51,7 +57,10 @@ def make_optimizer(params: Iterable[nn.Parameter], name: str, *, lr: float,
         return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
     if name == "adamw":
         betas = (momentum if momentum > 0 else 0.9, 0.999)
-        return torch.optim.AdamW(params, lr=lr, betas=betas, weight_decay=weight_decay)
+        params = list(params)
+        fused = all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params)
+        return torch.optim.AdamW(params, lr=lr, betas=betas, weight_decay=weight_decay,
+                                 fused=fused or None)
     raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {name!r}")
 
 

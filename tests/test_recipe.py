@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 
 import pytest
@@ -65,6 +66,29 @@ def test_adamw_and_sgd_get_their_settings():
     assert adamw.defaults["weight_decay"] == 0.05 and adamw.defaults["betas"][0] == 0.9
     with pytest.raises(ValueError, match="optimizer"):
         make_optimizer(params, "lion", lr=1e-3)
+    assert adamw.defaults["fused"] is True  # on the CPU: one kernel per step
+
+
+def test_fused_adamw_makes_the_same_update_as_the_reference():
+    """The fused AdamW of :func:`make_optimizer` moves the weights as PyTorch's reference
+    (for-loop) AdamW does, with decay and a one-cycle rate, to float32 rounding."""
+    torch.manual_seed(0)
+    ref_net = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 2))
+    net, start = copy.deepcopy(ref_net), copy.deepcopy(ref_net)
+    ours = make_optimizer(net.parameters(), "adamw", lr=1e-2, weight_decay=0.05)
+    ref = torch.optim.AdamW(ref_net.parameters(), lr=1e-2, weight_decay=0.05, foreach=False)
+    scheds = [make_scheduler(o, "onecycle", lr=1e-2, epochs=1, steps_per_epoch=6)
+              for o in (ours, ref)]
+    x, y = torch.randn(8, 16), torch.randint(0, 2, (8,))
+    for _ in range(6):
+        for model, opt, sched in ((net, ours, scheds[0]), (ref_net, ref, scheds[1])):
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+            sched.step()
+    for a, b, a0 in zip(net.parameters(), ref_net.parameters(), start.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+        assert (a - a0).abs().max() > 1e-3  # the steps moved every parameter
     with pytest.raises(ValueError, match="optimizer"):
         TrainConfig(optimizer="adam").validate()
     with pytest.raises(ValueError, match="schedule"):
