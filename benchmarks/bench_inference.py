@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     ckpt.unlink()
     n, f, paired = rows["naive"], rows["fast"], rows.pop("paired")
     diff = max(abs(a - b) for a, b in zip(n["probs"][0], f["probs"][0], strict=True))
-    from hrcn_lib.throughput import machine
+    from hrcn_lib.throughput import machine  # torch only now: the children ran without it here
 
     out = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M"),
            "machine": machine(),

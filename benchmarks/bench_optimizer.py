@@ -3,9 +3,10 @@
 The recipe's optimizer (``hrcn_lib.optimization.make_optimizer``: AdamW, decoupled weight
 decay) updates every parameter once per optimizer step. The update is memory-bound: each
 implementation reads and writes the weights, gradients and two moment buffers, the for-loop
-one once per elementwise operation, the fused one once. AlexNet (57 M parameters) and
-VGG-16-BN (134 M) carry most of theirs in fully connected layers that cost little arithmetic
-per sample, so on a CPU their optimizer step is a visible share of a batch of 16 at 224 x 448.
+one once per elementwise operation, the fused one once. At 224 x 448 AlexNet (101 M
+parameters) and VGG-16-BN (237 M) carry most of theirs in fully connected layers that cost
+little arithmetic per sample, so on a CPU their optimizer step is a visible share of a batch of
+16.
 
 For each model: the median of ``--steps`` timed steps (after one untimed) of each
 implementation on random gradients, in ms per step and per sample at the recipe's batch of 16,
