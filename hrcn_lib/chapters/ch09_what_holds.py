@@ -23,7 +23,7 @@ slips.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -96,10 +96,7 @@ class Results:
     def correct(self, pair: str, set_name: str) -> pd.DataFrame:
         """``obsid, hdu, body, ok`` of one pair on one set (empty when missing)."""
         p = self.predictions
-        rows = p.loc[(p["pair"] == pair) & (p["set"] == set_name)]
-        return pd.DataFrame({"obsid": rows["obsid"].astype(str), "hdu": rows["hdu"].astype(int),
-                             "body": rows["body"].astype(str),
-                             "ok": (rows["label"] == rows["pred"]).to_numpy()})
+        return _correctness(p.loc[(p["pair"] == pair) & (p["set"] == set_name)])
 
     def n_seeds(self, pair: str) -> int:
         """How many seeds of ``pair`` :attr:`seeds` holds (0 when none)."""
@@ -113,11 +110,16 @@ class Results:
         if self.seeds.empty:
             return pd.DataFrame(columns=["obsid", "hdu", "body", "ok"])
         p = self.seeds
-        rows = p.loc[(p["pair"] == pair) & (p["set"] == set_name)]
-        ok = pd.DataFrame({"obsid": rows["obsid"].astype(str), "hdu": rows["hdu"].astype(int),
-                           "body": rows["body"].astype(str),
-                           "ok": (rows["label"] == rows["pred"]).astype(float)})
-        return ok.groupby(["obsid", "hdu", "body"], as_index=False, sort=False)["ok"].mean()
+        ok = _correctness(p.loc[(p["pair"] == pair) & (p["set"] == set_name)])
+        return ok.astype({"ok": float}).groupby(["obsid", "hdu", "body"], as_index=False,
+                                                 sort=False)["ok"].mean()
+
+
+def _correctness(rows: pd.DataFrame) -> pd.DataFrame:
+    """``obsid, hdu, body, ok`` (bool: ``label == pred``) of prediction rows."""
+    return pd.DataFrame({"obsid": rows["obsid"].astype(str), "hdu": rows["hdu"].astype(int),
+                         "body": rows["body"].astype(str),
+                         "ok": (rows["label"] == rows["pred"]).to_numpy()})
 
 
 def from_record(record: Record) -> Results:
@@ -185,12 +187,16 @@ def _pp(value: float) -> str:
     return f"{100 * value:+.1f} pp"
 
 
-def _acc(res: Results, pair: str, set_name: str) -> tuple[float, float, float] | None:
-    c = res.correct(pair, set_name)
+def _acc_of(c: pd.DataFrame) -> tuple[float, float, float] | None:
+    """Accuracy and 95 % interval (bootstrap over bodies) of a correctness frame."""
     if c.empty:
         return None
     lo, hi = bootstrap_accuracy(c["ok"].to_numpy(), c["body"])
     return float(c["ok"].mean()), lo, hi
+
+
+def _acc(res: Results, pair: str, set_name: str) -> tuple[float, float, float] | None:
+    return _acc_of(res.correct(pair, set_name))
 
 
 def _acc_text(value: tuple[float, float, float]) -> str:
@@ -200,7 +206,11 @@ def _acc_text(value: tuple[float, float, float]) -> str:
 
 def _paired(res: Results, a: str, b: str, set_name: str) -> tuple[float, float, float] | None:
     """Accuracy of pair ``a`` minus pair ``b`` on the samples both saw (paired bootstrap)."""
-    ca, cb = res.correct(a, set_name), res.correct(b, set_name)
+    return _paired_of(res.correct(a, set_name), res.correct(b, set_name))
+
+
+def _paired_of(ca: pd.DataFrame, cb: pd.DataFrame) -> tuple[float, float, float] | None:
+    """``ca``'s accuracy minus ``cb``'s on the samples both hold (paired bootstrap)."""
     both = ca.merge(cb, on=["obsid", "hdu", "body"], suffixes=("_a", "_b"))
     if both.empty:
         return None
@@ -247,16 +257,33 @@ def _claim_best(res: Results, set_name: str, claim: str, paper: str) -> dict[str
     others = [p for p in res.pairs() if p != _HR and _acc(res, p, set_name) is not None]
     if not others:
         return _row(claim, paper, f"{res.name}: no other pair evaluated", VERDICTS[3])
-    diffs, parts = [], [f"HR-CelestialNet {_acc_text(_acc(res, _HR, set_name))}"]
-    for other in others:
-        d = _paired(res, _HR, other, set_name)
+    diffs, parts = _against_hr(others, lambda p: res.correct(p, set_name),
+                               lambda p: "HR-CelestialNet" if p == _HR
+                               else pair_label(*p.split("_", 1)))
+    return _row(claim, paper, "; ".join(parts), _verdict(diffs))
+
+
+def _against_hr(pairs: list[str], correct: Callable[[str], pd.DataFrame],
+                label: Callable[[str], str]) -> tuple[list[tuple[float, float, float]], list[str]]:
+    """HR-CelestialNet against each other pair of ``pairs`` that shares samples with it.
+
+    ``correct(pair)`` gives a pair's correctness frame (``obsid, hdu, body, ok``), ``label``
+    its name in the text. Returns the paired differences and the texts: HR-CelestialNet's
+    accuracy first, then per pair its accuracy and the difference with its interval.
+    """
+    hr = correct(_HR)
+    diffs, parts = [], [f"{label(_HR)} {_acc_text(_acc_of(hr))}"]
+    for other in pairs:
+        if other == _HR:
+            continue
+        c = correct(other)
+        d = _paired_of(hr, c)
         if d is None:
             continue
         diffs.append(d)
-        model, dataset = other.split("_", 1)
-        parts.append(f"vs {pair_label(model, dataset)} {_acc_text(_acc(res, other, set_name))}: "
-                     f"{_pp(d[0])} [{100 * d[1]:+.1f}, {100 * d[2]:+.1f}]")
-    return _row(claim, paper, "; ".join(parts), _verdict(diffs))
+        parts.append(f"vs {label(other)} {_acc_text(_acc_of(c))}: {_pp(d[0])} "
+                     f"[{100 * d[1]:+.1f}, {100 * d[2]:+.1f}]")
+    return diffs, parts
 
 
 def _claim_best_over_seeds(res: Results) -> dict[str, str] | None:
@@ -269,28 +296,14 @@ def _claim_best_over_seeds(res: Results) -> dict[str, str] | None:
         return None
     claim = "HR-CelestialNet is the most accurate model, mean over seeds (testing set)"
     paper = "the paper reports one run per model (Table 4)"
-    hr = res.mean_correct(_HR, "test")
-    if hr.empty:
+    if res.mean_correct(_HR, "test").empty:
         return _row(claim, paper, f"{res.name}: HR-CelestialNet not evaluated", VERDICTS[3])
 
-    def mean_text(pair: str, c: pd.DataFrame) -> str:
-        lo, hi = bootstrap_accuracy(c["ok"].to_numpy(), c["body"])
+    def label(pair: str) -> str:
         k = res.n_seeds(pair)
-        return (f"{pair_label(*pair.split('_', 1))}, {k} seed{'' if k == 1 else 's'}: "
-                f"{_acc_text((float(c['ok'].mean()), lo, hi))}")
+        return f"{pair_label(*pair.split('_', 1))}, {k} seed{'' if k == 1 else 's'}:"
 
-    diffs, parts = [], [mean_text(_HR, hr)]
-    for other in pairs:
-        if other == _HR:
-            continue
-        c = res.mean_correct(other, "test")
-        both = hr.merge(c, on=["obsid", "hdu", "body"], suffixes=("_a", "_b"))
-        if both.empty:
-            continue
-        d = bootstrap_difference(both["ok_a"].to_numpy(), both["ok_b"].to_numpy(), both["body"])
-        diffs.append(d)
-        parts.append(f"vs {mean_text(other, c)}: {_pp(d[0])} "
-                     f"[{100 * d[1]:+.1f}, {100 * d[2]:+.1f}]")
+    diffs, parts = _against_hr(pairs, lambda p: res.mean_correct(p, "test"), label)
     return _row(claim, paper, "; ".join(parts), _verdict(diffs))
 
 
