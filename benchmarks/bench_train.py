@@ -5,7 +5,8 @@ For each model/data-set pair two worker processes hold the model and random inpu
 * **naive**: what a first script does -- fp32, NCHW, eager, one sample per step: forward,
   cross-entropy, backward, SGD (lr 1e-4), ``zero_grad``; PyTorch's defaults otherwise;
 * **fast**: :func:`hrcn_lib.train.fit`'s step -- :func:`~hrcn_lib.train.prepare_model`
-  (channels_last, the fused first block), :func:`~hrcn_lib.train.accumulate_gradients`
+  (channels_last unless ``"auto"`` picks NCHW for the pair and ISA, shown as ", NCHW"
+  beside the precision; the fused first block), :func:`~hrcn_lib.train.accumulate_gradients`
   over ``--batch-size`` samples in micro-batches of ``--micro-batch`` (the cpu profile's
   4 x 1), SGD, in the precision ``auto`` resolves to (bf16 where native; set
   ``HRCN_PRECISION=fp32`` to force fp32, the AVX2 path), inside
@@ -97,7 +98,9 @@ def _worker(mode: str, pair: str, batch: int, micro: int) -> None:
         precision = resolve_precision(cfg.precision, resolve_device("cpu"), warn=False)
         prepare_model(model, cfg, torch.device("cpu"))
         dtype = torch.bfloat16 if precision == "bf16" else None
-        fmt = torch.channels_last
+        nhwc = cfg.with_layout(torch.device("cpu"), precision).channels_last
+        fmt = torch.channels_last if nhwc else torch.contiguous_format
+        info["channels_last"] = nhwc
         batches = [(torch.cat(xs[i:i + micro]).contiguous(memory_format=fmt),
                     torch.cat(ys[i:i + micro])) for i in range(0, batch, micro)]
 
@@ -277,7 +280,9 @@ def main(argv: list[str] | None = None) -> int:
         record["pairs"][pair] = res
         (RESULTS / f"train_{tag}.json").write_text(json.dumps(record, indent=1))
         lo, hi = res["ratio_range"]
-        print(f"| {pair} | {res['load'][0]:.1f} / {res['load'][1]:.1f} | {fast['precision']} | "
+        layout = "" if fast.get("channels_last", True) else ", NCHW"
+        print(f"| {pair} | {res['load'][0]:.1f} / {res['load'][1]:.1f} | "
+              f"{fast['precision']}{layout} | "
               f"{res['naive_s']:.3f} | {res['fast_s']:.3f} | {res['ratio']:.2f} "
               f"({lo:.2f}-{hi:.2f}) | {roof:.3f} | {res['fast_s'] / roof:.2f} | "
               f"{res['peak_rss_gb']['naive']:.2f} / {res['peak_rss_gb']['fast']:.2f} |",

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 
 from hrcn_lib.records import (
     MAIN_RECIPE,
@@ -33,6 +34,7 @@ from hrcn_lib.records import (
     RecordError,
     read_record,
 )
+from hrcn_lib.runtime import resolve_device
 from hrcn_lib.train import TrainConfig
 
 __all__ = ["ReusedRun", "open_reuse", "check_same_data", "reusable", "take_run",
@@ -47,6 +49,8 @@ DATA_COLUMNS: tuple[str, ...] = ("snr", "psf_fwhm", "object_fraction")
 _SAMPLE_FIELDS = ("n_samples", "train_bodies", "train_obsids")
 #: Relative tolerance of the per-sample comparison (records write 6 significant digits).
 _DATA_RTOL = 1e-4
+#: Recipe fields whose default changed: what the code that wrote a record lacking them used.
+_WRITTEN_DEFAULTS: dict[str, Any] = {"channels_last": True}
 
 
 @dataclass(frozen=True)
@@ -155,8 +159,10 @@ def reusable(old: Record, name: str, cfg: TrainConfig, rows: pd.DataFrame) -> st
     when it is (reuse it).
 
     The same run: every :class:`~hrcn_lib.train.TrainConfig` field equal (a field the earlier
-    record lacks counts as its default, which is what that code did), and the same training
-    samples (count, bodies and OBSIDs of ``rows``, the manifest rows it trains on).
+    record lacks counts as its default, which is what that code did; ``channels_last="auto"``
+    as the layout a run would use on this machine, which is what a record holds), and the
+    same training samples (count, bodies and OBSIDs of ``rows``, the manifest rows it trains
+    on).
     """
     recipes = old.info.get("recipes", {})
     if name not in recipes:
@@ -164,8 +170,8 @@ def reusable(old: Record, name: str, cfg: TrainConfig, rows: pd.DataFrame) -> st
     if name not in old.curves:
         return "no training curve in the earlier record"
     was = recipes[name]
-    defaults = asdict(TrainConfig())
-    now = asdict(cfg)
+    defaults = asdict(TrainConfig()) | _WRITTEN_DEFAULTS
+    now = asdict(_layout_here(cfg))
     for f in fields(TrainConfig):
         if f.name in _SAMPLE_FIELDS:
             continue
@@ -178,6 +184,16 @@ def reusable(old: Record, name: str, cfg: TrainConfig, rows: pd.DataFrame) -> st
         if not _same(was.get(key), value):
             return f"other training samples ({key})"
     return None
+
+
+def _layout_here(cfg: TrainConfig) -> TrainConfig:
+    """``cfg`` with the layout :func:`~hrcn_lib.train.fit` would give it on this machine
+    (a recipe for an absent CUDA device: CUDA's)."""
+    try:
+        device = resolve_device(cfg.device)
+    except ValueError:
+        device = torch.device(cfg.device)
+    return cfg.with_layout(device)
 
 
 def provenance(old: Record, name: str) -> dict[str, Any]:

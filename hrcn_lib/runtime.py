@@ -4,6 +4,8 @@
 * Precision: :func:`native_bf16` (does the hardware compute bf16, or emulate it?),
   :func:`requested_precision` (``"auto"`` means ``$HRCN_PRECISION`` when set) and
   :func:`resolve_precision` (training: bf16 only where native).
+* Memory layout: :func:`resolve_channels_last` (``"auto"``: channels_last except where
+  oneDNN's AVX2 fp32 kernels are measured slower in it).
 * Memory: :func:`reuse_freed_memory` (training keeps freed pages for its next step).
 * Seeding: :func:`seed_everything`, :func:`rng_state` / :func:`set_rng_state` (every RNG,
   for exact resume).
@@ -49,6 +51,10 @@ __all__ = [
     "isa_caps",
     "requested_precision",
     "resolve_precision",
+    "LAYOUTS",
+    "NCHW_ON_AVX2_FP32",
+    "avx512_kernels",
+    "resolve_channels_last",
     "distributed_env",
     "reuse_freed_memory",
     "seed_everything",
@@ -80,6 +86,20 @@ ISA_CAP_ENV: tuple[str, ...] = ("ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY")
 #: oneDNN ISA caps below bf16 instructions: under them oneDNN emulates bf16.
 _ONEDNN_NO_BF16 = frozenset({"SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX512_CORE",
                              "AVX512_CORE_VNNI"})
+#: oneDNN ISA caps below AVX-512: under them its fp32 kernels are the AVX2 (or older) ones.
+_ONEDNN_BELOW_AVX512 = frozenset({"SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2"})
+#: What a run's ``channels_last`` may be: on, off, or chosen per pair and CPU.
+LAYOUTS: tuple[bool | str, ...] = (True, False, "auto")
+#: Pairs (``model_dataset`` keys) whose fp32 training step on a CPU is slower in channels_last
+#: than in NCHW on oneDNN's AVX2 kernels: s per training sample NCHW / channels_last, measured
+#: under the AVX2 cap on a Zen 5 VM (benchmarks/README.md, "Training step at full
+#: resolution", the AVX2 code path).
+#: With AVX-512 or bf16 kernels channels_last is the faster layout for every pair measured,
+#: and on the AVX2 path for the others (ResNet-18/LCID-Resize 0.119 / 0.108 s).
+NCHW_ON_AVX2_FP32: dict[str, tuple[float, float]] = {
+    "alexnet_lcid": (3.75, 5.4),
+    "vgg_lcid-resize": (1.11, 1.23),
+}
 
 
 class CheckpointError(ValueError):
@@ -119,6 +139,43 @@ def isa_caps() -> dict[str, str]:
     (name -> value; empty when none): a benchmark or record made under them measured a
     narrower CPU than its flags say, and says so."""
     return {k: os.environ[k].strip() for k in ISA_CAP_ENV if os.environ.get(k, "").strip()}
+
+
+def avx512_kernels() -> bool:
+    """Whether oneDNN runs its AVX-512 (or wider) CPU kernels here: the CPU has AVX-512 and
+    no :data:`ISA_CAP_ENV` cap holds oneDNN or ATen below it."""
+    if not bool(getattr(torch.cpu, "_is_avx512_supported", lambda: False)()):
+        return False
+    caps = isa_caps()
+    if caps.get("ONEDNN_MAX_CPU_ISA", "").upper() in _ONEDNN_BELOW_AVX512:
+        return False
+    return caps.get("ATEN_CPU_CAPABILITY", "avx512").lower().startswith("avx512")
+
+
+def resolve_channels_last(channels_last: bool | str, pair: str, device: torch.device,
+                          precision: str) -> bool:
+    """The memory layout a training run of ``pair`` uses: True for channels_last (NHWC).
+
+    ``True``/``False`` are kept. ``"auto"``: channels_last, except for a pair of
+    :data:`NCHW_ON_AVX2_FP32` trained in fp32 on a CPU whose oneDNN runs AVX2 kernels
+    (:func:`avx512_kernels` false), where NCHW is measured faster.
+
+    Args:
+        channels_last: ``True``, ``False`` or ``"auto"``.
+        pair: the run's ``model_dataset`` key (:func:`hrcn_lib.names.pair_key`).
+        device: the resolved training device.
+        precision: the resolved precision, ``"bf16"`` or ``"fp32"``.
+
+    Raises:
+        ValueError: ``channels_last`` not one of :data:`LAYOUTS`.
+    """
+    if isinstance(channels_last, bool):
+        return channels_last
+    if channels_last != "auto":
+        raise ValueError(f"channels_last must be True, False or 'auto', got {channels_last!r}")
+    if device.type != "cpu" or precision != "fp32" or pair not in NCHW_ON_AVX2_FP32:
+        return True
+    return avx512_kernels()
 
 
 def requested_precision(precision: str | None = None) -> str:

@@ -128,7 +128,9 @@ def run_throughput(runs: dict[str, Path | str]) -> pd.DataFrame:
             ``history.csv``; folders without a history are skipped.
 
     Returns:
-        DataFrame indexed by run label: ``precision``, ``device``, ``samples`` (trained, all
+        DataFrame indexed by run label: ``precision``, ``layout`` (``channels_last`` or
+        ``NCHW``, what :func:`hrcn_lib.train.fit` used; ``?`` when the folder does not say),
+        ``device``, ``samples`` (trained, all
         epochs), ``s per sample`` and ``samples per s`` (over every epoch, data loading
         and checkpoints included), ``TFLOP per sample`` (:func:`training_flops`) and
         ``GFLOP/s`` reached.
@@ -145,12 +147,14 @@ def run_throughput(runs: dict[str, Path | str]) -> pd.DataFrame:
         if seconds <= 0 or samples <= 0:
             continue
         flops = training_flops(cfg["model_name"], cfg["dataset_name"]).training
+        layout = {True: "channels_last", False: "NCHW"}.get(cfg.get("channels_last"), "?")
         rows.append({"run": label, "precision": cfg.get("precision_effective", "?"),
+                     "layout": layout,
                      "device": cfg.get("device_effective", "?"), "samples": samples,
                      "s per sample": seconds / samples, "samples per s": samples / seconds,
                      "TFLOP per sample": flops / 1e12,
                      "GFLOP/s": flops * samples / seconds / 1e9})
-    columns = ["precision", "device", "samples", "s per sample", "samples per s",
+    columns = ["precision", "layout", "device", "samples", "s per sample", "samples per s",
                "TFLOP per sample", "GFLOP/s"]
     return pd.DataFrame(rows, columns=["run", *columns]).set_index("run")
 

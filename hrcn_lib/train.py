@@ -46,8 +46,9 @@ see :func:`hrcn_lib.runtime.requested_precision`. ``checkpoint_activations=True`
 (the layers between two pooling layers) in the backward pass instead of storing its
 activations.
 
-Speed (the step, benchmarks/README.md). Model and inputs run in channels_last; one autocast
-region spans a step's micro-batches, so the weights are cast to bf16 once per step
+Speed (the step, benchmarks/README.md). Model and inputs run in channels_last (``"auto"``:
+except where NCHW is measured faster, :func:`~hrcn_lib.runtime.resolve_channels_last`); one
+autocast region spans a step's micro-batches, so the weights are cast to bf16 once per step
 (:func:`accumulate_gradients`); on the cpu (``fast_step``) HR-CelestialNet's first block runs
 as a fused, strip-wise autograd function (:mod:`hrcn_lib.models.stem`) that never holds its
 32 x 2042 x 4090 activations, and fully connected layers compute in float32 (one-sample
@@ -71,7 +72,7 @@ import os
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -93,6 +94,7 @@ from hrcn_lib.models import (
     set_fused_stem,
 )
 from hrcn_lib.models.linear import float32_linears
+from hrcn_lib.names import pair_key
 from hrcn_lib.optimization import (
     OPTIMIZERS,
     SCHEDULES,
@@ -107,6 +109,7 @@ from hrcn_lib.runfolder import RunFolderError
 from hrcn_lib.runtime import (  # re-exported: they were first defined here
     CHECKPOINT_FORMAT,
     CHECKPOINT_VERSION,
+    LAYOUTS,
     MODEL_FORMAT,
     PRECISION_ENV,
     PRECISIONS,
@@ -119,6 +122,7 @@ from hrcn_lib.runtime import (  # re-exported: they were first defined here
     native_bf16,
     nonfinite_tensor,
     requested_precision,
+    resolve_channels_last,
     resolve_device,
     resolve_precision,
     reuse_freed_memory,
@@ -215,7 +219,10 @@ class TrainConfig:
             ``"fp32"`` or ``"auto"`` (``$HRCN_PRECISION`` when set, else bf16 where native).
         device: ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"``.
         checkpoint_activations: recompute segments in the backward pass.
-        channels_last: NHWC memory format for model and inputs.
+        channels_last: NHWC memory format for model and inputs: ``True``, ``False`` or
+            ``"auto"`` (channels_last unless NCHW is measured faster for this pair on this
+            CPU's kernels, :func:`hrcn_lib.runtime.resolve_channels_last`); :func:`fit`
+            records the layout it used (``config.json`` holds ``True`` or ``False``).
         fast_step: the cpu step's speed-ups: a first block Conv(1 -> C) -> BatchNorm ->
             ReLU -> MaxPool (HR-CelestialNet's) runs as one fused, strip-wise autograd
             function (:func:`hrcn_lib.models.stem.conv_bn_relu_pool`), and fully connected
@@ -248,7 +255,7 @@ class TrainConfig:
     precision: str = "auto"
     device: str = "auto"
     checkpoint_activations: bool = False
-    channels_last: bool = True
+    channels_last: bool | str = "auto"
     fast_step: bool = True
     checkpoint_every: int = 50
     max_steps: int | None = None
@@ -318,6 +325,22 @@ class TrainConfig:
             raise ValueError(f"flips must be True or False, got {self.flips!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be 'bf16', 'fp32' or 'auto', got {self.precision!r}")
+        if not (isinstance(self.channels_last, bool) or self.channels_last == "auto"):
+            raise ValueError(f"channels_last must be one of {LAYOUTS}, got {self.channels_last!r}")
+
+    def with_layout(self, device: torch.device, precision: str | None = None) -> TrainConfig:
+        """This recipe with ``channels_last`` resolved to ``True``/``False`` for a run on
+        ``device`` in ``precision`` (``None``: the precision this recipe resolves to there,
+        :func:`resolve_precision`); see :func:`hrcn_lib.runtime.resolve_channels_last`."""
+        if isinstance(self.channels_last, bool):
+            return self
+        if precision is None:  # only a cpu's layout depends on it
+            precision = (resolve_precision(self.precision, device, warn=False)
+                         if device.type == "cpu" else self.precision)
+        layout = resolve_channels_last(self.channels_last, pair_key(self.model_name,
+                                                                    self.dataset_name),
+                                       device, precision)
+        return replace(self, channels_last=layout)
 
 @dataclass
 class TrainResult:
@@ -408,7 +431,8 @@ def _to_device(batch: Any, device: torch.device, channels_last: bool) -> tuple[t
 
 def prepare_model(model: nn.Module, config: TrainConfig, device: torch.device) -> nn.Module:
     """Put ``model`` in the form :func:`fit` trains it in, in place: on ``device``, in
-    channels_last (``config.channels_last``), with activation checkpointing
+    channels_last or NCHW (``config.channels_last``, resolved by
+    :meth:`TrainConfig.with_layout`), with activation checkpointing
     (``config.checkpoint_activations``) and, on the cpu, the fused first block
     (``config.fast_step``; the float32 fully connected layers are switched on by
     :func:`fit` around its loop, :func:`hrcn_lib.models.linear.float32_linears`).
@@ -417,8 +441,8 @@ def prepare_model(model: nn.Module, config: TrainConfig, device: torch.device) -
         ``model``.
     """
     model.to(device)
-    if config.channels_last:
-        model.to(memory_format=torch.channels_last)
+    nhwc = config.with_layout(torch.device(device)).channels_last
+    model.to(memory_format=torch.channels_last if nhwc else torch.contiguous_format)
     if config.checkpoint_activations:
         set_activation_checkpointing(model, ACTIVATION_CHECKPOINT_SEGMENTS)
     set_fused_stem(model, config.fast_step and torch.device(device).type == "cpu")
@@ -584,6 +608,7 @@ def fit(model: nn.Module, dataset: Dataset, out_dir: Path | str, config: TrainCo
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         torch.cuda.set_device(device)
     precision = resolve_precision(cfg.precision, device, warn=rank == 0)
+    cfg = cfg.with_layout(device, precision)
     if rank == 0:
         warn_single_sample_batchnorm(model, cfg.micro_batch)
     run = ModelRun(out_dir)

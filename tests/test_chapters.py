@@ -357,12 +357,13 @@ def test_training_throughput_reads_the_run_folders(tmp_path):
     run.root.mkdir(parents=True)
     run.config.write_text(json.dumps({"model_name": "resnet", "dataset_name": "lcid-resize",
                                       "n_samples": 10, "precision_effective": "bf16",
-                                      "device_effective": "cpu"}))
+                                      "device_effective": "cpu", "channels_last": False}))
     pd.DataFrame({"epoch": [1, 2], "seconds": [4.0, 1.0]}).to_csv(run.history, index=False)
     table = ch05.training_throughput(ch)
     assert list(table.index) == [spec.label]  # untrained pairs are left out
     row = table.loc[spec.label]
     assert row["samples"] == 20 and row["s per sample"] == pytest.approx(0.25)
+    assert row["layout"] == "NCHW" and row["precision"] == "bf16"
     flops = training_flops("resnet", "lcid-resize").training
     assert row["GFLOP/s"] == pytest.approx(flops * 4 / 1e9)
     assert "logical cores" in table.attrs["machine"] and "bf16" in table.attrs["machine"]

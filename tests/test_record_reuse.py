@@ -7,6 +7,7 @@ from dataclasses import asdict, replace
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from hrcn_lib.cli import main
 from hrcn_lib.record_reuse import check_same_data, open_reuse, reusable, take_run
@@ -21,7 +22,8 @@ def _earlier(tmp_path, profile: str = "record-cpu"):
     """A synthetic record with one recipe per run (as ``make_record`` writes them)."""
     split, preds = synthetic()
     train = split.loc[split["subset"] == "train"]
-    recipe = {**asdict(TrainConfig(model_name="resnet", dataset_name="lcid-resize", lr=1e-3)),
+    trained = TrainConfig(model_name="resnet", dataset_name="lcid-resize", lr=1e-3)
+    recipe = {**asdict(trained.with_layout(torch.device("cpu"))),  # fit records the layout
               "n_samples": len(train), "train_bodies": sorted(set(train["body"])),
               "train_obsids": sorted(set(train["obsid"])), "recipe": "profile"}
     recipes = {RUN: recipe, f"{RUN}.seed1": {**recipe, "seed": 1},
@@ -53,6 +55,20 @@ def test_a_run_is_reused_only_with_its_recipe_and_samples(tmp_path):
     assert "epochs" in reusable(old, RUN, replace(cfg, epochs=3), train)
     assert "training samples" in reusable(old, RUN, cfg, train.iloc[1:])
     assert reusable(old, "vgg_lcid-resize", cfg, train) == "not in the earlier record"
+
+
+def test_auto_layout_is_compared_as_the_layout_it_means_here(tmp_path):
+    """A record holds the layout its runs used (True/False); the profile's "auto" is compared
+    as what it resolves to on this machine, and a record written before the field existed
+    counts as channels_last, which every run then used."""
+    old, _split, train, _recipe = _earlier(tmp_path)
+    cfg = TrainConfig(model_name="resnet", dataset_name="lcid-resize", lr=1e-3)
+    assert cfg.channels_last == "auto" and old.info["recipes"][RUN]["channels_last"] is True
+    assert reusable(old, RUN, cfg, train) is None
+    assert "channels_last was True, is False" in reusable(
+        old, RUN, replace(cfg, channels_last=False), train)
+    del old.info["recipes"][RUN]["channels_last"]
+    assert reusable(old, RUN, cfg, train) is None
 
 
 def test_a_taken_run_keeps_its_rows_images_and_provenance(tmp_path):
