@@ -378,7 +378,9 @@ PROFILES: dict[str, Profile] = {
     # testing samples: the shortfall is not seed noise) and its training accuracy still rose
     # in the last epochs (0.74 -> 0.79 and 0.78 -> 0.76; benchmarks/README.md,
     # "HR-CelestialNet's second seed"). Twice the epochs cost ~2.1 hours a seed on 2 Zen 5
-    # cores, so it is trained with one seed (a second fits a later --reuse call).
+    # cores, so it is trained with one seed (a second fits a later --reuse call). With 16 it
+    # tested 0.786 [0.627, 0.931] (training accuracy 0.80): more epochs did not close the gap
+    # (benchmarks/README.md, "HR-CelestialNet for 16 epochs").
     "record-cpu": Profile(
         name="record-cpu",
         **_CPU_DATA,
