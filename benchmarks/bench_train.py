@@ -96,11 +96,11 @@ def _worker(mode: str, pair: str, batch: int, micro: int) -> None:
         cfg = TrainConfig(model_name=name, dataset_name=dataset, batch_size=batch,
                           micro_batch=micro, device="cpu")
         precision = resolve_precision(cfg.precision, resolve_device("cpu"), warn=False)
+        cfg = cfg.with_layout(torch.device("cpu"), precision)
         prepare_model(model, cfg, torch.device("cpu"))
         dtype = torch.bfloat16 if precision == "bf16" else None
-        nhwc = cfg.with_layout(torch.device("cpu"), precision).channels_last
-        fmt = torch.channels_last if nhwc else torch.contiguous_format
-        info["channels_last"] = nhwc
+        fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
+        info["channels_last"] = cfg.channels_last
         batches = [(torch.cat(xs[i:i + micro]).contiguous(memory_format=fmt),
                     torch.cat(ys[i:i + micro])) for i in range(0, batch, micro)]
 

@@ -54,7 +54,7 @@ from torch import nn
 from torch.func import functional_call
 
 from hrcn_lib.models import build_model, set_activation_checkpointing
-from hrcn_lib.names import INPUT_SIZES, MODEL_NAMES, PAIRS, RESIZE_SIZE, pair_label
+from hrcn_lib.names import INPUT_SIZES, MODEL_NAMES, PAIRS, pair_label
 from hrcn_lib.paths import atomic_write
 from hrcn_lib.runtime import resolve_device, resolve_precision
 
@@ -363,17 +363,18 @@ def _fit_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: dict) -> 
     from hrcn_lib.train import TrainConfig, accumulate_gradients, prepare_model, step_scope
 
     n = int(x.shape[0])
-    dataset = "lcid-resize" if tuple(cfg["input_size"]) == tuple(RESIZE_SIZE) else "lcid"
+    dataset = next((d for d, size in INPUT_SIZES.items()
+                    if tuple(size) == tuple(cfg["input_size"])), "lcid")
+    dev = torch.device("cpu")
     # prepare_model and step_scope read only the hardware fields and the pair's names
     config = TrainConfig(model_name=cfg["model"], dataset_name=dataset, batch_size=n,
                          micro_batch=n, precision=cfg["precision"], device="cpu",
-                         checkpoint_activations=cfg["checkpoint_segments"] > 0)
-    dev = torch.device("cpu")
+                         checkpoint_activations=cfg["checkpoint_segments"] > 0
+                         ).with_layout(dev, cfg["precision"])
     net = prepare_model(model, config, dev).train()
     optimizer = torch.optim.SGD(net.parameters(), lr=1e-4)
     dtype = torch.bfloat16 if cfg["precision"] == "bf16" else None
-    fmt = (torch.channels_last if config.with_layout(dev, cfg["precision"]).channels_last
-           else torch.contiguous_format)
+    fmt = torch.channels_last if config.channels_last else torch.contiguous_format
     with step_scope(net, config, dev):
         accumulate_gradients(net, [(x.contiguous(memory_format=fmt), y)], n, 1, dtype)
         optimizer.step()
