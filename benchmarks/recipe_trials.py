@@ -10,6 +10,13 @@ the wall time; the testing predictions are kept in the trial's run folder
 (``test_predictions.csv``).
 The simulator is not touched: every trial reads the same data.
 
+To *choose* a recipe without looking at the testing set, ``--select-on validation`` carves a
+validation split out of the training bodies (``split_by_body`` of the training split,
+``--validation-fraction``, seed ``--validation-seed``), trains on the rest and evaluates on the
+validation bodies only; the testing split is then neither trained on nor read. The row says
+which set it scored (``eval_set``) and adds the mean negative log-likelihood of the true class
+(``nll``, nats), which separates recipes that an accuracy over a few dozen samples cannot.
+
     PYTHONPATH=. .venv/bin/python benchmarks/recipe_trials.py --data /work/wt/data_cpu \\
         --out runs/trials --name adamw-onecycle-flips --model resnet --dataset lcid-resize \\
         --optimizer adamw --lr 1e-3 --schedule onecycle --flips --batch-size 16 --epochs 25
@@ -40,6 +47,22 @@ def _cpu_flags() -> str:
     return " ".join(keep)
 
 
+def _nll(labels, p_nsc) -> float:
+    """Mean negative log-likelihood (nats) of the true class from P(NSC) per sample.
+
+    Args:
+        labels: class names (:data:`hrcn_lib.names.CLASS_NAMES`), one per sample.
+        p_nsc: the model's P(NSC) per sample, in [0, 1]; clipped to [1e-7, 1 - 1e-7].
+    """
+    import numpy as np
+
+    from hrcn_lib.names import CLASS_NAMES
+
+    p = np.clip(np.asarray(p_nsc, dtype=float), 1e-7, 1 - 1e-7)
+    is_nsc = np.asarray(labels) == CLASS_NAMES[1]
+    return float(-np.mean(np.where(is_nsc, np.log(p), np.log1p(-p))))
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", type=Path, required=True, help="LCID-sim folder (lcid_manifest.csv)")
@@ -59,6 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--precision", default="auto")
     p.add_argument("--max-train", type=int, default=None, help="cap on training samples")
+    p.add_argument("--select-on", default="test", choices=("test", "validation"),
+                   help="score on the testing split, or on validation bodies carved from training")
+    p.add_argument("--validation-fraction", type=float, default=0.2)
+    p.add_argument("--validation-seed", type=int, default=0)
     p.add_argument("--results", type=Path, default=None,
                    help="CSV to append to (default: <out>/trials.csv)")
     args = p.parse_args(argv)
@@ -72,7 +99,10 @@ def main(argv: list[str] | None = None) -> int:
     from hrcn_lib.train import TrainConfig, train
 
     lcid = read_manifest(args.data / "lcid_manifest.csv")
-    train_df, test_df = split_by_body(lcid, test_fraction=0.2, seed=0)
+    train_df, eval_df = split_by_body(lcid, test_fraction=0.2, seed=0)
+    if args.select_on == "validation":
+        train_df, eval_df = split_by_body(train_df, test_fraction=args.validation_fraction,
+                                          seed=args.validation_seed)
     train_df = limit_samples(train_df, args.max_train, args.seed)
     cfg = TrainConfig(model_name=args.model, dataset_name=args.dataset, epochs=args.epochs,
                       batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
@@ -85,25 +115,27 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     res = train(cfg, train_df, run_dir, force=True, cache_dir=cache, progress=False)
     train_s = time.perf_counter() - t0
-    ev = evaluate(res.model, test_df, args.dataset, cache_dir=cache, timing_samples=0,
+    ev = evaluate(res.model, eval_df, args.dataset, cache_dir=cache, timing_samples=0,
                   progress=False)
     pred = ev.predictions
     correct = (pred["label"] == pred["prediction"]).to_numpy()
     lo, hi = bootstrap_accuracy(correct, pred["body"])
-    pred.to_csv(run_dir / "test_predictions.csv", index=False)
+    pred.to_csv(run_dir / f"{args.select_on}_predictions.csv", index=False)
+    nll = _nll(pred["label"], pred["p_nsc"])
     last = res.history.iloc[-1]
     row = {"name": args.name, "pair": f"{args.model}_{args.dataset}", "optimizer": args.optimizer,
            "lr": args.lr, "momentum": args.momentum, "weight_decay": args.weight_decay,
            "schedule": args.schedule, "flips": args.flips, "batch_size": args.batch_size,
            "epochs": args.epochs, "seed": args.seed, "n_train": len(train_df),
-           "n_test": len(pred), "precision": res.precision,
+           "eval_set": args.select_on, "n_eval": len(pred),
+           "n_eval_bodies": pred["body"].nunique(), "precision": res.precision,
            "train_loss": round(float(last["loss"]), 4),
            "train_acc": round(float(last["accuracy"]), 3),
-           "test_acc": round(float(ev.metrics["accuracy"]), 3), "acc_lo": round(lo, 3),
+           "accuracy": round(float(ev.metrics["accuracy"]), 3), "acc_lo": round(lo, 3),
            "acc_hi": round(hi, 3), "majority": round(majority_fraction(pred["label"]), 3),
            "f1_galaxy": round(float(ev.metrics["f1_galaxy"]), 3),
            "f1_nsc": round(float(ev.metrics["f1_nsc"]), 3),
-           "alike": answers_alike(pred["p_nsc"]), "train_s": round(train_s),
+           "nll": round(nll, 4), "alike": answers_alike(pred["p_nsc"]), "train_s": round(train_s),
            "threads": torch.get_num_threads(), "cpu_flags": _cpu_flags(),
            "load": os.getloadavg()[0]}
     out = args.results or args.out / "trials.csv"
