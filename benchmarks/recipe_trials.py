@@ -32,6 +32,7 @@ import os
 import platform
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 
@@ -47,7 +48,26 @@ def _cpu_flags() -> str:
     return " ".join(keep)
 
 
-def _nll(labels, p_nsc) -> float:
+_FIELDS: tuple[str, ...] = (
+    "name", "pair", "optimizer", "lr", "momentum", "weight_decay", "schedule", "flips",
+    "batch_size", "epochs", "seed", "n_train", "eval_set", "n_eval", "n_eval_bodies",
+    "precision", "train_loss", "train_acc", "accuracy", "acc_lo", "acc_hi", "majority",
+    "f1_galaxy", "f1_nsc", "nll", "alike", "train_s", "threads", "cpu_flags", "load")
+
+
+def _check_results_file(path: Path) -> str | None:
+    """Why rows cannot be appended to ``path`` (another header), or None if they can."""
+    if not path.exists():
+        return None
+    with open(path, newline="") as fh:
+        header = next(csv.reader(fh), [])
+    if tuple(header) != _FIELDS:
+        return (f"--results {path}: its header has other columns ({len(header)}) than this "
+                f"script writes ({len(_FIELDS)}; an older version's file?); give a new file")
+    return None
+
+
+def _nll(labels: Sequence[str], p_nsc: Sequence[float]) -> float:
     """Mean negative log-likelihood (nats) of the true class from P(NSC) per sample.
 
     Args:
@@ -89,6 +109,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--results", type=Path, default=None,
                    help="CSV to append to (default: <out>/trials.csv)")
     args = p.parse_args(argv)
+    if not 0.0 < args.validation_fraction < 1.0:
+        p.error(f"--validation-fraction {args.validation_fraction}: expected 0 < f < 1")
+    out = args.results or args.out / "trials.csv"
+    refused = _check_results_file(out)
+    if refused:
+        p.error(refused)
 
     import torch
 
@@ -138,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
            "nll": round(nll, 4), "alike": answers_alike(pred["p_nsc"]), "train_s": round(train_s),
            "threads": torch.get_num_threads(), "cpu_flags": _cpu_flags(),
            "load": os.getloadavg()[0]}
-    out = args.results or args.out / "trials.csv"
+    assert tuple(row) == _FIELDS
     new = not out.exists()
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "a", newline="") as fh:
