@@ -15,7 +15,8 @@ validation split out of the training bodies (``split_by_body`` of the training s
 ``--validation-fraction``, seed ``--validation-seed``), trains on the rest and evaluates on the
 validation bodies only; the testing split is then neither trained on nor read. The row says
 which set it scored (``eval_set``) and adds the mean negative log-likelihood of the true class
-(``nll``, nats), which separates recipes that an accuracy over a few dozen samples cannot.
+(``nll``, nats, scikit-learn's ``log_loss``), which separates recipes that an accuracy over a
+few dozen samples cannot.
 
     PYTHONPATH=. .venv/bin/python benchmarks/recipe_trials.py --data /work/wt/data_cpu \\
         --out runs/trials --name adamw-onecycle-flips --model resnet --dataset lcid-resize \\
@@ -32,7 +33,6 @@ import os
 import platform
 import subprocess
 import time
-from collections.abc import Sequence
 from pathlib import Path
 
 
@@ -65,22 +65,6 @@ def _check_results_file(path: Path) -> str | None:
         return (f"--results {path}: its header has other columns ({len(header)}) than this "
                 f"script writes ({len(_FIELDS)}; an older version's file?); give a new file")
     return None
-
-
-def _nll(labels: Sequence[str], p_nsc: Sequence[float]) -> float:
-    """Mean negative log-likelihood (nats) of the true class from P(NSC) per sample.
-
-    Args:
-        labels: class names (:data:`hrcn_lib.names.CLASS_NAMES`), one per sample.
-        p_nsc: the model's P(NSC) per sample, in [0, 1]; clipped to [1e-7, 1 - 1e-7].
-    """
-    import numpy as np
-
-    from hrcn_lib.names import CLASS_NAMES
-
-    p = np.clip(np.asarray(p_nsc, dtype=float), 1e-7, 1 - 1e-7)
-    is_nsc = np.asarray(labels) == CLASS_NAMES[1]
-    return float(-np.mean(np.where(is_nsc, np.log(p), np.log1p(-p))))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,11 +101,13 @@ def main(argv: list[str] | None = None) -> int:
         p.error(refused)
 
     import torch
+    from sklearn.metrics import log_loss
 
     from hrcn_lib.chapters.context import limit_samples
     from hrcn_lib.evaluate import bootstrap_accuracy, evaluate, majority_fraction
     from hrcn_lib.manifest import read_manifest, split_by_body
     from hrcn_lib.metrics import answers_alike
+    from hrcn_lib.names import CLASS_NAMES
     from hrcn_lib.train import TrainConfig, train
 
     lcid = read_manifest(args.data / "lcid_manifest.csv")
@@ -147,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     correct = (pred["label"] == pred["prediction"]).to_numpy()
     lo, hi = bootstrap_accuracy(correct, pred["body"])
     pred.to_csv(run_dir / f"{args.select_on}_predictions.csv", index=False)
-    nll = _nll(pred["label"], pred["p_nsc"])
+    nll = log_loss(pred["label"] == CLASS_NAMES[1], pred["p_nsc"], labels=[False, True])
     last = res.history.iloc[-1]
     row = {"name": args.name, "pair": f"{args.model}_{args.dataset}", "optimizer": args.optimizer,
            "lr": args.lr, "momentum": args.momentum, "weight_decay": args.weight_decay,
@@ -164,11 +150,10 @@ def main(argv: list[str] | None = None) -> int:
            "nll": round(nll, 4), "alike": answers_alike(pred["p_nsc"]), "train_s": round(train_s),
            "threads": torch.get_num_threads(), "cpu_flags": _cpu_flags(),
            "load": os.getloadavg()[0]}
-    assert tuple(row) == _FIELDS
     new = not out.exists()
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "a", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(row), lineterminator="\n")
+        writer = csv.DictWriter(fh, fieldnames=_FIELDS, lineterminator="\n")
         if new:
             writer.writeheader()
         writer.writerow(row)
