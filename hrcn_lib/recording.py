@@ -391,17 +391,19 @@ def make_record(profile_name: str | Profile, out: Path | str, *,
         ``out``.
 
     Raises:
-        ValueError, RecordError: see :func:`check_request`, and a ``reuse`` record that is
-            unreadable or of another profile (:func:`~hrcn_lib.record_reuse.open_reuse`):
-            nothing is written then;
+        ValueError, RecordError: a ``reuse`` record that is unreadable or of another profile
+            (:func:`~hrcn_lib.record_reuse.open_reuse`, checked first), then see
+            :func:`check_request`: nothing is written then;
         the training and evaluation errors of :mod:`hrcn_lib.train` / :mod:`hrcn_lib.evaluate`.
     """
     t0 = time.perf_counter()
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     git = git_commit()  # the code that runs (later commits must not be credited with it)
-    profile = check_request(profile_name, out, data_dir=data_dir, work_dir=work_dir, force=force)
-    # read once, before anything is written: a bad --reuse leaves nothing behind
+    profile = profile_name if isinstance(profile_name, Profile) else get_profile(profile_name)
+    # read once, before anything is written: a bad --reuse leaves nothing behind, and it is
+    # named whatever the disk holds (the disk check below depends on the machine)
     earlier = open_reuse(reuse, profile.name) if reuse is not None else None
+    profile = check_request(profile, out, data_dir=data_dir, work_dir=work_dir, force=force)
     work = Path(work_dir) if work_dir else RunPaths.for_profile(profile.name).root
     ch = chapter_context(profile, work, data_dir)
     simulated = not (ch.lcid_manifest.exists() and ch.blurry_manifest.exists())

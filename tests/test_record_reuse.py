@@ -123,8 +123,12 @@ def test_other_data_or_another_profile_is_refused(tmp_path):
         open_reuse(old.root, "record-gpu")
 
 
-def test_record_cli_refuses_a_bad_reuse_before_writing(tmp_path, capsys):
+def test_record_cli_refuses_a_bad_reuse_before_writing(tmp_path, capsys, monkeypatch):
+    """A bad --reuse is named first, whatever the disk holds (here: a full disk)."""
+    from hrcn_lib import recording
+
     old, *_ = _earlier(tmp_path, profile="smoke")
+    monkeypatch.setattr(recording, "_free_bytes", lambda _path: 0)
     out, work = tmp_path / "new", tmp_path / "w"
     code = main(["record", "--profile", "smoke", "--out", str(out), "--work-dir", str(work),
                  "--reuse", str(tmp_path / "nothing")])
