@@ -217,6 +217,28 @@ def test_targets_say_how_far_the_record_falls_short(record):
     assert "same answer" not in text
 
 
+def test_the_next_step_says_what_record_gpu_adds_to_the_record(record):
+    """Read from the record-gpu profile and the record: its data when it differs, the pairs
+    it trains longer (with both epoch counts) and those the record does not train."""
+    from dataclasses import replace
+
+    from hrcn_lib.profiles import get_profile
+
+    gpu = get_profile("record-gpu")
+    text = ch09.gpu_next_step(record)  # the fixture's info has no profile_fields: other data
+    assert text.startswith("The record-gpu profile (") and text.endswith("next step.")
+    assert f"{gpu.bodies_galaxy} galaxies x {gpu.exposures_per_body}" in text
+    assert "ResNet (LCID-Resize) 5 -> 20" in text  # the fixture's runs have 5 epochs
+    assert "also AlexNet (LCID) for 8 epochs, VGGNet (LCID-Resize) for 12" in text  # not in it
+    assert "ResNet (LCID) 5 -> 4" not in text and "ResNet (LCID) for" not in text  # fewer
+    sizes = {k: getattr(gpu, k) for k in ("bodies_galaxy", "bodies_nsc",
+                                          "exposures_per_body", "nsc_exposure_factor")}
+    same = replace(record, info={**record.info, "profile_fields": sizes})
+    assert "(the same data; more epochs for" in ch09.gpu_next_step(same)
+    assert ch09.gpu_next_step(replace(record, info={**record.info,
+                                                    "profile": "record-gpu"})) == ""
+
+
 def test_targets_name_the_runs_that_answer_alike(tmp_path):
     """A collapsed run (one p_nsc for every sample) is named with its count; the BatchNorm
     cause is given only for a BatchNorm network trained one sample per pass."""

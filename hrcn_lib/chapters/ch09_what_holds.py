@@ -51,13 +51,13 @@ from hrcn_lib.paper_numbers import (
     PAPER_TABLE4,
     paper_confusion,
 )
-from hrcn_lib.profiles import RunSpec
+from hrcn_lib.profiles import RunSpec, get_profile
 from hrcn_lib.records import MAIN_RECIPE, Record
 from hrcn_lib.runtime import load_trained_model
 
 __all__ = ["VERDICTS", "Results", "from_record", "from_live", "claims", "cause_excess",
            "confusion_panels", "seed_spread", "paper_gaps", "cause_agreement", "live_causes", "differences",
-           "paper_slips", "targets", "targets_summary", "HR_TARGET", "numbers",
+           "paper_slips", "targets", "targets_summary", "gpu_next_step", "HR_TARGET", "numbers",
            "accuracy_by_snr", "snr_summary"]
 
 #: The verdicts of :func:`claims`, in the order the chapter explains them.
@@ -841,9 +841,40 @@ def targets_summary(table: pd.DataFrame, record: Record | None) -> str:
             "the few epochs that fit in its hours, so their shortfall measures the budget as "
             f"much as the models. The runs had up to {n_train} training samples of "
             f"{bodies.get('train', '?')} bodies and were tested on {bodies.get('test', '?')} "
-            "bodies (the intervals are over bodies, so few test bodies make them wide). The "
-            "record-gpu profile (twice the training samples and more epochs, on a GPU; "
-            "device/README.md) is the next step.")
+            "bodies (the intervals are over bodies, so few test bodies make them wide). "
+            + gpu_next_step(record))
+
+
+def gpu_next_step(record: Record) -> str:
+    """One sentence: what the ``record-gpu`` profile adds to ``record`` (its data, and the
+    pairs it trains for more epochs or that ``record`` leaves out), read from the profile and
+    the record's ``record.json``; ``""`` for a record of ``record-gpu`` itself."""
+    if record.info.get("profile") == "record-gpu":
+        return ""
+    gpu = get_profile("record-gpu")
+    fields = record.info.get("profile_fields", {})
+    sizes = ("bodies_galaxy", "bodies_nsc", "exposures_per_body", "nsc_exposure_factor")
+    same = all(fields.get(k) == getattr(gpu, k) for k in sizes)
+    data = ("the same data" if same else
+            f"{gpu.bodies_galaxy} galaxies x {gpu.exposures_per_body} + {gpu.bodies_nsc} NSCs "
+            f"x {gpu.exposures_per_body * gpu.nsc_exposure_factor} exposures")
+    recipes = record.info.get("recipes", {})
+    more, added = [], []
+    for spec in gpu.enabled_runs():
+        key = pair_key(spec.model, spec.dataset)
+        epochs = spec.epochs or gpu.epochs
+        had = recipes.get(key, {}).get("epochs")
+        if had is None:
+            added.append(f"{pair_label(spec.model, spec.dataset)} for {epochs} epochs")
+        elif epochs > had:
+            more.append(f"{pair_label(spec.model, spec.dataset)} {had} -> {epochs}")
+    parts = [data]
+    if more:
+        parts.append("more epochs for " + ", ".join(more))
+    if added:
+        parts.append("also " + ", ".join(added))
+    return (f"The record-gpu profile ({'; '.join(parts)}; on a GPU, device/README.md) is the "
+            "next step.")
 
 
 def numbers(table: pd.DataFrame, record: Record | None, *,
