@@ -10,6 +10,8 @@ misclassified samples of the main runs from the model and the image
 Resumable: the runs live in a work directory (default ``runs/<profile>``) with one folder
 per run (:class:`hrcn_lib.paths.RunPaths`); a finished run and its evaluations are reused, an
 unfinished one resumes from its checkpoint, so the same command continues a killed record.
+The call that simulates the data leaves :data:`SIMULATION_NOTE` in the work directory, so a
+resuming call's ``record.json`` names that call as the data's source (``data.simulated_by``).
 
 Reusing: with ``reuse`` (``--reuse RECORD``) every run an earlier record of the profile holds
 with the same recipe on the same samples is taken from it (:mod:`hrcn_lib.record_reuse`), its
@@ -45,7 +47,7 @@ from hrcn_lib.chapters.context import chapter_context, ensure_dataset, ensure_sp
 from hrcn_lib.evaluate import EvalResult, evaluate
 from hrcn_lib.manifest import read_manifest
 from hrcn_lib.names import RESIZE_SIZE, pair_key
-from hrcn_lib.paths import BLURRY_MANIFEST, LCID_MANIFEST, ModelRun, RunPaths
+from hrcn_lib.paths import BLURRY_MANIFEST, LCID_MANIFEST, ModelRun, RunPaths, atomic_write
 from hrcn_lib.profiles import Profile, RunSpec, get_profile
 from hrcn_lib.record_reuse import check_same_data, open_reuse, reusable, take_run
 from hrcn_lib.records import (
@@ -229,6 +231,38 @@ def check_request(profile_name: str | Profile, out: Path | str, *,
     return profile
 
 
+#: In a record's work directory: which call of ``hrcn record`` simulated its data.
+SIMULATION_NOTE = "record_simulation.json"
+
+
+def _write_simulation_note(work: Path, profile: str, git: dict[str, Any], started: str,
+                           seconds: float) -> None:
+    """Note in ``work`` that this call simulated the data there (profile, commit, start time,
+    seconds), so that a call resuming the record can say where its data came from."""
+    note = {"profile": profile, "commit": git.get("commit"), "dirty": git.get("dirty"),
+            "started": started, "seconds": round(seconds, 1)}
+    with atomic_write(work / SIMULATION_NOTE) as f:
+        json.dump(note, f, indent=1)
+
+
+def _data_source(work: Path, data: Path, profile: str, simulated: bool) -> dict[str, Any]:
+    """``record.json``'s data source: simulated by this call, by an earlier call of this
+    record in the same work directory (its :data:`SIMULATION_NOTE`, for the same profile),
+    or given (``--data-dir``, or data found in the work directory without a note)."""
+    if simulated:
+        return {"source": "simulated by this record"}
+    note_path = work / SIMULATION_NOTE
+    if data.resolve() == (work / "data").resolve() and note_path.is_file():
+        try:
+            note = json.loads(note_path.read_text())
+        except (OSError, ValueError):
+            note = {}
+        if note.get("profile") == profile:
+            return {"source": "simulated by an earlier call of this record (same work "
+                              "directory)", "simulated_by": note}
+    return {"source": "reused"}
+
+
 def _planned_samples(profile: Profile) -> int:
     """Samples a simulation of ``profile`` gives at most (two chips per file)."""
     tasks, _ = plan(DatasetSizes.of(profile), seed=profile.seed)
@@ -410,6 +444,9 @@ def make_record(profile_name: str | Profile, out: Path | str, *,
     log.info("record: profile %s, work directory %s%s", profile.name, work,
              ", simulating LCID-sim first" if simulated else "")
     lcid, blurry = ensure_dataset(ch, progress=False)
+    if simulated:
+        _write_simulation_note(work, profile.name, git, started, time.perf_counter() - t0)
+    data_source = _data_source(work, ch.data_dir, profile.name, simulated)
     train_df, test_df = ensure_split(ch, lcid)
     split = _split_table(train_df, test_df, blurry)
     check_split(split, f"{ch.paths.splits} (the record's split)")
@@ -487,7 +524,7 @@ def make_record(profile_name: str | Profile, out: Path | str, *,
         "recipe_departure": profile.recipe_departure,
         "recipes": configs,
         "profile_fields": {k: v for k, v in asdict(profile).items() if k != "runs"},
-        "data": {"source": "simulated by this record" if simulated else "reused",
+        "data": {**data_source,
                  "folder": str(ch.data_dir), "lcid_samples": len(lcid),
                  "blurry_samples": len(blurry),
                  "bodies": {s: int(split.loc[split["subset"] == s, "body"].nunique())

@@ -393,3 +393,26 @@ def test_alike_mask_marks_the_samples_at_the_median_answer():
                                                                         False]
     assert alike_mask([0.3, float("nan"), 0.3]).tolist() == [True, False, True]
     assert alike_mask([float("nan")]).tolist() == [False] and alike_mask([]).size == 0
+
+
+def test_a_resumed_record_says_an_earlier_call_simulated_its_data(tmp_path):
+    """record.json's data source: the call that simulates says so and leaves a note in the
+    work directory; a call resuming there names that call (commit, start); data given by
+    --data-dir, a note of another profile or data without a note are "reused"."""
+    import hrcn_lib.recording as recording
+
+    work = tmp_path / "w"
+    (work / "data").mkdir(parents=True)
+    assert recording._data_source(work, work / "data", "smoke", True) == {
+        "source": "simulated by this record"}
+    assert recording._data_source(work, work / "data", "smoke", False)["source"] == "reused"
+    recording._write_simulation_note(work, "smoke", {"commit": "abc", "dirty": False},
+                                     "2026-12-06T15:56:00+00:00", 339.04)
+    resumed = recording._data_source(work, work / "data", "smoke", False)
+    assert resumed["source"].startswith("simulated by an earlier call of this record")
+    assert resumed["simulated_by"] == {"profile": "smoke", "commit": "abc", "dirty": False,
+                                       "started": "2026-12-06T15:56:00+00:00",
+                                       "seconds": 339.0}
+    assert recording._data_source(work, tmp_path / "given", "smoke", False) == {
+        "source": "reused"}
+    assert recording._data_source(work, work / "data", "cpu", False) == {"source": "reused"}
