@@ -394,3 +394,25 @@ def test_the_claim_over_seeds_scores_each_sample_by_its_seeds(tmp_path):
                                        "resnet_lcid": (0.5, 0.5, 1)})
     assert claim not in ch09.claims(ch09.from_record(one)).index
     assert claim not in ch09.claims(None).index
+
+
+def test_resolving_bodies_scales_the_paired_interval_by_bodies(record):
+    """The bodies a comparison needs follow from the paired interval by 1/sqrt(bodies):
+    n * (half-width / difference)^2, and likewise at the paper's gap (Table 4)."""
+    res = ch09.from_record(record)
+    table = ch09.resolving_bodies(res)
+    assert set(table.index) == {"ResNet (LCID-Resize)", "ResNet (LCID)",
+                                "AlexNet (LCID-Resize)"}
+    row = table.loc["ResNet (LCID)"]
+    assert row["testing bodies"] == 40  # the fixture's testing bodies
+    half = (row["high (pp)"] - row["low (pp)"]) / 2
+    assert row["bodies for this difference"] == pytest.approx(
+        40 * (half / row["difference (pp)"]) ** 2, rel=0.05)
+    assert row["paper's gap (pp)"] == pytest.approx(89.09 - 87.65)
+    assert row["bodies for the paper's gap"] == pytest.approx(
+        40 * (half / (89.09 - 87.65)) ** 2, rel=0.05)
+    # a clear difference needs fewer bodies than it has; a gap the size of the paper's
+    # 1.44 pp needs more
+    assert row["bodies for this difference"] < 40 < row["bodies for the paper's gap"]
+    assert ch09.resolving_bodies(None).empty
+    assert ch09.numbers(ch09.claims(None), None)["paper_bodies"] == 71

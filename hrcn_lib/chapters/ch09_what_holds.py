@@ -57,7 +57,7 @@ from hrcn_lib.runtime import load_trained_model
 
 __all__ = ["VERDICTS", "Results", "from_record", "from_live", "claims", "cause_excess",
            "confusion_panels", "seed_spread", "paper_gaps", "cause_agreement", "live_causes", "differences",
-           "paper_slips", "targets", "targets_summary", "gpu_next_step", "HR_TARGET", "numbers",
+           "paper_slips", "targets", "targets_summary", "gpu_next_step", "resolving_bodies", "HR_TARGET", "numbers",
            "accuracy_by_snr", "snr_summary"]
 
 #: The verdicts of :func:`claims`, in the order the chapter explains them.
@@ -609,6 +609,52 @@ def paper_gaps() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def resolving_bodies(res: Results | None) -> pd.DataFrame:
+    """How many testing bodies would resolve HR-CelestialNet against each other pair.
+
+    For each pair of ``res`` evaluated on the testing set beside HR-CelestialNet (main runs):
+    the paired difference and its 95 % interval (bootstrap over bodies, as in
+    :func:`claims`), the testing bodies it rests on, and, assuming the interval's half-width
+    shrinks as 1/sqrt(bodies) at the same spread per body, the bodies needed for an interval
+    that excludes zero at the measured difference, and at the paper's gap between the same
+    two runs (Table 4). An estimate of scale, not a power analysis.
+
+    Returns:
+        DataFrame indexed by the other pair's label: ``difference (pp)``, ``low (pp)``,
+        ``high (pp)``, ``testing bodies``, ``bodies for this difference`` (NaN for a zero
+        difference), ``paper's gap (pp)`` (HR-CelestialNet minus the other),
+        ``bodies for the paper's gap``. Empty when ``res`` is ``None`` or lacks
+        HR-CelestialNet.
+    """
+    cols = ["difference (pp)", "low (pp)", "high (pp)", "testing bodies",
+            "bodies for this difference", "paper's gap (pp)", "bodies for the paper's gap"]
+    if res is None or _HR not in res.pairs() or res.correct(_HR, "test").empty:
+        return pd.DataFrame(columns=cols)
+    hr = res.correct(_HR, "test")
+    paper_hr = PAPER_TABLE4[("hr-celestialnet", "lcid")]["accuracy"]
+    rows = {}
+    for other in res.pairs():
+        if other == _HR:
+            continue
+        c = res.correct(other, "test")
+        d = _paired_of(hr, c)
+        if d is None:
+            continue
+        bodies = int(hr.merge(c, on=["obsid", "hdu", "body"])["body"].nunique())
+        half = 100 * (d[2] - d[1]) / 2
+        diff = 100 * d[0]
+        model, dataset = other.split("_", 1)
+        gap = paper_hr - PAPER_TABLE4[(model, dataset)]["accuracy"]
+        rows[pair_label(model, dataset)] = {
+            "difference (pp)": round(diff, 1), "low (pp)": round(100 * d[1], 1),
+            "high (pp)": round(100 * d[2], 1), "testing bodies": bodies,
+            "bodies for this difference": (round(bodies * (half / abs(diff)) ** 2)
+                                           if diff else float("nan")),
+            "paper's gap (pp)": round(gap, 2),
+            "bodies for the paper's gap": round(bodies * (half / abs(gap)) ** 2)}
+    return pd.DataFrame.from_dict(rows, orient="index", columns=cols)
+
+
 def cause_agreement(causes: pd.DataFrame | None) -> dict[str, object]:
     """:func:`hrcn_lib.causes.agreement` of a causes table (a record's, or :func:`live_causes`)."""
     return agreement(causes if causes is not None else pd.DataFrame(
@@ -893,6 +939,7 @@ def numbers(table: pd.DataFrame, record: Record | None, *,
         "paper_top_gap_pp": float(top["gap (pp)"]),
         "paper_top_gap_samples": int(top["gap (samples)"]),
         "paper_top_gap_se": float(top["gap / binomial SE"]),
+        "paper_bodies": int(PAPER_TABLE1["total"]["bodies"]),
     }
     values["targets_summary"] = targets_summary(targets(record), record)
     if spread is not None and len(spread):
