@@ -416,3 +416,22 @@ def test_resolving_bodies_scales_the_paired_interval_by_bodies(record):
     assert row["bodies for this difference"] < 40 < row["bodies for the paper's gap"]
     assert ch09.resolving_bodies(None).empty
     assert ch09.numbers(ch09.claims(None), None)["paper_bodies"] == 71
+
+
+def test_a_short_hr_celestialnet_that_did_not_fit_its_training_samples_is_said_so(tmp_path):
+    """The targets carry the last epoch's training accuracy; the summary says when
+    HR-CelestialNet fell short and did not reach the target on its training samples either
+    (a fit to 0.90 that tests at 0.80 is another story: no such sentence)."""
+    lose = make_record(tmp_path, {"hr-celestialnet_lcid": (0.5, 0.5, 1),
+                                  "resnet_lcid-resize": (0.9, 0.5, 1)})
+    table = ch09.targets(lose)
+    hr = table.loc["HR-CelestialNet (LCID)"]
+    assert hr["last training accuracy"] == 0.8 and not hr["met"]  # the fixture's curve
+    text = ch09.targets_summary(table, lose)
+    assert "training accuracy over its last epoch was 0.800" in text
+    assert "did not fit its own training samples" in text
+    fitted = table.copy()
+    fitted.loc["HR-CelestialNet (LCID)", "last training accuracy"] = 0.9
+    assert "did not fit" not in ch09.targets_summary(fitted, lose)
+    fitted.loc["HR-CelestialNet (LCID)", "last training accuracy"] = float("nan")
+    assert "did not fit" not in ch09.targets_summary(fitted, lose)
