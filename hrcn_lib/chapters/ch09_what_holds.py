@@ -57,7 +57,8 @@ from hrcn_lib.runtime import load_trained_model
 
 __all__ = ["VERDICTS", "Results", "from_record", "from_live", "claims", "cause_excess",
            "confusion_panels", "seed_spread", "paper_gaps", "cause_agreement", "live_causes", "differences",
-           "paper_slips", "targets", "targets_summary", "gpu_next_step", "resolving_bodies", "HR_TARGET", "numbers",
+           "paper_slips", "targets", "targets_summary", "gpu_next_step", "resolving_bodies",
+           "HR_TARGET", "numbers",
            "accuracy_by_snr", "snr_summary"]
 
 #: The verdicts of :func:`claims`, in the order the chapter explains them.
