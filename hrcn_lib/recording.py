@@ -184,6 +184,11 @@ def _needed_bytes(profile: Profile, simulate: bool, n_samples: int) -> int:
     return need
 
 
+def _as_profile(profile: str | Profile) -> Profile:
+    """``profile`` itself, or the named one (raises ValueError for an unknown name)."""
+    return profile if isinstance(profile, Profile) else get_profile(profile)
+
+
 def check_request(profile_name: str | Profile, out: Path | str, *,
                   data_dir: Path | str | None = None, work_dir: Path | str | None = None,
                   force: bool = False) -> Profile:
@@ -198,7 +203,7 @@ def check_request(profile_name: str | Profile, out: Path | str, *,
             ``data_dir`` without both manifests; not enough free disk for the work directory
             (simulated data, sample cache, checkpoints) or the record.
     """
-    profile = profile_name if isinstance(profile_name, Profile) else get_profile(profile_name)
+    profile = _as_profile(profile_name)
     out = Path(out)
     if out.exists() and not force:
         raise RecordError(f"{out}: already exists; pass --force to replace the record, or "
@@ -252,7 +257,7 @@ def _data_source(work: Path, data: Path, profile: str, simulated: bool) -> dict[
     if simulated:
         return {"source": "simulated by this record"}
     note_path = work / SIMULATION_NOTE
-    if data.resolve() == (work / "data").resolve() and note_path.is_file():
+    if data.resolve() == RunPaths(work).data.resolve() and note_path.is_file():
         try:
             note = json.loads(note_path.read_text())
         except (OSError, ValueError):
@@ -433,7 +438,7 @@ def make_record(profile_name: str | Profile, out: Path | str, *,
     t0 = time.perf_counter()
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     git = git_commit()  # the code that runs (later commits must not be credited with it)
-    profile = profile_name if isinstance(profile_name, Profile) else get_profile(profile_name)
+    profile = _as_profile(profile_name)
     # read once, before anything is written: a bad --reuse leaves nothing behind, and it is
     # named whatever the disk holds (the disk check below depends on the machine)
     earlier = open_reuse(reuse, profile.name) if reuse is not None else None

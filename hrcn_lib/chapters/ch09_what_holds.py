@@ -629,9 +629,9 @@ def resolving_bodies(res: Results | None) -> pd.DataFrame:
     """
     cols = ["difference (pp)", "low (pp)", "high (pp)", "testing bodies",
             "bodies for this difference", "paper's gap (pp)", "bodies for the paper's gap"]
-    if res is None or _HR not in res.pairs() or res.correct(_HR, "test").empty:
+    hr = res.correct(_HR, "test") if res is not None and _HR in res.pairs() else None
+    if hr is None or hr.empty:
         return pd.DataFrame(columns=cols)
-    hr = res.correct(_HR, "test")
     paper_hr = PAPER_TABLE4[("hr-celestialnet", "lcid")]["accuracy"]
     rows = {}
     for other in res.pairs():
