@@ -33,7 +33,7 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -49,7 +49,7 @@ from hrcn_lib.manifest import read_manifest
 from hrcn_lib.names import RESIZE_SIZE, pair_key
 from hrcn_lib.paths import BLURRY_MANIFEST, LCID_MANIFEST, ModelRun, RunPaths, atomic_write
 from hrcn_lib.profiles import Profile, RunSpec, get_profile
-from hrcn_lib.record_reuse import check_same_data, open_reuse, reusable, take_run
+from hrcn_lib.record_reuse import ReusedRun, check_same_data, open_reuse, reusable, take_run
 from hrcn_lib.records import (
     MAIN_RECIPE,
     PAPER_RECIPE_NAME,
@@ -405,6 +405,97 @@ def _outcome(predictions: pd.DataFrame) -> dict[str, Any]:
                                              for r in rows.values())}
 
 
+
+@dataclass
+class _Collected:
+    """What a record gathers from its runs, in run order (trained here or taken over).
+
+    Attributes:
+        predictions: per run, its rows of ``predictions.csv`` (both sets).
+        timings: rows of ``timings.csv`` (pair, seed, recipe, set, preprocess_ms,
+            classify_ms).
+        curves, configs: per run name, its ``history.csv`` and its ``config.json`` + recipe.
+        diagnosed: per main run with misclassified samples, its rows of ``causes.csv``.
+        images: Grad-CAM PNG bytes by file stem.
+        reused: per run taken over, the provenance of the call that trained it.
+    """
+
+    predictions: list[pd.DataFrame] = field(default_factory=list)
+    timings: list[dict[str, Any]] = field(default_factory=list)
+    curves: dict[str, pd.DataFrame] = field(default_factory=dict)
+    configs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    diagnosed: list[pd.DataFrame] = field(default_factory=list)
+    images: dict[str, bytes] = field(default_factory=dict)
+    reused: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def take(self, name: str, got: ReusedRun) -> None:
+        """Add run ``name`` as taken over from an earlier record."""
+        self.predictions.append(got.predictions)
+        self.timings.extend(got.timings.to_dict("records"))
+        self.curves[name], self.configs[name] = got.curve, got.config
+        if len(got.causes):
+            self.diagnosed.append(got.causes)
+        self.images.update(got.images)
+        self.reused[name] = got.provenance
+
+
+def _record_run(ch, run: RecordRun, rows: pd.DataFrame, sets: dict[str, pd.DataFrame],
+                profile: Profile, got: _Collected) -> None:
+    """Train ``run`` on ``rows`` (or reuse / resume its folder), evaluate it on each of
+    ``sets`` and, for a main run, diagnose its misclassified samples; add it all to ``got``."""
+    folder = ch.paths.model_run(run.spec.model, run.spec.dataset, run.variant)
+    _train(ch, run, folder, rows, profile)
+    got.configs[run.name] = {**json.loads(folder.config.read_text()), "recipe": run.recipe}
+    got.curves[run.name] = pd.read_csv(folder.history)
+    for set_name, df in sets.items():
+        res = _evaluate(ch, run, folder, df, set_name, profile)
+        got.predictions.append(_prediction_rows(run, set_name, res, df))
+        got.timings.append({"pair": run.spec.key, "seed": run.seed, "recipe": run.recipe,
+                            "set": set_name, "preprocess_ms": res.median_ms("preprocess"),
+                            "classify_ms": res.median_ms("classify")})
+        if run.main:
+            _diagnose_wrong(ch, run, folder, res, df, set_name, profile, got)
+
+
+def _diagnose_wrong(ch, run: RecordRun, folder: ModelRun, res: EvalResult, df: pd.DataFrame,
+                    set_name: str, profile: Profile, got: _Collected) -> None:
+    """Causes of the samples of ``set_name`` that ``run`` misclassified, from the model and
+    the image (:func:`hrcn_lib.causes.diagnose`), with Grad-CAM images; added to ``got``
+    (nothing when every sample is right)."""
+    wrong = res.predictions.loc[res.predictions["label"] != res.predictions["prediction"]]
+    if not len(wrong):
+        return
+    model = load_trained_model(folder.root, device=None if ch.device == "auto" else ch.device)
+    truth = df.assign(hdu=df["hdu"].astype(int))
+    rows_w = wrong[["path", "hdu", "obsid", "body", "label", "p_nsc"]].assign(
+        pred=wrong["prediction"]).merge(
+        truth.drop(columns=[c for c in ("path", "body", "label") if c in truth.columns]),
+        on=["obsid", "hdu"], how="left")
+    table, pngs = diagnose(model, rows_w, run.spec.dataset, cache_dir=ch.paths.cache,
+                           images_for=profile.gradcam_per_set)
+    table.insert(0, "set", set_name)
+    table.insert(0, "pair", run.spec.key)
+    table["gradcam"] = [f"{run.spec.key}_{set_name}_{p}" if p else "" for p in table["gradcam"]]
+    got.images.update({f"{run.spec.key}_{set_name}_{n}": b for n, b in pngs.items()})
+    got.diagnosed.append(table)
+
+
+def _provenance(profile: Profile, git: dict[str, Any], started: str, command: str | None,
+                device: str, t0: float) -> dict[str, Any]:
+    """The head of ``record.json``: what ran where, when, by which command (``t0``: the
+    call's start, :func:`time.perf_counter`)."""
+    return {
+        "profile": profile.name, "description": profile.description, "where": profile.where,
+        "git": git, "hrcn_lib": __version__, "torch": torch.__version__,
+        "python": platform.python_version(), "device": device_info(device),
+        "cpu": cpu_flags(), "started": started,
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": command if command is not None else " ".join(sys.argv),
+        "wall_seconds_this_call": round(time.perf_counter() - t0, 1),
+        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
 def make_record(profile_name: str | Profile, out: Path | str, *,
                 data_dir: Path | str | None = None,
                 work_dir: Path | str | None = None, force: bool = False,
@@ -459,75 +550,31 @@ def make_record(profile_name: str | Profile, out: Path | str, *,
     sets = {"test": test_df, "blurry": blurry}
     if earlier is not None:
         check_same_data(earlier, split, sets)
-    predictions, timings, curves, configs = [], [], {}, {}
-    diagnosed, images, reused = [], {}, {}
+    got = _Collected()
     runs = planned_runs(profile)
     for k, run in enumerate(runs, 1):
-        folder = ch.paths.model_run(run.spec.model, run.spec.dataset, run.variant)
         rows = limit_samples(train_df, profile.train_cap(run.spec), ch.seed)
         if earlier is not None:
             why = reusable(earlier, run.name, run_config(profile, run), rows)
             if why is None:
-                got = take_run(earlier, run.name, run.spec.key, run.seed, run.recipe)
+                got.take(run.name, take_run(earlier, run.name, run.spec.key, run.seed,
+                                            run.recipe))
                 log.info("record: run %d/%d %s taken from %s", k, len(runs), run.name,
                          earlier.root)
-                predictions.append(got.predictions)
-                timings.extend(got.timings.to_dict("records"))
-                curves[run.name], configs[run.name] = got.curve, got.config
-                if len(got.causes):
-                    diagnosed.append(got.causes)
-                images.update(got.images)
-                reused[run.name] = got.provenance
                 continue
             log.info("record: %s is trained here, not reused: %s", run.name, why)
         log.info("record: run %d/%d %s, %.0f s after the start", k, len(runs), run.name,
                  time.perf_counter() - t0)
-        _train(ch, run, folder, rows, profile)
-        configs[run.name] = {**json.loads(folder.config.read_text()), "recipe": run.recipe}
-        curves[run.name] = pd.read_csv(folder.history)
-        for set_name, df in sets.items():
-            res = _evaluate(ch, run, folder, df, set_name, profile)
-            predictions.append(_prediction_rows(run, set_name, res, df))
-            timings.append({"pair": run.spec.key, "seed": run.seed, "recipe": run.recipe,
-                            "set": set_name, "preprocess_ms": res.median_ms("preprocess"),
-                            "classify_ms": res.median_ms("classify")})
-            if run.main:
-                wrong = res.predictions.loc[res.predictions["label"]
-                                            != res.predictions["prediction"]]
-                if len(wrong):
-                    model = load_trained_model(folder.root, device=None if ch.device == "auto"
-                                               else ch.device)
-                    truth = df.assign(hdu=df["hdu"].astype(int))
-                    rows_w = wrong[["path", "hdu", "obsid", "body", "label", "p_nsc"]].assign(
-                        pred=wrong["prediction"]).merge(
-                        truth.drop(columns=[c for c in ("path", "body", "label")
-                                            if c in truth.columns]),
-                        on=["obsid", "hdu"], how="left")
-                    table, pngs = diagnose(model, rows_w, run.spec.dataset,
-                                           cache_dir=ch.paths.cache,
-                                           images_for=profile.gradcam_per_set)
-                    table.insert(0, "set", set_name)
-                    table.insert(0, "pair", run.spec.key)
-                    table["gradcam"] = [f"{run.spec.key}_{set_name}_{p}" if p else ""
-                                        for p in table["gradcam"]]
-                    images.update({f"{run.spec.key}_{set_name}_{n}": b for n, b in pngs.items()})
-                    diagnosed.append(table)
-    preds = pd.concat(predictions, ignore_index=True)
-    causes = (pd.concat(diagnosed, ignore_index=True) if diagnosed
+        _record_run(ch, run, rows, sets, profile, got)
+    preds = pd.concat(got.predictions, ignore_index=True)
+    causes = (pd.concat(got.diagnosed, ignore_index=True) if got.diagnosed
               else pd.DataFrame(columns=list(DIAGNOSIS_COLUMNS)))
     info = {
-        "profile": profile.name, "description": profile.description, "where": profile.where,
-        "git": git, "hrcn_lib": __version__, "torch": torch.__version__,
-        "python": platform.python_version(), "device": device_info(ch.device),
-        "cpu": cpu_flags(), "started": started,
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": command if command is not None else " ".join(sys.argv),
-        "wall_seconds_this_call": round(time.perf_counter() - t0, 1),
-        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+        **_provenance(profile, git, started, command, ch.device, t0),
         "train_seconds": {name: round(float(c["seconds"].sum()), 1) for name, c in
-                          curves.items()},
+                          got.curves.items()},
         "recipe_departure": profile.recipe_departure,
-        "recipes": configs,
+        "recipes": got.configs,
         "profile_fields": {k: v for k, v in asdict(profile).items() if k != "runs"},
         "data": {**data_source,
                  "folder": str(ch.data_dir), "lcid_samples": len(lcid),
@@ -541,9 +588,9 @@ def make_record(profile_name: str | Profile, out: Path | str, *,
     }
     if earlier is not None:
         info["reused_from"] = str(earlier.root)
-        info["reused_runs"] = reused
+        info["reused_runs"] = got.reused
     path = write_record(out, info=info, split=split, predictions=preds,
-                        timings=pd.DataFrame(timings), curves=curves, causes=causes,
-                        images=images, force=force)
+                        timings=pd.DataFrame(got.timings), curves=got.curves, causes=causes,
+                        images=got.images, force=force)
     log.info("record: written %s in %.0f s", path, time.perf_counter() - t0)
     return path
