@@ -24,11 +24,12 @@ switches and reference files). Values:
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from astropy.io import fits
 from astropy.time import Time
 
-from hrcn_lib.instruments import detector
+from hrcn_lib.instruments import Detector, detector
 from hrcn_lib.simulate.exposures import base36
 
 __all__ = ["primary_header", "sci_extras", "ACS_WHEEL1", "READOUT_S"]
@@ -91,103 +92,141 @@ def primary_header(instrument: str, *, rootname: str, targname: str, ra_targ: fl
     """
     det = detector(instrument)
     acs = instrument == "ACS/WFC"
-    expend = mjd + (exptime + 0.2) / 86400.0
     date_obs, time_obs = _ut(mjd)
     written, _ = _ut(mjd + 1.0)
-    h = fits.Header()
+    c = _Cards()
+    c.card("NEXTEND", 6, "Number of standard extensions")
+    c.card("DATE", written, "date this file was written (yyyy-mm-dd)")
+    c.card("FILENAME", filename, "name of file")
+    c.card("FILETYPE", "SCI", "type of data found in data file")
+    c.card("TELESCOP", "HST", "telescope used to acquire data")
+    c.card("INSTRUME", det.instrume, "identifier for instrument used to acquire data")
+    c.card("EQUINOX", 2000.0, "equinox of celestial coord. system")
+    c.sec("DATA DESCRIPTION KEYWORDS")
+    c.card("ROOTNAME", rootname, "rootname of the observation set")
+    c.card("IMAGETYP", "EXT", "type of exposure identifier")
+    c.card("PRIMESI", det.instrume, "instrument designated as prime")
+    c.sec("TARGET INFORMATION")
+    c.card("TARGNAME", targname, "proposer's target name")
+    c.card("RA_TARG", float(round(ra_targ, 10)), "right ascension of the target (deg) (J2000)")
+    c.card("DEC_TARG", float(round(dec_targ, 10)), "declination of the target (deg) (J2000)")
+    _proposal_cards(c, rootname, proposid)
+    _exposure_cards(c, instrument, exptime=exptime, mjd=mjd, sun=sun, moon=moon,
+                    date_obs=date_obs, time_obs=time_obs)
+    c.sec("POINTING INFORMATION")
+    c.card("PA_V3", float(round((roll + (86.5 if acs else 44.8)) % 360.0, 6)),
+           "position angle of V3-axis of HST (deg)")
+    c.sec("TARGET OFFSETS (POSTARGS)")
+    c.card("POSTARG1", 0.0, "POSTARG in axis 1 direction")
+    c.card("POSTARG2", 0.0, "POSTARG in axis 2 direction")
+    c.sec("DIAGNOSTIC KEYWORDS")
+    c.card("OPUS_VER", "HSTDP 2018_3", "data processing software system version")
+    c.card("CSYS_VER", "", "Calibration software system version id")
+    c.card("CAL_VER", "", f"CAL{'ACS' if acs else 'WF3'} code version")
+    c.card("PROCTIME", float(round(mjd + 1.0, 8)), "Pipeline processing time (MJD)")
+    _configuration_cards(c, det, filt, acs)
+    _calibration_cards(c, instrument, mjd, acs)
+    _engineering_cards(c, acs)
+    c.sec("ASSOCIATION KEYWORDS")
+    c.card("ASN_ID", "NONE", "unique identifier assigned to association")
+    c.card("ASN_TAB", "NONE", "name of the association table")
+    c.card("ASN_MTYP", "", "Role of the Member in the Association")
+    return c.header
 
-    def sec(title: str) -> None:
-        h.append(("", ""), end=True)
-        h.append(("", f"/ {title}"), end=True)
-        h.append(("", ""), end=True)
 
-    def card(key: str, value, comment: str = "") -> None:
-        h.append((key, value, comment), end=True)
+class _Cards:
+    """A raw primary header being written card by card, with section-title cards."""
 
-    card("NEXTEND", 6, "Number of standard extensions")
-    card("DATE", written, "date this file was written (yyyy-mm-dd)")
-    card("FILENAME", filename, "name of file")
-    card("FILETYPE", "SCI", "type of data found in data file")
-    card("TELESCOP", "HST", "telescope used to acquire data")
-    card("INSTRUME", det.instrume, "identifier for instrument used to acquire data")
-    card("EQUINOX", 2000.0, "equinox of celestial coord. system")
-    sec("DATA DESCRIPTION KEYWORDS")
-    card("ROOTNAME", rootname, "rootname of the observation set")
-    card("IMAGETYP", "EXT", "type of exposure identifier")
-    card("PRIMESI", det.instrume, "instrument designated as prime")
-    sec("TARGET INFORMATION")
-    card("TARGNAME", targname, "proposer's target name")
-    card("RA_TARG", float(round(ra_targ, 10)), "right ascension of the target (deg) (J2000)")
-    card("DEC_TARG", float(round(dec_targ, 10)), "declination of the target (deg) (J2000)")
-    sec("PROPOSAL INFORMATION")
-    card("PROPOSID", proposid, "PEP proposal identifier")
-    card("LINENUM", f"{rootname[4:6].upper()}.{int(rootname[6:8], 36) % 1000:03d}",
+    def __init__(self) -> None:
+        self.header = fits.Header()
+
+    def sec(self, title: str) -> None:
+        """A section title: blank, ``/ title``, blank (blank keywords)."""
+        self.header.append(("", ""), end=True)
+        self.header.append(("", f"/ {title}"), end=True)
+        self.header.append(("", ""), end=True)
+
+    def card(self, key: str, value: Any, comment: str = "") -> None:
+        """One keyword card, appended."""
+        self.header.append((key, value, comment), end=True)
+
+
+def _proposal_cards(c: _Cards, rootname: str, proposid: int) -> None:
+    """PROPOSAL INFORMATION: the proposal and its logsheet line (from the rootname)."""
+    c.sec("PROPOSAL INFORMATION")
+    c.card("PROPOSID", proposid, "PEP proposal identifier")
+    c.card("LINENUM", f"{rootname[4:6].upper()}.{int(rootname[6:8], 36) % 1000:03d}",
          "proposal logsheet line number")
-    card("PR_INV_L", "LCID-SIM", "last name of principal investigator")
-    card("PR_INV_F", "SIMULATED", "first name of principal investigator")
-    card("PR_INV_M", "", "middle name / initial of principal investigat")
-    sec("EXPOSURE INFORMATION")
-    card("SUNANGLE", float(round(sun, 6)), "angle between sun and V1 axis")
-    card("MOONANGL", float(round(moon, 6)), "angle between moon and V1 axis")
-    card("SUN_ALT", float(round(40.0 * math.sin(math.radians(sun * 3.1)), 6)),
+    c.card("PR_INV_L", "LCID-SIM", "last name of principal investigator")
+    c.card("PR_INV_F", "SIMULATED", "first name of principal investigator")
+    c.card("PR_INV_M", "", "middle name / initial of principal investigat")
+
+
+def _exposure_cards(c: _Cards, instrument: str, *, exptime: float, mjd: float, sun: float,
+                    moon: float, date_obs: str, time_obs: str) -> None:
+    """EXPOSURE INFORMATION: angles to Sun and Moon, guiding, start/end (MJD), exposure and
+    dark time (s)."""
+    expend = mjd + (exptime + 0.2) / 86400.0
+    c.sec("EXPOSURE INFORMATION")
+    c.card("SUNANGLE", float(round(sun, 6)), "angle between sun and V1 axis")
+    c.card("MOONANGL", float(round(moon, 6)), "angle between moon and V1 axis")
+    c.card("SUN_ALT", float(round(40.0 * math.sin(math.radians(sun * 3.1)), 6)),
          "altitude of the sun above Earth's limb")
-    card("FGSLOCK", "FINE", "commanded FGS lock (FINE,COARSE,GYROS,UNKNOWN)")
-    card("GYROMODE", "T", "number of gyros scheduled, T=3+OBAD")
-    card("REFFRAME", "ICRS", "guide star catalog version")
-    card("MTFLAG", "", "moving target flag; T if it is a moving target")
-    card("DATE-OBS", date_obs, "UT date of start of observation (yyyy-mm-dd)")
-    card("TIME-OBS", time_obs, "UT time of start of observation (hh:mm:ss)")
-    card("EXPSTART", float(round(mjd, 8)), "exposure start time (Modified Julian Date)")
-    card("EXPEND", float(round(expend, 8)), "exposure end time (Modified Julian Date)")
-    card("EXPTIME", float(exptime), "exposure duration (seconds)--calculated")
-    card("TEXPTIME", float(exptime), "total exposure time (seconds)")
-    card("EXPFLAG", "NORMAL", "Exposure interruption indicator")
-    card("QUALCOM1", "", "data quality comment 1")
-    card("QUALCOM2", "", "data quality comment 2")
-    card("QUALCOM3", "", "data quality comment 3")
-    card("QUALITY", "", "data quality summary")
-    card("DARKTIME", float(round(exptime + READOUT_S[instrument], 6)),
+    c.card("FGSLOCK", "FINE", "commanded FGS lock (FINE,COARSE,GYROS,UNKNOWN)")
+    c.card("GYROMODE", "T", "number of gyros scheduled, T=3+OBAD")
+    c.card("REFFRAME", "ICRS", "guide star catalog version")
+    c.card("MTFLAG", "", "moving target flag; T if it is a moving target")
+    c.card("DATE-OBS", date_obs, "UT date of start of observation (yyyy-mm-dd)")
+    c.card("TIME-OBS", time_obs, "UT time of start of observation (hh:mm:ss)")
+    c.card("EXPSTART", float(round(mjd, 8)), "exposure start time (Modified Julian Date)")
+    c.card("EXPEND", float(round(expend, 8)), "exposure end time (Modified Julian Date)")
+    c.card("EXPTIME", float(exptime), "exposure duration (seconds)--calculated")
+    c.card("TEXPTIME", float(exptime), "total exposure time (seconds)")
+    c.card("EXPFLAG", "NORMAL", "Exposure interruption indicator")
+    c.card("QUALCOM1", "", "data quality comment 1")
+    c.card("QUALCOM2", "", "data quality comment 2")
+    c.card("QUALCOM3", "", "data quality comment 3")
+    c.card("QUALITY", "", "data quality summary")
+    c.card("DARKTIME", float(round(exptime + READOUT_S[instrument], 6)),
          "estimated dark time (seconds)")
-    sec("POINTING INFORMATION")
-    card("PA_V3", float(round((roll + (86.5 if acs else 44.8)) % 360.0, 6)),
-         "position angle of V3-axis of HST (deg)")
-    sec("TARGET OFFSETS (POSTARGS)")
-    card("POSTARG1", 0.0, "POSTARG in axis 1 direction")
-    card("POSTARG2", 0.0, "POSTARG in axis 2 direction")
-    sec("DIAGNOSTIC KEYWORDS")
-    card("OPUS_VER", "HSTDP 2018_3", "data processing software system version")
-    card("CSYS_VER", "", "Calibration software system version id")
-    card("CAL_VER", "", f"CAL{'ACS' if acs else 'WF3'} code version")
-    card("PROCTIME", float(round(mjd + 1.0, 8)), "Pipeline processing time (MJD)")
-    sec("SCIENCE INSTRUMENT CONFIGURATION")
-    card("OBSTYPE", "IMAGING", "observation type - imaging or spectroscopic")
-    card("OBSMODE", "ACCUM", "operating mode")
-    card("CTEIMAGE", "NONE", "type of Charge Transfer Image, if applicable")
-    card("SCLAMP", "NONE", "lamp status, NONE or name of lamp which is on")
-    card("NRPTEXP", 1, "number of repeat exposures in set: default 1")
-    card("SUBARRAY", False, "data from a subarray (T) or full frame (F)")
-    card("DETECTOR", det.detector, f"detector in use: {'WFC, HRC, or SBC' if acs else 'UVIS or IR'}")
+
+
+def _configuration_cards(c: _Cards, det: Detector, filt: str, acs: bool) -> None:
+    """SCIENCE INSTRUMENT CONFIGURATION: mode, detector, filter wheel(s), aperture."""
+    c.sec("SCIENCE INSTRUMENT CONFIGURATION")
+    c.card("OBSTYPE", "IMAGING", "observation type - imaging or spectroscopic")
+    c.card("OBSMODE", "ACCUM", "operating mode")
+    c.card("CTEIMAGE", "NONE", "type of Charge Transfer Image, if applicable")
+    c.card("SCLAMP", "NONE", "lamp status, NONE or name of lamp which is on")
+    c.card("NRPTEXP", 1, "number of repeat exposures in set: default 1")
+    c.card("SUBARRAY", False, "data from a subarray (T) or full frame (F)")
+    c.card("DETECTOR", det.detector, f"detector in use: {'WFC, HRC, or SBC' if acs else 'UVIS or IR'}")
     if acs:
         wheel1 = filt in ACS_WHEEL1
-        card("FILTER1", filt if wheel1 else "CLEAR1L", "element selected from filter wheel 1")
-        card("FW1OFFST", 0, "computed filter wheel offset")
-        card("FW1ERROR", False, "filter wheel position error flag")
-        card("FILTER2", "CLEAR2L" if wheel1 else filt, "element selected from filter wheel 2")
-        card("FW2OFFST", 0, "computed filter wheel offset")
-        card("FW2ERROR", False, "filter wheel position error flag")
-        card("FWSOFFST", 0, "computed filter wheel offset")
-        card("FWSERROR", False, "filter wheel position error flag")
-        card("LRFWAVE", 0.0, "proposed linear ramp filter wavelength")
+        c.card("FILTER1", filt if wheel1 else "CLEAR1L", "element selected from filter wheel 1")
+        c.card("FW1OFFST", 0, "computed filter wheel offset")
+        c.card("FW1ERROR", False, "filter wheel position error flag")
+        c.card("FILTER2", "CLEAR2L" if wheel1 else filt, "element selected from filter wheel 2")
+        c.card("FW2OFFST", 0, "computed filter wheel offset")
+        c.card("FW2ERROR", False, "filter wheel position error flag")
+        c.card("FWSOFFST", 0, "computed filter wheel offset")
+        c.card("FWSERROR", False, "filter wheel position error flag")
+        c.card("LRFWAVE", 0.0, "proposed linear ramp filter wavelength")
     else:
-        card("FILTER", filt, "element selected from filter wheel")
-    card("APERTURE", "WFC" if acs else "UVIS", "aperture name")
-    card("PROPAPER", "WFC" if acs else "UVIS", "proposed aperture name")
-    card("DIRIMAGE", "NONE", "direct image for grism or prism exposure")
-    card("CTEDIR", "NONE", "CTE measurement direction: serial or parallel")
-    card("CRSPLIT", 1, "number of cosmic ray split exposures")
-    sec("CALIBRATION SWITCHES: PERFORM, OMIT, COMPLETE")
-    card("STATFLAG", True, "Calculate statistics?")
-    card("WRTERR", True, "write out error array extension")
+        c.card("FILTER", filt, "element selected from filter wheel")
+    c.card("APERTURE", "WFC" if acs else "UVIS", "aperture name")
+    c.card("PROPAPER", "WFC" if acs else "UVIS", "proposed aperture name")
+    c.card("DIRIMAGE", "NONE", "direct image for grism or prism exposure")
+    c.card("CTEDIR", "NONE", "CTE measurement direction: serial or parallel")
+    c.card("CRSPLIT", 1, "number of cosmic ray split exposures")
+
+
+def _calibration_cards(c: _Cards, instrument: str, mjd: float, acs: bool) -> None:
+    """Calibration switches, reference files (dated by ``mjd``), CR-rejection, OTFR and
+    pattern keywords."""
+    c.sec("CALIBRATION SWITCHES: PERFORM, OMIT, COMPLETE")
+    c.card("STATFLAG", True, "Calculate statistics?")
+    c.card("WRTERR", True, "write out error array extension")
     switches = (("DQICORR", "PERFORM"), ("ATODCORR", "OMIT"), ("BLEVCORR", "PERFORM"),
                 ("BIASCORR", "PERFORM"), ("FLSHCORR", "OMIT"), ("CRCORR", "OMIT"),
                 ("EXPSCORR", "PERFORM"), ("SHADCORR", "OMIT"), ("PCTECORR", "PERFORM"),
@@ -198,50 +237,50 @@ def primary_header(instrument: str, *, rootname: str, targname: str, ra_targ: fl
     else:
         switches += (("FLUXCORR", "PERFORM"),)
     for key, value in switches:
-        card(key, value, "")
-    sec("CALIBRATION REFERENCE FILES")
+        c.card(key, value, "")
+    c.sec("CALIBRATION REFERENCE FILES")
     for k, (key, suffix) in enumerate(_ACS_REF if acs else _WFC3_REF):
-        card(key, "N/A" if key in _NOT_USED else _reference(instrument, mjd, k, suffix), "")
-    card("CRDS_CTX", "hst_0592.pmap", "CRDS context file")
-    card("CRDS_VER", "7.1.5, 7.1.5, 3548bc1", "Version of CRDS used to assign refs")
-    sec("COSMIC RAY REJECTION ALGORITHM PARAMETERS")
+        c.card(key, "N/A" if key in _NOT_USED else _reference(instrument, mjd, k, suffix), "")
+    c.card("CRDS_CTX", "hst_0592.pmap", "CRDS context file")
+    c.card("CRDS_VER", "7.1.5, 7.1.5, 3548bc1", "Version of CRDS used to assign refs")
+    c.sec("COSMIC RAY REJECTION ALGORITHM PARAMETERS")
     for key, value in (("MEANEXP", 0.0), ("SCALENSE", 0.0), ("INITGUES", ""), ("SKYSUB", ""),
                        ("SKYSUM", 0.0), ("CRSIGMAS", ""), ("CRRADIUS", 0.0), ("CRTHRESH", 0.0),
                        ("BADINPDQ", 0), ("REJ_RATE", 0.0), ("CRMASK", False)):
-        card(key, value, "")
-    sec("OTFR KEYWORDS")
-    card("T_SGSTAR", "", "OMS calculated guide star control")
-    sec("PATTERN KEYWORDS")
+        c.card(key, value, "")
+    c.sec("OTFR KEYWORDS")
+    c.card("T_SGSTAR", "", "OMS calculated guide star control")
+    c.sec("PATTERN KEYWORDS")
     for key, value in (("PATTERN1", "NONE"), ("P1_SHAPE", ""), ("P1_PURPS", ""),
                        ("P1_NPTS", 0), ("P1_PSPAC", 0.0), ("P1_LSPAC", 0.0), ("P1_ANGLE", 0.0),
                        ("P1_FRAME", ""), ("P1_ORINT", 0.0), ("P1_CENTR", ""), ("PATTSTEP", 0)):
-        card(key, value, "")
-    sec("POST FLASH  PARAMETERS")
-    card("FLASHDUR", 0.0, "Exposure time in seconds: 0.1 to 409.5")
-    card("FLASHCUR", "OFF", "Post flash current (zero, low, medium, high)")
-    card("FLASHSTA", "NOT PERFORMED", "Status: SUCCESSFUL, ABORTED, NOT PERFORMED")
-    card("SHUTRPOS", "A", "Shutter position: A or B")
-    sec("ENGINEERING PARAMETERS")
-    card("CCDAMP", "ABCD", "CCD amplifier read out configuration")
-    card("CCDGAIN", 2.0 if acs else 1.5, "commanded gain of CCD")
+        c.card(key, value, "")
+
+
+def _engineering_cards(c: _Cards, acs: bool) -> None:
+    """Post-flash, CCD readout (gain, bias offsets, binning) and calibrated amplifier
+    keywords."""
+    c.sec("POST FLASH  PARAMETERS")
+    c.card("FLASHDUR", 0.0, "Exposure time in seconds: 0.1 to 409.5")
+    c.card("FLASHCUR", "OFF", "Post flash current (zero, low, medium, high)")
+    c.card("FLASHSTA", "NOT PERFORMED", "Status: SUCCESSFUL, ABORTED, NOT PERFORMED")
+    c.card("SHUTRPOS", "A", "Shutter position: A or B")
+    c.sec("ENGINEERING PARAMETERS")
+    c.card("CCDAMP", "ABCD", "CCD amplifier read out configuration")
+    c.card("CCDGAIN", 2.0 if acs else 1.5, "commanded gain of CCD")
     offset = 1 if acs else 3
     for amp in "ABCD":
-        card(f"CCDOFST{amp}", offset, f"commanded CCD bias offset for amplifier {amp}")
-    card("BINAXIS1", 1, "axis1 data bin size in unbinned detector pixels")
-    card("BINAXIS2", 1, "axis2 data bin size in unbinned detector pixels")
+        c.card(f"CCDOFST{amp}", offset, f"commanded CCD bias offset for amplifier {amp}")
+    c.card("BINAXIS1", 1, "axis1 data bin size in unbinned detector pixels")
+    c.card("BINAXIS2", 1, "axis2 data bin size in unbinned detector pixels")
     if acs:
-        card("JWROTYPE", "DS_int", "CCD readout mode (DS_int or CLAMP)")
-    sec("CALIBRATED ENGINEERING PARAMETERS")
+        c.card("JWROTYPE", "DS_int", "CCD readout mode (DS_int or CLAMP)")
+    c.sec("CALIBRATED ENGINEERING PARAMETERS")
     for kind, comment in (("ATODGN", "calibrated gain for amplifier"),
                           ("READNSE", "calibrated read noise for amplifier"),
                           ("BIASLEV", "bias level for amplifier")):
         for amp in "ABCD":
-            card(f"{kind}{amp}", 0.0, f"{comment} {amp}")
-    sec("ASSOCIATION KEYWORDS")
-    card("ASN_ID", "NONE", "unique identifier assigned to association")
-    card("ASN_TAB", "NONE", "name of the association table")
-    card("ASN_MTYP", "", "Role of the Member in the Association")
-    return h
+            c.card(f"{kind}{amp}", 0.0, f"{comment} {amp}")
 
 
 def sci_extras(instrument: str, roll: float, ra_aper: float, dec_aper: float) -> dict:
