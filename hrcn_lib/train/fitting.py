@@ -212,7 +212,7 @@ def _load_resume(path: Path, model: nn.Module, cfg: TrainConfig) -> dict[str, An
 
 
 def _restore_state(path: Path, payload: dict[str, Any], optimizer: torch.optim.Optimizer,
-                   scheduler: Any) -> Position:
+                   scheduler: torch.optim.lr_scheduler.LRScheduler | None) -> Position:
     """Optimizer, schedule and RNG states from a checkpoint payload read from ``path``.
 
     Returns:

@@ -17,6 +17,7 @@ import io
 import json
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -150,7 +151,7 @@ class TrainLoop:
     model: nn.Module
     net: nn.Module
     optimizer: torch.optim.Optimizer
-    scheduler: Any
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None
     dataset: Dataset
     cfg: TrainConfig
     run: ModelRun
@@ -232,7 +233,8 @@ class TrainLoop:
         sbar.close()
         return len(steps), stopped
 
-    def _step(self, it: Any, step_micro: list[list[int]]) -> None:
+    def _step(self, it: Iterator[tuple[torch.Tensor, torch.Tensor]],
+              step_micro: list[list[int]]) -> None:
         """One optimizer step over ``step_micro``'s micro-batches, taken from ``it``; the loss
         is checked (over every rank) before the weights change."""
         pos = self.pos
