@@ -179,6 +179,71 @@ def _check_overlap(config: dict[str, Any], df: pd.DataFrame, set_name: str,
     return counts
 
 
+def _check_counts(**counts: int | None) -> None:
+    """``max_samples`` (>= 1) and ``timing_samples`` (>= 0): integers or None.
+
+    Raises:
+        ValueError: naming the argument, for a bool, a non-integer or a value below its floor.
+    """
+    for name, value in counts.items():
+        low = 1 if name == "max_samples" else 0
+        if value is not None and (isinstance(value, bool)
+                                  or not isinstance(value, (int, np.integer)) or value < low):
+            raise ValueError(f"evaluate: {name} must be an integer >= {low} or None, "
+                             f"got {value!r}")
+
+
+def _predict_all(dataset: torch.utils.data.Dataset, predictor: Predictor, n_timed: int, *,
+                 desc: str, progress: bool) -> tuple[np.ndarray, list[float], list[float]]:
+    """Class probabilities of every sample of ``dataset``, one at a time, with its timings.
+
+    Returns:
+        ``probs``: float64 (n, 2) in the order of :data:`hrcn_lib.names.CLASS_NAMES`;
+        preprocessing and classification ms of samples 1 to ``n_timed`` (sample 0 is the
+        warm-up of the model and of the caches, never timed).
+    """
+    probs = np.zeros((len(dataset), len(CLASS_NAMES)), dtype=np.float64)
+    pre_ms: list[float] = []
+    cls_ms: list[float] = []
+    warm_up()
+    for i in tqdm(range(len(dataset)), desc=desc, unit="sample", disable=not progress):
+        (x, _), pre = _timed(dataset.__getitem__, i)
+        p, cls = _timed(predictor, x.unsqueeze(0))
+        probs[i] = p[0].numpy()
+        if 1 <= i <= n_timed:
+            pre_ms.append(pre)
+            cls_ms.append(cls)
+    return probs, pre_ms, cls_ms
+
+
+def _predictions_table(df: pd.DataFrame, probs: np.ndarray) -> pd.DataFrame:
+    """One row per sample of ``df``: ``path, hdu, body, label, p_galaxy, p_nsc, prediction``
+    and the manifest's :data:`EXTRA_COLUMNS` present in ``df`` (``probs`` as from
+    :func:`_predict_all`, rows in ``df``'s order)."""
+    y_pred = probs.argmax(axis=1)
+    pred = pd.DataFrame({"path": df["path"].astype(str), "hdu": df["hdu"].astype(int),
+                         "body": df["body"] if "body" in df else "", "label": df["label"],
+                         "p_galaxy": probs[:, LABELS["galaxy"]], "p_nsc": probs[:, LABELS["NSC"]],
+                         "prediction": [CLASS_NAMES[k] for k in y_pred]})
+    for col in EXTRA_COLUMNS:
+        if col in df.columns:
+            pred[col] = df[col].to_numpy()
+    return pred
+
+
+def _timing_summaries(pre_ms: list[float], cls_ms: list[float], predictor: Predictor, *,
+                      cached: bool) -> dict[str, Any]:
+    """The timing record's summaries (ms per sample), whether preprocessing read a cache
+    (``cached``) and how the predictor ran."""
+    pre, cls = timing_summary(pre_ms), timing_summary(cls_ms)
+    return {"preprocess_ms": pre, "classify_ms": cls,
+            "total_ms_median": (pre["median"] + cls["median"]
+                                if "median" in pre and "median" in cls else None),
+            "device": str(predictor.device), "cached_preprocessing": cached,
+            "predictor": {"folded_bn": predictor.folded, "strips": predictor.strip,
+                          "bf16": predictor.bf16, "fc_bf16": predictor.fc_bf16},
+            "torch_threads": torch.get_num_threads()}
+
 
 @dataclass
 class EvalResult:
@@ -289,12 +354,7 @@ def evaluate(model: nn.Module | Predictor, df: pd.DataFrame, dataset_name: str,
         SampleError: a row's file is missing, unreadable or disagrees with the row.
     """
     check_set_name(set_name)
-    for name, value, low in (("max_samples", max_samples, 1),
-                             ("timing_samples", timing_samples, 0)):
-        if value is not None and (isinstance(value, bool)
-                                  or not isinstance(value, (int, np.integer)) or value < low):
-            raise ValueError(f"evaluate: {name} must be an integer >= {low} or None, "
-                             f"got {value!r}")
+    _check_counts(max_samples=max_samples, timing_samples=timing_samples)
     if max_samples is not None:
         df = df.iloc[:max_samples]
     if len(df) == 0:
@@ -309,38 +369,16 @@ def evaluate(model: nn.Module | Predictor, df: pd.DataFrame, dataset_name: str,
     predictor = (model if isinstance(model, Predictor)
                  else Predictor(model, device=device, dataset=dataset_name))
     n_timed = len(df) - 1 if timing_samples is None else int(timing_samples)
-    probs = np.zeros((len(df), len(CLASS_NAMES)), dtype=np.float64)
-    pre_ms: list[float] = []
-    cls_ms: list[float] = []
-    warm_up()
-    for i in tqdm(range(len(df)), desc=f"evaluate {set_name}", unit="sample", disable=not progress):
-        (x, _), pre = _timed(dataset.__getitem__, i)
-        p, cls = _timed(predictor, x.unsqueeze(0))
-        probs[i] = p[0].numpy()
-        if 1 <= i <= n_timed:  # sample 0 is the warm-up of the model (and of the caches)
-            pre_ms.append(pre)
-            cls_ms.append(cls)
+    probs, pre_ms, cls_ms = _predict_all(dataset, predictor, n_timed,
+                                         desc=f"evaluate {set_name}", progress=progress)
     y_true = np.array([LABELS[v] for v in df["label"]], dtype=np.int64)
     y_pred = probs.argmax(axis=1)
     metrics, confusion = compute_metrics(y_true, y_pred)
     metrics["n"] = len(df)
     metrics.update(overlap)
-    pred = pd.DataFrame({"path": df["path"].astype(str), "hdu": df["hdu"].astype(int),
-                         "body": df["body"] if "body" in df else "", "label": df["label"],
-                         "p_galaxy": probs[:, LABELS["galaxy"]], "p_nsc": probs[:, LABELS["NSC"]],
-                         "prediction": [CLASS_NAMES[k] for k in y_pred]})
-    for col in EXTRA_COLUMNS:
-        if col in df.columns:
-            pred[col] = df[col].to_numpy()
-    pre, cls = timing_summary(pre_ms), timing_summary(cls_ms)
-    timing = {"set": set_name, "dataset": dataset_name, "preprocess_ms": pre, "classify_ms": cls,
-              "total_ms_median": (pre["median"] + cls["median"]
-                                  if "median" in pre and "median" in cls else None),
-              "device": str(predictor.device), "cached_preprocessing": cache_dir is not None,
-              "predictor": {"folded_bn": predictor.folded, "strips": predictor.strip,
-                            "bf16": predictor.bf16, "fc_bf16": predictor.fc_bf16},
-              "torch_threads": torch.get_num_threads()}
-    result = EvalResult(pred, metrics, confusion, timing, set_name)
+    timing = {"set": set_name, "dataset": dataset_name,
+              **_timing_summaries(pre_ms, cls_ms, predictor, cached=cache_dir is not None)}
+    result = EvalResult(_predictions_table(df, probs), metrics, confusion, timing, set_name)
     if out_dir is not None:
         result.files = _write_outputs(result, Path(out_dir))
     return result
