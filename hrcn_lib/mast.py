@@ -300,28 +300,46 @@ def download(
             )
             continue
         staging = root / STAGING / task.obsid
-        for attempt in range(retries + 1):
-            try:
-                _fetch_one(client, task, staging, reader)
-            except MastError as exc:
-                report.failed[task.obsid] = str(exc)
-                in_a_row = 0
-                break
-            except Exception as exc:  # network, server, corrupt download: retry
-                if attempt == retries:
-                    report.failed[task.obsid] = (
-                        f"{type(exc).__name__}: {exc} (after {attempt + 1} attempts)"
-                    )
-                    in_a_row += 1
-                else:
-                    sleep(backoff_s * 2**attempt)
-            else:
-                report.downloaded.append(task.obsid)
-                in_a_row = 0
-                break
-        shutil.rmtree(staging, ignore_errors=True)
+        try:
+            failure = _fetch_with_retries(client, task, staging, reader, retries=retries,
+                                          backoff_s=backoff_s, sleep=sleep)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        if failure is None:
+            report.downloaded.append(task.obsid)
+            in_a_row = 0
+        else:
+            report.failed[task.obsid], transient = failure
+            in_a_row = in_a_row + 1 if transient else 0
     _remove_empty(root / STAGING)
     return report
+
+
+def _fetch_with_retries(client: Any, task: DownloadTask, staging: Path,
+                        reader: Callable[[str | Path, int], Any] | None, *, retries: int,
+                        backoff_s: float, sleep: Callable[[float], None]
+                        ) -> tuple[str, bool] | None:
+    """Fetch one OBSID's raw file, retrying transient errors (see :func:`download`).
+
+    Returns:
+        None once the file is in place; else ``(reason, transient)``: a :class:`MastError`
+        (the archive's answer: no such product, a file that fails verification...) at once with
+        ``transient`` False, any other error (network, server, corrupt download) after
+        ``retries`` further attempts, waiting ``backoff_s * 2**attempt`` s before each, with
+        ``transient`` True.
+    """
+    for attempt in range(retries + 1):
+        try:
+            _fetch_one(client, task, staging, reader)
+        except MastError as exc:
+            return str(exc), False
+        except Exception as exc:  # network, server, corrupt download: retry
+            if attempt == retries:
+                return f"{type(exc).__name__}: {exc} (after {attempt + 1} attempts)", True
+            sleep(backoff_s * 2**attempt)
+        else:
+            return None
+    raise AssertionError("unreachable: the last attempt returns")
 
 
 def _remove_empty(folder: Path) -> None:
