@@ -238,6 +238,54 @@ def _ordered(head: dict[str, HeaderValue], primary: fits.Header) -> fits.Header:
     return out
 
 
+def _primary_cards(instrument: str, primary: Mapping[str, HeaderValue] | fits.Header | None,
+                   filename: str) -> dict[str, HeaderValue]:
+    """The primary header's keywords: :func:`default_primary` updated by ``primary``, with
+    ``FILENAME`` and ``NEXTEND`` (6: SCI, ERR, DQ per chip) set for the file written."""
+    head: dict[str, HeaderValue] = default_primary(instrument)
+    if isinstance(primary, fits.Header):
+        head.update({c.keyword: c.value for c in primary.cards if c.keyword})
+    else:
+        head.update(primary or {})
+    head["FILENAME"] = filename
+    head["NEXTEND"] = 6
+    return head
+
+
+def _chip_blocks(instrument: str, hdu: int, chip: np.ndarray, head: Mapping[str, HeaderValue],
+                 overrides: Mapping[str, HeaderValue]) -> list[bytes]:
+    """One chip's SCI header and data and its empty ERR and DQ headers, as FITS blocks.
+
+    Args:
+        hdu: the SCI extension (1 or 4).
+        chip: uint16 (raw shape) in DN, raw orientation.
+        head: the primary keywords (the WCS is centred on ``RA_TARG``/``DEC_TARG``).
+        overrides: keywords overriding / extending :func:`default_sci_header`.
+    """
+    lay = detector(instrument).chips[hdu]
+    sci = _mandatory("image", 16, lay.raw_shape)
+    sci["BSCALE"] = 1
+    sci["BZERO"] = 32768
+    sci["EXTNAME"] = ("SCI", "extension name")
+    sci_head = default_sci_header(instrument, hdu, ra=float(head["RA_TARG"]),
+                                  dec=float(head["DEC_TARG"]))
+    sci_head.update(overrides)
+    if instrument == "WFC3/UVIS":
+        sci_head["WCSNAME"] = "RAW-AC"
+        sci_head.update(_uvis_alternate(sci_head))
+    _set_all(sci, sci_head)
+    # unsigned DN -> signed big-endian int16 with BZERO = 32768: flip the top bit.
+    stored = (np.ascontiguousarray(chip) ^ np.uint16(0x8000)).astype(">u2")
+    return [
+        sci.tostring(padding=True).encode("ascii"),
+        _padded(stored.tobytes()),
+        _constant_header("ERR", lay.extver, lay.raw_shape, -32).tostring(padding=True)
+        .encode("ascii"),
+        _constant_header("DQ", lay.extver, lay.raw_shape, 16).tostring(padding=True)
+        .encode("ascii"),
+    ]
+
+
 def write_raw(
     path: str | os.PathLike[str],
     instrument: str,
@@ -273,7 +321,7 @@ def write_raw(
         ValueError: unknown instrument, missing chip, wrong dtype or shape,
             or ``sci_headers`` for an HDU other than 1 or 4.
     """
-    det = detector(instrument)
+    detector(instrument)  # an unknown instrument is named before anything else
     _check_chips(instrument, chips)
     sci_headers = dict(sci_headers or {})
     if not set(sci_headers) <= set(SCIENCE_HDUS):
@@ -281,41 +329,12 @@ def write_raw(
             f"write_raw: sci_headers keys must be among {list(SCIENCE_HDUS)}, got {sorted(sci_headers)}"
         )
     path = Path(path)
-    head: dict[str, HeaderValue] = default_primary(instrument)
-    if isinstance(primary, fits.Header):
-        head.update({c.keyword: c.value for c in primary.cards if c.keyword})
-    else:
-        head.update(primary or {})
-    head["FILENAME"] = path.name
-    head["NEXTEND"] = 6
-
+    head = _primary_cards(instrument, primary, path.name)
     prim = _mandatory("primary", 16, ())
     _set_all(prim, head if not isinstance(primary, fits.Header) else _ordered(head, primary))
     blocks: list[bytes] = [prim.tostring(padding=True).encode("ascii")]
     for hdu in SCIENCE_HDUS:
-        lay = det.chips[hdu]
-        sci = _mandatory("image", 16, lay.raw_shape)
-        sci["BSCALE"] = 1
-        sci["BZERO"] = 32768
-        sci["EXTNAME"] = ("SCI", "extension name")
-        sci_head = default_sci_header(
-            instrument, hdu, ra=float(head["RA_TARG"]), dec=float(head["DEC_TARG"])
-        )
-        sci_head.update(sci_headers.get(hdu, {}))
-        if instrument == "WFC3/UVIS":
-            sci_head["WCSNAME"] = "RAW-AC"
-            sci_head.update(_uvis_alternate(sci_head))
-        _set_all(sci, sci_head)
-        # unsigned DN -> signed big-endian int16 with BZERO = 32768: flip the top bit.
-        stored = (np.ascontiguousarray(chips[hdu]) ^ np.uint16(0x8000)).astype(">u2")
-        blocks += [
-            sci.tostring(padding=True).encode("ascii"),
-            _padded(stored.tobytes()),
-            _constant_header("ERR", lay.extver, lay.raw_shape, -32).tostring(padding=True)
-            .encode("ascii"),
-            _constant_header("DQ", lay.extver, lay.raw_shape, 16).tostring(padding=True)
-            .encode("ascii"),
-        ]
+        blocks += _chip_blocks(instrument, hdu, chips[hdu], head, sci_headers.get(hdu, {}))
 
     with atomic_write(path, "wb") as fh:
         for block in blocks:
