@@ -208,7 +208,7 @@ def _timed_out_cell(message: str) -> str:
     return first[:80]
 
 
-def kernel_config():
+def kernel_config() -> Config:
     """traitlets configuration of the chapters' kernels: IPC transport (Unix sockets) where
     the platform has it, so no TCP port is opened and ipykernel does not warn "Kernel is
     running over TCP without encryption" into the build log; TCP on Windows."""

@@ -13,8 +13,12 @@ import os
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hrcn_lib.cli.verbosity import show_progress
+
+if TYPE_CHECKING:
+    from hrcn_lib.train import TrainResult
 
 __all__ = ["register", "run", "add_train_arguments", "run_from_args", "main"]
 
@@ -88,7 +92,7 @@ _RECIPE_ARGUMENTS = ("epochs", "batch_size", "lr", "micro_batch", "precision", "
                      "checkpoint_activations", "seed")
 
 
-def run_from_args(args: argparse.Namespace):
+def run_from_args(args: argparse.Namespace) -> TrainResult:
     """The recipe (the paper's, or ``--profile``'s for the pair, with the arguments given on
     top), the manifest read, :func:`hrcn_lib.train.train` called; its ``TrainResult``."""
     from hrcn_lib.manifest import read_manifest

@@ -30,6 +30,8 @@ architecture.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from torch import nn
 
 from hrcn_lib.names import LCID_SIZE, RESIZE_SIZE
@@ -53,7 +55,7 @@ TORCHVISION_VARIANTS: dict[str, str] = {"alexnet": "alexnet", "vgg": "vgg16_bn",
 MIN_INPUT_SIZES: dict[str, int] = {"alexnet": 63, "vgg": 32, "resnet": 1}
 
 
-def _check_input_hook(name: str):
+def _check_input_hook(name: str) -> Callable[[nn.Module, tuple], None]:
     """A forward pre-hook raising :class:`InputSizeError` for a bad input shape."""
     smallest = MIN_INPUT_SIZES[name]
 

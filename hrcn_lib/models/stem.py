@@ -39,6 +39,7 @@ pool window may pick another position, as any change of summation order can.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -268,7 +269,8 @@ def _shift_weight(weight: torch.Tensor, sign: torch.Tensor, dtype: torch.dtype) 
     return w.to(dtype).contiguous(memory_format=torch.channels_last)
 
 
-def _strips(n: int, hc: int, hb: int, sp: int, rows: int):
+def _strips(n: int, hc: int, hb: int, sp: int, rows: int
+            ) -> Iterator[tuple[int, int, int, int, int]]:
     """Strips of every sample: ``(i, a, b, s0, s1)``: block rows ``[a, b)`` (``rows`` of
     them), from conv rows ``[s0, s1) = [a*sp, b*sp)``; the last strip's conv rows run to
     ``hc`` (rows below the last block still count in BatchNorm's statistics)."""
