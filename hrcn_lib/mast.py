@@ -309,7 +309,8 @@ def download(
             report.downloaded.append(task.obsid)
             in_a_row = 0
         else:
-            report.failed[task.obsid], transient = failure
+            reason, transient = failure
+            report.failed[task.obsid] = reason
             in_a_row = in_a_row + 1 if transient else 0
     _remove_empty(root / STAGING)
     return report
