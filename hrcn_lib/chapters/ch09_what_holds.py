@@ -921,9 +921,10 @@ def targets_summary(table: pd.DataFrame, record: Record | None) -> str:
 
 
 def gpu_next_step(record: Record) -> str:
-    """One sentence: what the ``record-gpu`` profile adds to ``record`` (its data, and the
-    pairs it trains for more epochs or that ``record`` leaves out), read from the profile and
-    the record's ``record.json``; ``""`` for a record of ``record-gpu`` itself."""
+    """One sentence: what the ``record-gpu`` profile changes from ``record`` (its data, the
+    pairs it trains for more epochs, those ``record`` leaves out, and those it trains for
+    fewer), read from the profile and the record's ``record.json``; ``""`` for a record of
+    ``record-gpu`` itself."""
     if record.info.get("profile") == "record-gpu":
         return ""
     gpu = get_profile("record-gpu")
@@ -934,20 +935,23 @@ def gpu_next_step(record: Record) -> str:
             f"{gpu.bodies_galaxy} galaxies x {gpu.exposures_per_body} + {gpu.bodies_nsc} NSCs "
             f"x {gpu.exposures_per_body * gpu.nsc_exposure_factor} exposures")
     recipes = record.info.get("recipes", {})
-    more, added = [], []
+    more, added, fewer = [], [], []
     for spec in gpu.enabled_runs():
         key = pair_key(spec.model, spec.dataset)
         epochs = spec.epochs or gpu.epochs
         had = recipes.get(key, {}).get("epochs")
         if had is None:
             added.append(f"{pair_label(spec.model, spec.dataset)} for {epochs} epochs")
-        elif epochs > had:
-            more.append(f"{pair_label(spec.model, spec.dataset)} {had} -> {epochs}")
+        elif epochs != had:
+            (more if epochs > had else fewer).append(
+                f"{pair_label(spec.model, spec.dataset)} {had} -> {epochs}")
     parts = [data]
     if more:
         parts.append("more epochs for " + ", ".join(more))
     if added:
         parts.append("also " + ", ".join(added))
+    if fewer:
+        parts.append("fewer epochs for " + ", ".join(fewer))
     return (f"The record-gpu profile ({'; '.join(parts)}; on a GPU, device/README.md) is the "
             "next step.")
 
