@@ -179,18 +179,15 @@ def _check_overlap(config: dict[str, Any], df: pd.DataFrame, set_name: str,
     return counts
 
 
-def _check_counts(**counts: int | None) -> None:
-    """``max_samples`` (>= 1) and ``timing_samples`` (>= 0): integers or None.
+def _check_count(name: str, value: int | None, low: int) -> None:
+    """An optional count argument of :func:`evaluate`: an integer >= ``low``, or None.
 
     Raises:
-        ValueError: naming the argument, for a bool, a non-integer or a value below its floor.
+        ValueError: naming the argument, for a bool, a non-integer or a value below ``low``.
     """
-    for name, value in counts.items():
-        low = 1 if name == "max_samples" else 0
-        if value is not None and (isinstance(value, bool)
-                                  or not isinstance(value, (int, np.integer)) or value < low):
-            raise ValueError(f"evaluate: {name} must be an integer >= {low} or None, "
-                             f"got {value!r}")
+    if value is not None and (isinstance(value, bool)
+                              or not isinstance(value, (int, np.integer)) or value < low):
+        raise ValueError(f"evaluate: {name} must be an integer >= {low} or None, got {value!r}")
 
 
 def _predict_all(dataset: torch.utils.data.Dataset, predictor: Predictor, n_timed: int, *,
@@ -354,7 +351,8 @@ def evaluate(model: nn.Module | Predictor, df: pd.DataFrame, dataset_name: str,
         SampleError: a row's file is missing, unreadable or disagrees with the row.
     """
     check_set_name(set_name)
-    _check_counts(max_samples=max_samples, timing_samples=timing_samples)
+    _check_count("max_samples", max_samples, 1)
+    _check_count("timing_samples", timing_samples, 0)
     if max_samples is not None:
         df = df.iloc[:max_samples]
     if len(df) == 0:
