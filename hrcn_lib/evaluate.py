@@ -213,11 +213,10 @@ def _predict_all(dataset: torch.utils.data.Dataset, predictor: Predictor, n_time
     return probs, pre_ms, cls_ms
 
 
-def _predictions_table(df: pd.DataFrame, probs: np.ndarray) -> pd.DataFrame:
+def _predictions_table(df: pd.DataFrame, probs: np.ndarray, y_pred: np.ndarray) -> pd.DataFrame:
     """One row per sample of ``df``: ``path, hdu, body, label, p_galaxy, p_nsc, prediction``
     and the manifest's :data:`EXTRA_COLUMNS` present in ``df`` (``probs`` as from
-    :func:`_predict_all`, rows in ``df``'s order)."""
-    y_pred = probs.argmax(axis=1)
+    :func:`_predict_all` and ``y_pred`` its argmax, int (n,), rows in ``df``'s order)."""
     pred = pd.DataFrame({"path": df["path"].astype(str), "hdu": df["hdu"].astype(int),
                          "body": df["body"] if "body" in df else "", "label": df["label"],
                          "p_galaxy": probs[:, LABELS["galaxy"]], "p_nsc": probs[:, LABELS["NSC"]],
@@ -376,7 +375,7 @@ def evaluate(model: nn.Module | Predictor, df: pd.DataFrame, dataset_name: str,
     metrics.update(overlap)
     timing = {"set": set_name, "dataset": dataset_name,
               **_timing_summaries(pre_ms, cls_ms, predictor, cached=cache_dir is not None)}
-    result = EvalResult(_predictions_table(df, probs), metrics, confusion, timing, set_name)
+    result = EvalResult(_predictions_table(df, probs, y_pred), metrics, confusion, timing, set_name)
     if out_dir is not None:
         result.files = _write_outputs(result, Path(out_dir))
     return result

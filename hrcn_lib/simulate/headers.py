@@ -124,8 +124,8 @@ def primary_header(instrument: str, *, rootname: str, targname: str, ra_targ: fl
     c.card("CSYS_VER", "", "Calibration software system version id")
     c.card("CAL_VER", "", f"CAL{'ACS' if acs else 'WF3'} code version")
     c.card("PROCTIME", float(round(mjd + 1.0, 8)), "Pipeline processing time (MJD)")
-    _configuration_cards(c, det, filt, acs)
-    _calibration_cards(c, instrument, mjd, acs)
+    _configuration_cards(c, det, filt)
+    _calibration_cards(c, instrument, mjd)
     _engineering_cards(c, acs)
     c.sec("ASSOCIATION KEYWORDS")
     c.card("ASN_ID", "NONE", "unique identifier assigned to association")
@@ -191,8 +191,9 @@ def _exposure_cards(c: _Cards, instrument: str, *, exptime: float, mjd: float, s
          "estimated dark time (seconds)")
 
 
-def _configuration_cards(c: _Cards, det: Detector, filt: str, acs: bool) -> None:
+def _configuration_cards(c: _Cards, det: Detector, filt: str) -> None:
     """SCIENCE INSTRUMENT CONFIGURATION: mode, detector, filter wheel(s), aperture."""
+    acs = det.instrument == "ACS/WFC"
     c.sec("SCIENCE INSTRUMENT CONFIGURATION")
     c.card("OBSTYPE", "IMAGING", "observation type - imaging or spectroscopic")
     c.card("OBSMODE", "ACCUM", "operating mode")
@@ -221,9 +222,10 @@ def _configuration_cards(c: _Cards, det: Detector, filt: str, acs: bool) -> None
     c.card("CRSPLIT", 1, "number of cosmic ray split exposures")
 
 
-def _calibration_cards(c: _Cards, instrument: str, mjd: float, acs: bool) -> None:
+def _calibration_cards(c: _Cards, instrument: str, mjd: float) -> None:
     """Calibration switches, reference files (dated by ``mjd``), CR-rejection, OTFR and
     pattern keywords."""
+    acs = instrument == "ACS/WFC"
     c.sec("CALIBRATION SWITCHES: PERFORM, OMIT, COMPLETE")
     c.card("STATFLAG", True, "Calculate statistics?")
     c.card("WRTERR", True, "write out error array extension")
