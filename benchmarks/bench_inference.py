@@ -10,6 +10,10 @@ call, which allocate nothing new).
 * ``fast``: ``Predictor.from_checkpoint`` (memory-mapped checkpoint, BN folded, first block in
   row strips, channels_last, FC weights in bf16, bf16 convolutions only where native).
 
+Each child also reports its resident set after importing torch and hrcn_lib (what any such
+process holds before it loads a model) and after loading the model, so the peak splits into
+the libraries' share, the weights' and the call's.
+
 A third process runs both modes alternately, naive then fast, ``--repeats`` times. The
 ratio of each pair is measured under nearly the same machine load, which matters on a
 shared machine. Prints Markdown rows and writes benchmarks/results/inference_<model>.json.
@@ -52,11 +56,25 @@ def _write_checkpoint(model_name: str, dataset: str, path: Path) -> None:
                            "precision": "fp32", "model": model.state_dict()})
 
 
+def _rss_gb() -> float:
+    """This process's resident set now, GB (``VmRSS`` of /proc/self/status on Linux; the
+    peak so far, ``ru_maxrss``, where /proc is absent)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024 / 1e9
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+
+
 def _child(mode: str, ckpt: Path, repeats: int, dataset: str, device: str) -> dict:
     import torch
 
+    from hrcn_lib.inference import Predictor
     from hrcn_lib.models import build_model, input_size
 
+    rss_imported = _rss_gb()  # what any process that imports torch and hrcn_lib holds
     torch.manual_seed(1)
     x = torch.randn(1, 1, *input_size(dataset))
     sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
@@ -72,13 +90,12 @@ def _child(mode: str, ckpt: Path, repeats: int, dataset: str, device: str) -> di
             with torch.no_grad():
                 return torch.softmax(model(x.to(device)), dim=1).cpu()
     else:
-        from hrcn_lib.inference import Predictor
-
         predictor = Predictor.from_checkpoint(ckpt, device=device)
 
         def predict() -> torch.Tensor:
             return predictor(x)
     load_s = time.perf_counter() - t0
+    rss_loaded = _rss_gb()
     times, probs = [], None
     for _ in range(repeats):
         sync()
@@ -88,6 +105,7 @@ def _child(mode: str, ckpt: Path, repeats: int, dataset: str, device: str) -> di
         times.append(time.perf_counter() - t)
     return {"mode": mode, "load_s": load_s, "first_s": times[0], "times_s": times,
             "best_s": min(times), "probs": probs.tolist(),
+            "rss_imported_gb": rss_imported, "rss_loaded_gb": rss_loaded,
             "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6}
 
 
@@ -170,6 +188,11 @@ def main(argv: list[str] | None = None) -> int:
     for mode, r in rows.items():
         print(f"| {out['date']} | {r['load_before']:.1f} / {r['load_after']:.1f} | {args.model} | "
               f"{args.device} {mode} | {r['first_s']:.2f} | {r['best_s']:.2f} | {r['peak_rss_gb']:.2f} |")
+    print("peak RSS in parts (GB): | mode | after importing torch and hrcn_lib | model loaded "
+          "| peak |")
+    for mode, r in rows.items():
+        print(f"| {mode} | {r['rss_imported_gb']:.3f} | {r['rss_loaded_gb']:.3f} | "
+              f"{r['peak_rss_gb']:.3f} |")
     print(f"speed-up (best of {args.repeats}, separate processes): {out['speedup_best']:.2f}x; "
           f"paired in one process: median {paired['median_ratio']:.2f}x "
           f"(range {paired['min_ratio']:.2f}-{paired['max_ratio']:.2f}, load "
