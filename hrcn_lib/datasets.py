@@ -7,7 +7,7 @@ Each item is ``(x, y)``: ``x`` a ``torch.float32`` tensor of shape ``(1, H, W)``
 
 * **LCID**: ``(H, W) = (2048, 4096)``, the full sample.
 * **LCID-Resize**: ``(H, W) = (224, 448)``, the LCID sample passed through
-  ``cv2.resize(sample, (448, 224))``. The paper says only that ``cv2.resize``
+  ``cv2.resize(sample, (448, 224))`` (:func:`hrcn_lib.preprocess.resize.resize_sample`). The paper says only that ``cv2.resize``
   was used, so we use its default interpolation, ``cv2.INTER_LINEAR``
   (bilinear); note that ``dsize`` is ``(width, height)``.
 * **LCID-Blurry**: the same two classes read from the blurry manifest, fed in
@@ -31,7 +31,6 @@ import random
 from collections.abc import Sequence
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pandas as pd
 import torch
@@ -40,6 +39,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 import hrcn_lib.preprocess as preprocess
 from hrcn_lib.names import INPUT_SIZES, LABELS, LCID_SIZE, RESIZE_SIZE
 from hrcn_lib.preprocess import PreprocessError, read_header_info
+from hrcn_lib.preprocess.resize import resize_sample
 from hrcn_lib.samplecache import SampleCache, file_digest, recipe_fingerprint
 
 __all__ = [
@@ -60,22 +60,9 @@ RESIZE_SHAPE: tuple[int, int] = RESIZE_SIZE
 #: Dataset name -> sample shape (H, W) (:data:`hrcn_lib.names.INPUT_SIZES`).
 DATASET_SIZES: dict[str, tuple[int, int]] = INPUT_SIZES
 
+
 class SampleError(ValueError):
     """A manifest row's file is missing or cannot be read; names the row and the file."""
-
-
-def resize_sample(sample: np.ndarray, size: tuple[int, int] = RESIZE_SHAPE) -> np.ndarray:
-    """LCID-Resize: ``cv2.resize`` with its default interpolation (``INTER_LINEAR``).
-
-    Args:
-        sample: float32 array (2048, 4096), an LCID sample.
-        size: output ``(H, W)``; passed to OpenCV as ``dsize = (W, H)``.
-
-    Returns:
-        float32 array of shape ``size``.
-    """
-    height, width = size
-    return cv2.resize(sample, (width, height))
 
 
 def _code_fingerprint() -> str:

@@ -21,7 +21,7 @@
 
 A Predictor takes numpy arrays or tensors, one sample (H, W) or a batch (N, 1, H, W), and
 applies the model's own input size: an LCID sample (2048, 4096) given to an LCID-Resize
-model is resized exactly as the dataset does (:func:`hrcn_lib.datasets.resize_sample`).
+model is resized exactly as the dataset does (:func:`hrcn_lib.preprocess.resize.resize_sample`).
 :meth:`Predictor.predict_file` classifies one FITS HDU or one ``.npy`` sample of
 ``hrcn preprocess`` (:func:`read_sample`).
 """
@@ -41,7 +41,6 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from hrcn_lib.datasets import resize_sample
 from hrcn_lib.names import CLASS_NAMES, INPUT_SIZES, LCID_SIZE
 from hrcn_lib.preprocess import load_sample
 from hrcn_lib.runtime import (
@@ -474,7 +473,7 @@ class Predictor:
 
         ``x`` is a float numpy array or tensor, (H, W), (1, H, W) or (N, 1, H, W). When
         the model reads LCID-Resize and ``x`` is an LCID sample (2048, 4096), each sample
-        is resized by :func:`hrcn_lib.datasets.resize_sample` (``cv2.resize``, bilinear,
+        is resized by :func:`hrcn_lib.preprocess.resize.resize_sample` (``cv2.resize``, bilinear,
         in float32), exactly as the dataset path does.
 
         Raises:
@@ -505,6 +504,9 @@ class Predictor:
             raise ValueError(f"the model reads {self.dataset} samples {self.input_size}; got "
                              f"{size}: pass a preprocessed sample {LCID_SIZE} (it is resized "
                              f"for LCID-Resize models) or one of {self.input_size}")
+        # imported here: OpenCV (~15 MB resident) only in a process that resizes
+        from hrcn_lib.preprocess.resize import resize_sample
+
         samples = x.detach().to("cpu", torch.float32).numpy()
         return torch.from_numpy(np.stack([resize_sample(s[0], self.input_size)
                                           for s in samples])[:, None])

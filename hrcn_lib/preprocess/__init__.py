@@ -19,7 +19,8 @@ Where to read what:
   :class:`PreprocessError`.
 * :mod:`.chip` -- the two pixel representations the recipe runs on (16-bit words by table
   lookup; float32 arithmetic); :mod:`.kernels` -- the numba pass; :mod:`.statistics` --
-  clipped means; :mod:`.preview` -- PNG previews.
+  clipped means; :mod:`.preview` -- PNG previews; :mod:`.resize` -- LCID-Resize's
+  ``cv2.resize`` (not imported here: OpenCV only where a sample is resized).
 
 Bad input raises :class:`PreprocessError` (a ``ValueError``) naming the file, the HDU and
 what was expected. Speed: ~9 ms per raw HDU on a 2-core AVX2 CPU (``benchmarks/README.md``):
