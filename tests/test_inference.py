@@ -301,3 +301,28 @@ def test_predictor_front_door_numpy_resize_and_files(smoke_data, tmp_path):
     lcid = Predictor(small_model(), device="cpu", dataset="lcid")
     with pytest.raises(ValueError, match=r"reads lcid samples \(2048, 4096\)"):
         lcid(np.zeros((224, 448), dtype=np.float32))
+
+
+def test_classifying_imports_neither_pandas_nor_opencv() -> None:
+    """A process that imports the Predictor holds ~50 MB less without pandas and OpenCV
+    (benchmarks/README.md, "Where the 0.8 GB stretch stands"); OpenCV comes in only when a
+    sample is resized for an LCID-Resize model, and the resize is the dataset's."""
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np, torch\n"
+            "from hrcn_lib.inference import Predictor\n"
+            "from hrcn_lib.models import build_model\n"
+            "print(sorted(m for m in ('pandas', 'cv2') if m in sys.modules))\n"
+            "torch.manual_seed(0)\n"
+            "p = Predictor(build_model('resnet', 'lcid-resize'), 'cpu', bf16=False)\n"
+            "x = np.random.default_rng(0).random((2048, 4096), dtype=np.float32)\n"
+            "p(x)\n"
+            "print(sorted(m for m in ('pandas', 'cv2') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split("\n")
+    assert out[0] == "[]"
+    assert out[1] == "['cv2']"
+    from hrcn_lib.datasets import resize_sample as from_datasets
+    from hrcn_lib.preprocess.resize import resize_sample
+    assert from_datasets is resize_sample
