@@ -416,3 +416,50 @@ def test_a_resumed_record_says_an_earlier_call_simulated_its_data(tmp_path):
     assert recording._data_source(work, tmp_path / "given", "smoke", False) == {
         "source": "reused"}
     assert recording._data_source(work, work / "data", "cpu", False) == {"source": "reused"}
+
+
+def _compare_records_module():
+    """benchmarks/compare_records.py, which benchmarks/README.md's record comparisons use."""
+    import importlib.util
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "compare_records.py"
+    spec = importlib.util.spec_from_file_location("compare_records", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_two_records_of_one_split_are_compared_sample_by_sample(tmp_path):
+    """A remade record is compared with the one it replaces on the same samples: the paired
+    difference and the samples right in one run only follow from the predictions; records
+    of different splits are refused, not paired."""
+    cmp = _compare_records_module()
+    split, preds = synthetic()
+    timings = pd.DataFrame([{"pair": "resnet_lcid-resize", "seed": 0, "recipe": "profile",
+                             "set": s, "preprocess_ms": 1.0, "classify_ms": 1.0}
+                            for s in ("test", "blurry")])
+
+    def record(name: str, p: pd.DataFrame, s: pd.DataFrame = split) -> records.Record:
+        write_record(tmp_path / name, info={"profile": "test", "command": "pytest"}, split=s,
+                     predictions=p, timings=timings)
+        return read_record(tmp_path / name)
+
+    old = record("old", preds)
+    main_test = ((preds["pair"] == "resnet_lcid-resize") & (preds["seed"] == 0)
+                 & (preds["recipe"] == "profile") & (preds["set"] == "test"))
+    wrong = preds.index[main_test & (preds["pred"] != preds["label"])][:2]
+    better = preds.copy()
+    better.loc[wrong, "pred"] = better.loc[wrong, "label"]
+    new = record("new", better)
+    r = cmp.compare(old, new, "resnet_lcid-resize", "test")
+    n = int(main_test.sum())
+    assert r["n"] == n and r["only_new"] == 2 and r["only_old"] == 0
+    assert r["diff"][0] == pytest.approx(2 / n)
+    assert r["new"][0] - r["old"][0] == pytest.approx(2 / n)
+    assert cmp.compare(old, new, "resnet_lcid-resize", "blurry")["diff"][0] == 0.0
+
+    other_split, other_preds = synthetic(seed=1)
+    with pytest.raises(RecordError, match="different samples"):
+        cmp.compare(old, record("other", other_preds, other_split), "resnet_lcid-resize",
+                    "test")
+    with pytest.raises(RecordError, match="no test predictions of alexnet_lcid"):
+        cmp.compare(old, new, "alexnet_lcid", "test")
