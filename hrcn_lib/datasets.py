@@ -7,9 +7,9 @@ Each item is ``(x, y)``: ``x`` a ``torch.float32`` tensor of shape ``(1, H, W)``
 
 * **LCID**: ``(H, W) = (2048, 4096)``, the full sample.
 * **LCID-Resize**: ``(H, W) = (224, 448)``, the LCID sample passed through
-  ``cv2.resize(sample, (448, 224))`` (:func:`hrcn_lib.preprocess.resize.resize_sample`). The paper says only that ``cv2.resize``
-  was used, so we use its default interpolation, ``cv2.INTER_LINEAR``
-  (bilinear); note that ``dsize`` is ``(width, height)``.
+  ``cv2.resize(sample, (448, 224))`` (:func:`hrcn_lib.preprocess.resize.resize_sample`).
+  The paper says only that ``cv2.resize`` was used, so we use its default interpolation,
+  ``cv2.INTER_LINEAR`` (bilinear); note that ``dsize`` is ``(width, height)``.
 * **LCID-Blurry**: the same two classes read from the blurry manifest, fed in
   whichever form (LCID or LCID-Resize) the evaluated model was trained on.
 

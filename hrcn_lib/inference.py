@@ -21,7 +21,8 @@
 
 A Predictor takes numpy arrays or tensors, one sample (H, W) or a batch (N, 1, H, W), and
 applies the model's own input size: an LCID sample (2048, 4096) given to an LCID-Resize
-model is resized exactly as the dataset does (:func:`hrcn_lib.preprocess.resize.resize_sample`).
+model is resized exactly as the dataset does
+(:func:`hrcn_lib.preprocess.resize.resize_sample`).
 :meth:`Predictor.predict_file` classifies one FITS HDU or one ``.npy`` sample of
 ``hrcn preprocess`` (:func:`read_sample`).
 """
@@ -473,8 +474,8 @@ class Predictor:
 
         ``x`` is a float numpy array or tensor, (H, W), (1, H, W) or (N, 1, H, W). When
         the model reads LCID-Resize and ``x`` is an LCID sample (2048, 4096), each sample
-        is resized by :func:`hrcn_lib.preprocess.resize.resize_sample` (``cv2.resize``, bilinear,
-        in float32), exactly as the dataset path does.
+        is resized by :func:`hrcn_lib.preprocess.resize.resize_sample` (``cv2.resize``,
+        bilinear, in float32), exactly as the dataset path does.
 
         Raises:
             ValueError: not a float array/tensor of one of those shapes, or a size the
