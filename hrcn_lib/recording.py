@@ -43,7 +43,13 @@ import torch
 
 from hrcn_lib import __version__
 from hrcn_lib.causes import DIAGNOSIS_FIELDS, diagnose
-from hrcn_lib.chapters.context import chapter_context, ensure_dataset, ensure_split, limit_samples
+from hrcn_lib.chapters.context import (
+    Chapter,
+    chapter_context,
+    ensure_dataset,
+    ensure_split,
+    limit_samples,
+)
 from hrcn_lib.evaluate import EvalResult, evaluate
 from hrcn_lib.manifest import read_manifest
 from hrcn_lib.names import RESIZE_SIZE, pair_key
@@ -53,6 +59,7 @@ from hrcn_lib.record_reuse import ReusedRun, check_same_data, open_reuse, reusab
 from hrcn_lib.records import (
     MAIN_RECIPE,
     PAPER_RECIPE_NAME,
+    Record,
     RecordError,
     check_split,
     run_name,
@@ -439,7 +446,7 @@ class _Collected:
         self.reused[name] = got.provenance
 
 
-def _record_run(ch, run: RecordRun, rows: pd.DataFrame, sets: dict[str, pd.DataFrame],
+def _record_run(ch: Chapter, run: RecordRun, rows: pd.DataFrame, sets: dict[str, pd.DataFrame],
                 profile: Profile, got: _Collected) -> None:
     """Train ``run`` on ``rows`` (or reuse / resume its folder), evaluate it on each of
     ``sets`` and, for a main run, diagnose its misclassified samples; add it all to ``got``."""
@@ -535,25 +542,64 @@ def make_record(profile_name: str | Profile, out: Path | str, *,
     earlier = open_reuse(reuse, profile.name) if reuse is not None else None
     profile = check_request(profile, out, data_dir=data_dir, work_dir=work_dir, force=force)
     work = Path(work_dir) if work_dir else RunPaths.for_profile(profile.name).root
-    ch = chapter_context(profile, work, data_dir)
+    data = _prepare_data(chapter_context(profile, work, data_dir), git, started, t0)
+    if earlier is not None:
+        check_same_data(earlier, data.split, data.sets)
+    got = _run_all(data, profile, earlier, t0)
+    preds = pd.concat(got.predictions, ignore_index=True)
+    causes = (pd.concat(got.diagnosed, ignore_index=True) if got.diagnosed
+              else pd.DataFrame(columns=list(DIAGNOSIS_COLUMNS)))
+    info = {**_provenance(profile, git, started, command, data.ch.device, t0),
+            **_results_info(profile, data, got, preds)}
+    if earlier is not None:
+        info["reused_from"] = str(earlier.root)
+        info["reused_runs"] = got.reused
+    path = write_record(out, info=info, split=data.split, predictions=preds,
+                        timings=pd.DataFrame(got.timings), curves=got.curves, causes=causes,
+                        images=got.images, force=force)
+    log.info("record: written %s in %.0f s", path, time.perf_counter() - t0)
+    return path
+
+
+@dataclass
+class _Data:
+    """What every run of a record shares: the chapter context, the data sets and the split."""
+
+    ch: Chapter
+    lcid: pd.DataFrame
+    blurry: pd.DataFrame
+    train: pd.DataFrame
+    split: pd.DataFrame
+    sets: dict[str, pd.DataFrame]
+    source: dict[str, Any]
+
+
+def _prepare_data(ch: Chapter, git: dict[str, Any], started: str, t0: float) -> _Data:
+    """The profile's data (simulated into the work directory unless already there) and its
+    body-level split, checked (:func:`hrcn_lib.records.check_split`)."""
     simulated = not (ch.lcid_manifest.exists() and ch.blurry_manifest.exists())
-    log.info("record: profile %s, work directory %s%s", profile.name, work,
+    log.info("record: profile %s, work directory %s%s", ch.profile.name, ch.paths.root,
              ", simulating LCID-sim first" if simulated else "")
     lcid, blurry = ensure_dataset(ch, progress=False)
     if simulated:
-        _write_simulation_note(work, profile.name, git, started, time.perf_counter() - t0)
-    data_source = _data_source(work, ch.data_dir, profile.name, simulated)
+        _write_simulation_note(ch.paths.root, ch.profile.name, git, started,
+                               time.perf_counter() - t0)
+    source = _data_source(ch.paths.root, ch.data_dir, ch.profile.name, simulated)
     train_df, test_df = ensure_split(ch, lcid)
     split = _split_table(train_df, test_df, blurry)
     check_split(split, f"{ch.paths.splits} (the record's split)")
     log.info("record: data and split ready, %.0f s after the start", time.perf_counter() - t0)
-    sets = {"test": test_df, "blurry": blurry}
-    if earlier is not None:
-        check_same_data(earlier, split, sets)
+    return _Data(ch=ch, lcid=lcid, blurry=blurry, train=train_df, split=split,
+                 sets={"test": test_df, "blurry": blurry}, source=source)
+
+
+def _run_all(data: _Data, profile: Profile, earlier: Record | None, t0: float) -> _Collected:
+    """Every planned run, in order: taken over from ``earlier`` when
+    :func:`hrcn_lib.record_reuse.reusable` allows it, else trained and evaluated here."""
     got = _Collected()
     runs = planned_runs(profile)
     for k, run in enumerate(runs, 1):
-        rows = limit_samples(train_df, profile.train_cap(run.spec), ch.seed)
+        rows = limit_samples(data.train, profile.train_cap(run.spec), data.ch.seed)
         if earlier is not None:
             why = reusable(earlier, run.name, run_config(profile, run), rows)
             if why is None:
@@ -565,20 +611,24 @@ def make_record(profile_name: str | Profile, out: Path | str, *,
             log.info("record: %s is trained here, not reused: %s", run.name, why)
         log.info("record: run %d/%d %s, %.0f s after the start", k, len(runs), run.name,
                  time.perf_counter() - t0)
-        _record_run(ch, run, rows, sets, profile, got)
-    preds = pd.concat(got.predictions, ignore_index=True)
-    causes = (pd.concat(got.diagnosed, ignore_index=True) if got.diagnosed
-              else pd.DataFrame(columns=list(DIAGNOSIS_COLUMNS)))
-    info = {
-        **_provenance(profile, git, started, command, ch.device, t0),
+        _record_run(data.ch, run, rows, data.sets, profile, got)
+    return got
+
+
+def _results_info(profile: Profile, data: _Data, got: _Collected, preds: pd.DataFrame
+                  ) -> dict[str, Any]:
+    """``record.json``'s fields after the provenance: training seconds, recipes, the
+    profile, the data and split, the outcome."""
+    split = data.split
+    return {
         "train_seconds": {name: round(float(c["seconds"].sum()), 1) for name, c in
                           got.curves.items()},
         "recipe_departure": profile.recipe_departure,
         "recipes": got.configs,
         "profile_fields": {k: v for k, v in asdict(profile).items() if k != "runs"},
-        "data": {**data_source,
-                 "folder": str(ch.data_dir), "lcid_samples": len(lcid),
-                 "blurry_samples": len(blurry),
+        "data": {**data.source,
+                 "folder": str(data.ch.data_dir), "lcid_samples": len(data.lcid),
+                 "blurry_samples": len(data.blurry),
                  "bodies": {s: int(split.loc[split["subset"] == s, "body"].nunique())
                             for s in ("train", "test", "blurry")}},
         "split": {"method": "manifest.split_by_body: stratified by class at the body level, "
@@ -586,11 +636,3 @@ def make_record(profile_name: str | Profile, out: Path | str, *,
                   "test_fraction": profile.test_fraction, "seed": profile.seed},
         "outcome": _outcome(preds),
     }
-    if earlier is not None:
-        info["reused_from"] = str(earlier.root)
-        info["reused_runs"] = got.reused
-    path = write_record(out, info=info, split=split, predictions=preds,
-                        timings=pd.DataFrame(got.timings), curves=got.curves, causes=causes,
-                        images=got.images, force=force)
-    log.info("record: written %s in %.0f s", path, time.perf_counter() - t0)
-    return path
