@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -437,3 +439,37 @@ def test_a_short_hr_celestialnet_that_did_not_fit_its_training_samples_is_said_s
     assert "did not fit" not in ch09.targets_summary(fitted, lose)
     fitted.loc["HR-CelestialNet (LCID)", "last training accuracy"] = float("nan")
     assert "did not fit" not in ch09.targets_summary(fitted, lose)
+
+
+def test_a_pipeline_check_tests_no_claim_on_accuracy(tmp_path):
+    """A live build's full-resolution runs are pipeline checks (32 samples, one epoch): a
+    clear loss of HR-CelestialNet's check must not read as "does not hold", and a baseline's
+    check is left out of the comparisons, by name, instead of deciding them."""
+    rec = make_record(tmp_path, {"hr-celestialnet_lcid": (0.5, 0.5, 1),
+                                 "alexnet_lcid": (0.5, 0.5, 1),
+                                 "alexnet_lcid-resize": (0.97, 0.9, 1),
+                                 "resnet_lcid-resize": (0.97, 0.9, 1)})
+    res = ch09.from_record(rec)
+    best = "HR-CelestialNet is the most accurate model (testing set)"
+    alexnet = "AlexNet: full resolution (LCID) beats LCID-Resize"
+    drop = "Every model is less accurate on LCID-Blurry than on the testing set"
+    trained = ch09.claims(res)
+    assert trained.loc[best, "verdict"] == "does not hold"
+    assert trained.loc[alexnet, "verdict"] == "does not hold"
+
+    note = "pipeline check: 32 training samples for 1 epoch(s) on a CPU"
+    checked = ch09.claims(replace(res, checks={"hr-celestialnet_lcid": note,
+                                               "alexnet_lcid": note}))
+    for claim in (best, "HR-CelestialNet is the most robust on LCID-Blurry", alexnet):
+        assert checked.loc[claim, "verdict"] == "not testable here", claim
+        assert "pipeline check" in checked.loc[claim, "on LCID-sim"], claim
+    text = checked.loc[drop, "on LCID-sim"]
+    assert "left out, as pipeline checks not sized to learn: AlexNet (LCID), " \
+           "HR-CelestialNet (LCID)" in text
+    assert "AlexNet (LCID-Resize):" in text and "HR-CelestialNet (LCID):" not in text
+
+    only_hr = ch09.claims(replace(res, checks={"alexnet_lcid": note})).loc[best]
+    assert only_hr["verdict"] == "does not hold"  # against the trained baselines
+    assert "vs AlexNet (LCID)" not in only_hr["on LCID-sim"]
+    assert "left out, as pipeline checks not sized to learn: AlexNet (LCID)" \
+        in only_hr["on LCID-sim"]

@@ -83,6 +83,9 @@ class Results:
             (may be empty).
         seeds: ``pair, seed, set, obsid, hdu, body, label, pred`` of every seed of each
             pair (the profile's recipe), for the claims over seeds; empty for a live build.
+        checks: pair -> why its run cannot say what the model learns (the profile's
+            ``RunSpec.note``: a pipeline check, not sized to learn). The claims on accuracy
+            leave these pairs out and say so; a claim that rests on one is not testable.
     """
 
     name: str
@@ -90,6 +93,7 @@ class Results:
     times: dict[str, float] = field(default_factory=dict)
     causes: pd.DataFrame = field(default_factory=pd.DataFrame)
     seeds: pd.DataFrame = field(default_factory=pd.DataFrame)
+    checks: dict[str, str] = field(default_factory=dict)
 
     def pairs(self) -> list[str]:
         return list(dict.fromkeys(self.predictions["pair"])) if len(self.predictions) else []
@@ -171,7 +175,9 @@ def from_live(test: Mapping[RunSpec, EvalResult], blurry: Mapping[RunSpec, EvalR
             obsid=truth["obsid"].astype(str), hdu=truth["hdu"].astype(int)
         ).drop_duplicates(["obsid", "hdu"])
         preds = preds.merge(known, on=["obsid", "hdu"], how="left")
-    return Results(name, preds, times, causes if causes is not None else pd.DataFrame())
+    checks = {spec.key: spec.note for spec in test if spec.note}
+    return Results(name, preds, times, causes if causes is not None else pd.DataFrame(),
+                   checks=checks)
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -249,19 +255,35 @@ def _row(claim: str, paper: str, measured: str, verdict: str) -> dict[str, str]:
     return {"claim": claim, "the paper": paper, "on LCID-sim": measured, "verdict": verdict}
 
 
+def _left_out(res: Results, pairs: list[str]) -> str:
+    """``"; left out, ...: A, B"`` naming the pipeline checks among ``pairs`` (``""`` when
+    there are none)."""
+    out = [pair_label(*p.split("_", 1)) for p in pairs if p in res.checks]
+    return (f"; left out, as pipeline checks not sized to learn: {', '.join(out)}"
+            if out else "")
+
+
+_CHECK = "a pipeline check (not sized to learn), so it cannot test the claim"
+
+
 # ----------------------------------------------------------------------------- claims
 
 
 def _claim_best(res: Results, set_name: str, claim: str, paper: str) -> dict[str, str]:
     if _HR not in res.pairs() or _acc(res, _HR, set_name) is None:
         return _row(claim, paper, f"{res.name}: HR-CelestialNet not evaluated", VERDICTS[3])
-    others = [p for p in res.pairs() if p != _HR and _acc(res, p, set_name) is not None]
+    if _HR in res.checks:
+        return _row(claim, paper, f"{res.name}: HR-CelestialNet "
+                    f"{_acc_text(_acc(res, _HR, set_name))} is {_CHECK}", VERDICTS[3])
+    evaluated = [p for p in res.pairs() if p != _HR and _acc(res, p, set_name) is not None]
+    others = [p for p in evaluated if p not in res.checks]
     if not others:
-        return _row(claim, paper, f"{res.name}: no other pair evaluated", VERDICTS[3])
+        return _row(claim, paper, f"{res.name}: no other pair evaluated"
+                    + _left_out(res, evaluated), VERDICTS[3])
     diffs, parts = _against_hr(others, lambda p: res.correct(p, set_name),
                                lambda p: "HR-CelestialNet" if p == _HR
                                else pair_label(*p.split("_", 1)))
-    return _row(claim, paper, "; ".join(parts), _verdict(diffs))
+    return _row(claim, paper, "; ".join(parts) + _left_out(res, evaluated), _verdict(diffs))
 
 
 def _against_hr(pairs: list[str], correct: Callable[[str], pd.DataFrame],
@@ -320,10 +342,14 @@ def _claim_resolution(res: Results, model: str) -> dict[str, str]:
                    if _acc(res, k, "test") is None]
         return _row(claim, paper, f"{res.name}: {' and '.join(missing)} not evaluated",
                     VERDICTS[3])
+    both = (f"LCID {_acc_text(_acc(res, full, 'test'))} vs LCID-Resize "
+            f"{_acc_text(_acc(res, small, 'test'))}")
+    checks = [pair_label(model, d) for d, k in (("lcid", full), ("lcid-resize", small))
+              if k in res.checks]
+    if checks:
+        return _row(claim, paper, f"{both}; {' and '.join(checks)} is {_CHECK}", VERDICTS[3])
     d = _paired(res, full, small, "test")
-    measured = (f"LCID {_acc_text(_acc(res, full, 'test'))} vs LCID-Resize "
-                f"{_acc_text(_acc(res, small, 'test'))}: {_pp(d[0])} "
-                f"[{100 * d[1]:+.1f}, {100 * d[2]:+.1f}]")
+    measured = f"{both}: {_pp(d[0])} [{100 * d[1]:+.1f}, {100 * d[2]:+.1f}]"
     return _row(claim, paper, measured, _verdict([d]))
 
 
@@ -347,15 +373,18 @@ def _claim_blurry_drop(res: Results) -> dict[str, str]:
     paper = "Sec. 4.2: 'performance significantly declines' (e.g. HR-CelestialNet 89.09 -> 84.48 %)"
     diffs, parts = [], []
     for pair in res.pairs():
-        d = _unpaired(res, pair, "test", "blurry")
+        d = _unpaired(res, pair, "test", "blurry") if pair not in res.checks else None
         if d is None:
             continue
         diffs.append(d)
         parts.append(f"{pair_label(*pair.split('_', 1))}: {_pp(-d[0])} "
                      f"[{-100 * d[2]:+.1f}, {-100 * d[1]:+.1f}]")
+    left_out = _left_out(res, res.pairs())
     if not diffs:
-        return _row(claim, paper, f"{res.name}: no pair evaluated on both sets", VERDICTS[3])
-    return _row(claim, paper, "blurry minus test: " + "; ".join(parts), _verdict(diffs))
+        return _row(claim, paper, f"{res.name}: no pair evaluated on both sets" + left_out,
+                    VERDICTS[3])
+    return _row(claim, paper, "blurry minus test: " + "; ".join(parts) + left_out,
+                _verdict(diffs))
 
 
 def _claim_causes(res: Results) -> dict[str, str]:
@@ -363,28 +392,31 @@ def _claim_causes(res: Results) -> dict[str, str]:
              "image noise")
     paper = "Sec. 5.2, from looking at misclassified samples (Fig. 4); no counts"
     c = res.causes
+    if c is not None and res.checks and "pair" in c.columns:
+        c = c.loc[~c["pair"].isin(list(res.checks))]
+    left_out = _left_out(res, res.pairs())
     if c is None or len(c) < 3 or "cause_image" not in c.columns:
         return _row(claim, paper, f"{res.name}: fewer than three misclassified samples "
-                                  "diagnosed", VERDICTS[3])
+                                  "diagnosed" + left_out, VERDICTS[3])
     counts = c["cause_image"].value_counts().reindex(list(CAUSES), fill_value=0)
     agree = agreement(c)
     text = (", ".join(f"{k} {int(counts[k])}" for k in CAUSES if counts[k] > 0)
             + f" of {len(c)} (from the model and the image); the simulator's truth agrees "
               f"with {100 * agree['among_true']:.0f} % (kappa {agree['kappa']:.2f})")
-    p = res.predictions
+    p = res.predictions.loc[~res.predictions["pair"].isin(list(res.checks))]
     if not _has_truth(p):
         return _row(claim, paper, text + "; which samples carry which cause is not known "
-                    "(the simulator's truth is missing)", VERDICTS[3])
+                    "(the simulator's truth is missing)" + left_out, VERDICTS[3])
     excess = error_excess(p)
     if excess["excess"].isna().any():
         return _row(claim, paper, text + "; no class has samples both with and without "
-                    "every cause", VERDICTS[3])
+                    "every cause" + left_out, VERDICTS[3])
     text += ("; errors of samples with the cause minus those without (within each class, "
              "all pairs, by the simulator's truth): " + "; ".join(
                  f"{k} {_pp(r['excess'])} [{100 * r['low']:+.1f}, {100 * r['high']:+.1f}]"
                  for k, r in excess.iterrows()))
     intervals = [(r["excess"], r["low"], r["high"]) for _, r in excess.iterrows()]
-    return _row(claim, paper, text, _verdict(intervals))
+    return _row(claim, paper, text + left_out, _verdict(intervals))
 
 
 def _claim_memory_order(gpu: pd.DataFrame) -> dict[str, str]:
@@ -425,8 +457,9 @@ def _claim_value(res: Results) -> dict[str, str]:
     claim = "HR-CelestialNet reaches 89.09 % on LCID"
     paper = "abstract, Table 4 (1,595 testing samples of the authors' LCID)"
     a = _acc(res, _HR, "test") if _HR in res.pairs() else None
-    measured = (f"{res.name}: {_acc_text(a)} on LCID-sim (another data set: the value is not "
-                "comparable)" if a else f"{res.name}: not evaluated")
+    check = " (a pipeline check, not sized to learn)" if _HR in res.checks else ""
+    measured = (f"{res.name}: {_acc_text(a)}{check} on LCID-sim (another data set: the value "
+                "is not comparable)" if a else f"{res.name}: not evaluated")
     return _row(claim, paper, measured, VERDICTS[3])
 
 
