@@ -412,7 +412,7 @@ def _claim_causes(res: Results) -> dict[str, str]:
         return _row(claim, paper, text + "; no class has samples both with and without "
                     "every cause" + left_out, VERDICTS[3])
     text += ("; errors of samples with the cause minus those without (within each class, "
-             "all pairs, by the simulator's truth): " + "; ".join(
+             "all trained pairs, by the simulator's truth): " + "; ".join(
                  f"{k} {_pp(r['excess'])} [{100 * r['low']:+.1f}, {100 * r['high']:+.1f}]"
                  for k, r in excess.iterrows()))
     intervals = [(r["excess"], r["low"], r["high"]) for _, r in excess.iterrows()]
