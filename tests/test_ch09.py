@@ -456,6 +456,13 @@ def test_a_pipeline_check_tests_no_claim_on_accuracy(tmp_path):
     trained = ch09.claims(res)
     assert trained.loc[best, "verdict"] == "does not hold"
     assert trained.loc[alexnet, "verdict"] == "does not hold"
+    # how much each side of the resolution comparison trained, from the record's recipes
+    assert trained.loc[alexnet, "on LCID-sim"].endswith(
+        "(trained 5 epochs x 120 samples at full resolution, 5 x 120 at 224 x 448)")
+    unequal = ch09.claims(replace(res, training={**res.training, "alexnet_lcid": (2, 120)}))
+    assert unequal.loc[alexnet, "on LCID-sim"].endswith(
+        "(trained 2 epochs x 120 samples at full resolution, 5 x 120 at 224 x 448; unequal "
+        "training, so the difference is not resolution alone)")
 
     note = "pipeline check: 32 training samples for 1 epoch(s) on a CPU"
     checked = ch09.claims(replace(res, checks={"hr-celestialnet_lcid": note,

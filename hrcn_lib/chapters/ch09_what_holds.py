@@ -86,6 +86,8 @@ class Results:
         checks: pair -> why its run cannot say what the model learns (the profile's
             ``RunSpec.note``: a pipeline check, not sized to learn). The claims on accuracy
             leave these pairs out and say so; a claim that rests on one is not testable.
+        training: pair -> ``(epochs, training samples)`` of its main run, where known (a
+            record's ``recipes``), so a comparison can say how much each side trained.
     """
 
     name: str
@@ -94,6 +96,7 @@ class Results:
     causes: pd.DataFrame = field(default_factory=pd.DataFrame)
     seeds: pd.DataFrame = field(default_factory=pd.DataFrame)
     checks: dict[str, str] = field(default_factory=dict)
+    training: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def pairs(self) -> list[str]:
         return list(dict.fromkeys(self.predictions["pair"])) if len(self.predictions) else []
@@ -142,8 +145,12 @@ def from_record(record: Record) -> Results:
     p = record.predictions
     seeds = p.loc[p["recipe"] == MAIN_RECIPE,
                   ["pair", "seed", "set", "obsid", "hdu", "body", "label", "pred"]]
+    recipes = record.info.get("recipes", {})
+    training = {pair: (int(recipes[pair]["epochs"]), int(recipes[pair]["n_samples"]))
+                for pair in record.pairs()
+                if {"epochs", "n_samples"} <= set(recipes.get(pair, {}))}
     return Results(record_label(record), preds, times, record.causes,
-                   seeds.reset_index(drop=True))
+                   seeds.reset_index(drop=True), training=training)
 
 
 def from_live(test: Mapping[RunSpec, EvalResult], blurry: Mapping[RunSpec, EvalResult], *,
@@ -350,6 +357,12 @@ def _claim_resolution(res: Results, model: str) -> dict[str, str]:
         return _row(claim, paper, f"{both}; {' and '.join(checks)} is {_CHECK}", VERDICTS[3])
     d = _paired(res, full, small, "test")
     measured = f"{both}: {_pp(d[0])} [{100 * d[1]:+.1f}, {100 * d[2]:+.1f}]"
+    if full in res.training and small in res.training:
+        (e_full, n_full), (e_small, n_small) = res.training[full], res.training[small]
+        measured += (f" (trained {e_full} epochs x {n_full} samples at full resolution, "
+                     f"{e_small} x {n_small} at 224 x 448"
+                     + ("; unequal training, so the difference is not resolution alone)"
+                        if e_full * n_full != e_small * n_small else ")"))
     return _row(claim, paper, measured, _verdict([d]))
 
 
