@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from hrcn_lib.chapters.ch09_what_holds import _correctness as correctness
 from hrcn_lib.metrics import bootstrap_accuracy, bootstrap_difference
 from hrcn_lib.records import Record, RecordError, read_record
 
@@ -61,10 +62,8 @@ def load(spec: str, scratch: Path) -> Record:
 
 
 def _correct(record: Record, pair: str, set_name: str) -> pd.DataFrame:
-    rows = record.run_predictions(pair, set_name)
-    return pd.DataFrame({"obsid": rows["obsid"].astype(str), "hdu": rows["hdu"].astype(int),
-                         "body": rows["body"].astype(str),
-                         "ok": (rows["label"] == rows["pred"]).to_numpy()})
+    """``obsid, hdu, body, ok`` of a record's main run of ``pair`` on ``set_name``."""
+    return correctness(record.run_predictions(pair, set_name))
 
 
 def _run_line(record: Record, pair: str) -> str:
