@@ -458,11 +458,23 @@ def test_a_pipeline_check_tests_no_claim_on_accuracy(tmp_path):
     assert trained.loc[alexnet, "verdict"] == "does not hold"
     # how much each side of the resolution comparison trained, from the record's recipes
     assert trained.loc[alexnet, "on LCID-sim"].endswith(
-        "(trained 5 epochs x 120 samples at full resolution, 5 x 120 at 224 x 448)")
-    unequal = ch09.claims(replace(res, training={**res.training, "alexnet_lcid": (2, 120)}))
+        "(trained 5 epochs x 120 samples (peak lr 1e-3, batch 16) at full resolution, "
+        "5 epochs x 120 samples (peak lr 1e-3, batch 16) at 224 x 448)")
+    unequal = ch09.claims(replace(res, training={
+        **res.training, "alexnet_lcid": ch09.Trained(2, 120, 1e-4, 4)}))
     assert unequal.loc[alexnet, "on LCID-sim"].endswith(
-        "(trained 2 epochs x 120 samples at full resolution, 5 x 120 at 224 x 448; unequal "
-        "training, so the difference is not resolution alone)")
+        "(trained 2 epochs x 120 samples (peak lr 1e-4, batch 4) at full resolution, "
+        "5 epochs x 120 samples (peak lr 1e-3, batch 16) at 224 x 448; unequal training "
+        "(samples seen, peak rate, batch), so the difference is not resolution alone)")
+    same_steps = ch09.claims(replace(res, training={
+        **res.training, "alexnet_lcid": ch09.Trained(5, 120, 1e-4, 16)}))
+    assert same_steps.loc[alexnet, "on LCID-sim"].endswith(
+        "; unequal training (peak rate), so the difference is not resolution alone)")
+    unknown = ch09.claims(replace(res, training={
+        "alexnet_lcid": ch09.Trained(5, 120), "alexnet_lcid-resize": ch09.Trained(5, 120)}))
+    assert unknown.loc[alexnet, "on LCID-sim"].endswith(
+        "(trained 5 epochs x 120 samples at full resolution, 5 epochs x 120 samples at "
+        "224 x 448)")
 
     note = "pipeline check: 32 training samples for 1 epoch(s) on a CPU"
     checked = ch09.claims(replace(res, checks={"hr-celestialnet_lcid": note,

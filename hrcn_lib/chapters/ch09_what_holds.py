@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -55,7 +56,7 @@ from hrcn_lib.profiles import RunSpec, get_profile
 from hrcn_lib.records import MAIN_RECIPE, Record
 from hrcn_lib.runtime import load_trained_model
 
-__all__ = ["VERDICTS", "Results", "from_record", "from_live", "claims", "cause_excess",
+__all__ = ["VERDICTS", "Results", "Trained", "from_record", "from_live", "claims", "cause_excess",
            "confusion_panels", "seed_spread", "paper_gaps", "cause_agreement", "live_causes", "differences",
            "paper_slips", "targets", "targets_summary", "gpu_next_step", "resolving_bodies",
            "HR_TARGET", "numbers",
@@ -67,6 +68,26 @@ _HR = pair_key("hr-celestialnet", "lcid")
 #: The record's target for HR-CelestialNet's testing accuracy (issue 14).
 HR_TARGET = 0.85
 _PAPER_N = PAPER_TABLE1["total"]["test"]
+
+
+class Trained(NamedTuple):
+    """How one run was trained: ``epochs``, training ``samples`` per epoch, peak learning rate
+    ``lr`` and optimizer ``batch`` (samples per step); ``lr`` and ``batch`` are None where the
+    source does not say."""
+
+    epochs: int
+    samples: int
+    lr: float | None = None
+    batch: int | None = None
+
+    def describe(self) -> str:
+        """``"2 epochs x 564 samples (peak lr 1e-4, batch 4)"``; the parenthesis only with
+        both ``lr`` and ``batch``."""
+        text = f"{self.epochs} epochs x {self.samples} samples"
+        if self.lr is not None and self.batch is not None:
+            rate = f"{self.lr:.0e}".replace("e-0", "e-").replace("e+0", "e")
+            text += f" (peak lr {rate}, batch {self.batch})"
+        return text
 
 
 @dataclass
@@ -86,8 +107,8 @@ class Results:
         checks: pair -> why its run cannot say what the model learns (the profile's
             ``RunSpec.note``: a pipeline check, not sized to learn). The claims on accuracy
             leave these pairs out and say so; a claim that rests on one is not testable.
-        training: pair -> ``(epochs, training samples)`` of its main run, where known (a
-            record's ``recipes``), so a comparison can say how much each side trained.
+        training: pair -> :class:`Trained` of its main run, where known (a record's
+            ``recipes``), so a comparison can say how much and how each side trained.
     """
 
     name: str
@@ -96,7 +117,7 @@ class Results:
     causes: pd.DataFrame = field(default_factory=pd.DataFrame)
     seeds: pd.DataFrame = field(default_factory=pd.DataFrame)
     checks: dict[str, str] = field(default_factory=dict)
-    training: dict[str, tuple[int, int]] = field(default_factory=dict)
+    training: dict[str, Trained] = field(default_factory=dict)
 
     def pairs(self) -> list[str]:
         return list(dict.fromkeys(self.predictions["pair"])) if len(self.predictions) else []
@@ -146,11 +167,18 @@ def from_record(record: Record) -> Results:
     seeds = p.loc[p["recipe"] == MAIN_RECIPE,
                   ["pair", "seed", "set", "obsid", "hdu", "body", "label", "pred"]]
     recipes = record.info.get("recipes", {})
-    training = {pair: (int(recipes[pair]["epochs"]), int(recipes[pair]["n_samples"]))
-                for pair in record.pairs()
+    training = {pair: _trained(recipes[pair]) for pair in record.pairs()
                 if {"epochs", "n_samples"} <= set(recipes.get(pair, {}))}
     return Results(record_label(record), preds, times, record.causes,
                    seeds.reset_index(drop=True), training=training)
+
+
+def _trained(recipe: Mapping) -> Trained:
+    """A record's recipe of one run (``epochs``, ``n_samples``, ``lr``, ``batch_size``) as
+    :class:`Trained`."""
+    lr, batch = recipe.get("lr"), recipe.get("batch_size")
+    return Trained(int(recipe["epochs"]), int(recipe["n_samples"]),
+                   None if lr is None else float(lr), None if batch is None else int(batch))
 
 
 def from_live(test: Mapping[RunSpec, EvalResult], blurry: Mapping[RunSpec, EvalResult], *,
@@ -358,12 +386,26 @@ def _claim_resolution(res: Results, model: str) -> dict[str, str]:
     d = _paired(res, full, small, "test")
     measured = f"{both}: {_pp(d[0])} [{100 * d[1]:+.1f}, {100 * d[2]:+.1f}]"
     if full in res.training and small in res.training:
-        (e_full, n_full), (e_small, n_small) = res.training[full], res.training[small]
-        measured += (f" (trained {e_full} epochs x {n_full} samples at full resolution, "
-                     f"{e_small} x {n_small} at 224 x 448"
-                     + ("; unequal training, so the difference is not resolution alone)"
-                        if e_full * n_full != e_small * n_small else ")"))
+        measured += _training_note(res.training[full], res.training[small])
     return _row(claim, paper, measured, _verdict([d]))
+
+
+def _training_note(full: Trained, small: Trained) -> str:
+    """``" (trained A at full resolution, B at 224 x 448[; what differs])"``: the samples
+    each side saw, and, where they differ, which of them and of the peak rate and batch, so
+    a resolution comparison does not pass for resolution alone when the training was not
+    the same."""
+    differs = []
+    if full.epochs * full.samples != small.epochs * small.samples:
+        differs.append("samples seen")
+    for name, a, b in (("peak rate", full.lr, small.lr), ("batch", full.batch, small.batch)):
+        if a is not None and b is not None and a != b:  # unknown on a side: not claimed
+            differs.append(name)
+    note = f" (trained {full.describe()} at full resolution, {small.describe()} at 224 x 448"
+    if not differs:
+        return note + ")"
+    return (note + f"; unequal training ({', '.join(differs)}), so the difference is not "
+            "resolution alone)")
 
 
 def _claim_fastest(res: Results) -> dict[str, str]:
