@@ -249,13 +249,13 @@ _LEARNING_RECIPE: dict = {"optimizer": "adamw", "lr": 1e-3, "schedule": "onecycl
 #: steps) its training loss stayed at ln 2 (0.699 -> 0.693) and it answered "galaxy" for every
 #: sample (benchmarks/README.md, "AlexNet at full resolution for 4 epochs").
 _LOW_LR = {"vgg_lcid-resize": 1e-4, "hr-celestialnet_lcid": 1e-4, "alexnet_lcid": 1e-4}
-_DEPARTURE = ("the paper's plain SGD at lr 1e-4 and batch 4 hardly moves the weights in the "
-              "optimizer steps a CPU affords and its models answer the majority class; AdamW "
-              "with a one-cycle schedule (peak lr 1e-3; 1e-4 for VGG-16-BN, HR-CelestialNet "
-              "and AlexNet at full resolution, whose training loss rises or stays at ln 2 at "
-              "1e-3), random flips (a sky image has no "
-              "preferred orientation) and batch 16 learns in the same epochs (recipe trials: "
-              "benchmarks/README.md; the record trains ResNet-18 on LCID-Resize both ways)")
+_DEPARTURE = ("AdamW with a one-cycle schedule (peak lr 1e-3; 1e-4 for VGG-16-BN, "
+              "HR-CelestialNet and AlexNet at full resolution, whose training loss rises or "
+              "stays at ln 2 at 1e-3), random flips (a sky image has no preferred orientation) "
+              "and batch 16 (4 at full resolution), chosen for the few optimizer steps a CPU "
+              "affords (recipe trials: "
+              "benchmarks/README.md); the record trains ResNet-18 on LCID-Resize with both "
+              "recipes, and chapter 4 shows what the departure gains there")
 #: The cpu book's LCID-sim sizes. Twice the
 #: paper's 71 bodies with half the exposures each (96 galaxies x 1 + 46 NSCs x 2 = 188 files,
 #: as many as 48 x 2 + 23 x 4): the same simulation and training time, but the body-level

@@ -21,6 +21,7 @@ from hrcn_lib.chapters.context import (
     pair_epochs,
     record_label,
 )
+from hrcn_lib.metrics import bootstrap_difference
 from hrcn_lib.names import pair_label
 from hrcn_lib.paper_numbers import PAPER_RECIPE
 from hrcn_lib.profiles import RunSpec
@@ -29,7 +30,8 @@ from hrcn_lib.train import TrainConfig, train
 
 __all__ = ["profile_recipe", "departures", "recipe_table", "numbers", "ensure_trained",
            "train_profile_runs", "load_histories", "record_curves", "recipe_comparison",
-           "run_configs", "record_provenance", "PAPER_CONFIG"]
+           "recipe_finding", "full_resolution_batching", "record_recipe", "run_configs", "record_provenance",
+           "PAPER_CONFIG"]
 
 #: The paper's recipe as a configuration (the defaults of :class:`TrainConfig`).
 PAPER_CONFIG = TrainConfig()
@@ -85,7 +87,7 @@ def _main_recipes(record: Record) -> dict[str, dict]:
             if c.get("recipe") == MAIN_RECIPE and "." not in name}
 
 
-def _record_recipe(record: Record) -> dict | None:
+def record_recipe(record: Record) -> dict | None:
     """The record's profile recipe: its first main run at the profile's own learning rate
     (a pair may train at its own rate), else its first main run."""
     main = list(_main_recipes(record).values())
@@ -95,17 +97,28 @@ def _record_recipe(record: Record) -> dict | None:
     return (at_rate or main or [None])[0]
 
 
-def _own_rates(rates: dict[str, float], base: float) -> str:
-    """The pairs whose learning rate differs from ``base``, as " (<pairs>: <rate>; ...)"
-    ("" when none): ``rates`` maps a pair's label to its rate."""
-    by_rate: dict[float, list[str]] = {}
-    for label, rate in rates.items():
-        if not math.isclose(float(rate), float(base)):
-            by_rate.setdefault(float(rate), []).append(label)
-    if not by_rate:
+def _own_values(values: dict[str, float], base: float) -> str:
+    """The pairs whose value of one setting (a learning rate, a batch) differs from ``base``,
+    as " (<pairs>: <value>; ...)" ("" when none): ``values`` maps a pair's label to its
+    value."""
+    by_value: dict[float, list[str]] = {}
+    for label, value in values.items():
+        if not math.isclose(float(value), float(base)):
+            by_value.setdefault(float(value), []).append(label)
+    if not by_value:
         return ""
-    return " (" + "; ".join(f"{', '.join(labels)}: {rate:g}"
-                            for rate, labels in by_rate.items()) + ")"
+    return " (" + "; ".join(f"{', '.join(labels)}: {value:g}"
+                            for value, labels in by_value.items()) + ")"
+
+
+def _pair_configs(ch: Chapter) -> dict[str, TrainConfig]:
+    """Each enabled pair's recipe in this profile (its own rate, batch, epochs), by label."""
+    return {s.label: TrainConfig.from_profile(ch.profile, s) for s in ch.profile.enabled_runs()}
+
+
+#: The rows of :func:`recipe_table` a pair may set for itself, with their config keys.
+_PER_PAIR = {"learning rate": "lr", "batch size": "batch_size",
+             "micro-batch (gradient accumulation)": "micro_batch"}
 
 
 def recipe_table(ch: Chapter, record: Record | None = None) -> pd.DataFrame:
@@ -124,15 +137,18 @@ def recipe_table(ch: Chapter, record: Record | None = None) -> pd.DataFrame:
     base = profile_recipe(ch)
     live = _describe({**vars(base)})
     live["precision"] = f"{live['precision']} requested (config.json records what ran)"
-    live["learning rate"] += _own_rates({s.label: TrainConfig.from_profile(ch.profile, s).lr
-                                         for s in ch.profile.enabled_runs()}, base.lr)
-    rec_cfg = _record_recipe(record) if record is not None else None
+    own = _pair_configs(ch)
+    for row, key in _PER_PAIR.items():
+        live[row] += _own_values({label: getattr(c, key) for label, c in own.items()},
+                                 getattr(base, key))
+    rec_cfg = record_recipe(record) if record is not None else None
     rec = _describe(rec_cfg) if rec_cfg else dict.fromkeys(paper, "-")
     if rec_cfg:
-        rec["learning rate"] += _own_rates(
-            {pair_label(*_split_key(c)): float(c.get("lr", PAPER_CONFIG.lr))
-             for c in _main_recipes(record).values()},
-            float(rec_cfg.get("lr", PAPER_CONFIG.lr)))
+        for row, key in _PER_PAIR.items():
+            default = getattr(PAPER_CONFIG, key)
+            rec[row] += _own_values(
+                {pair_label(*_split_key(c)): float(c.get(key, default))
+                 for c in _main_recipes(record).values()}, float(rec_cfg.get(key, default)))
     rows = {k: (paper[k], rec[k], live[k]) for k in paper}
     rows["epochs"] = (str(PAPER_RECIPE["epochs"]), _record_epochs(record),
                       ", ".join(f"{s.label}: {pair_epochs(ch, s)}"
@@ -192,11 +208,13 @@ def numbers(ch: Chapter, record: Record | None = None) -> dict[str, object]:
 
     ``recipe_departure`` names every setting in which this build's recipe differs from the
     paper's (:func:`departures`) and the profile's reason; "none" only when nothing differs.
+    ``record_departure`` names the record's settings only: whether its departure helps is
+    what the record measured (``recipe_finding``), not the reason it gives.
     """
     c = profile_recipe(ch)
     names = departures(c)
     why = ch.profile.recipe_departure or "the profile gives no reason"
-    rec_cfg = _record_recipe(record) if record is not None else None
+    rec_cfg = record_recipe(record) if record is not None else None
     rec_names = departures(rec_cfg) if rec_cfg else []
     return {
         "n_enabled": len(ch.profile.enabled_runs()), "n_pairs": len(ch.profile.runs),
@@ -205,11 +223,11 @@ def numbers(ch: Chapter, record: Record | None = None) -> dict[str, object]:
         "recipe_departure": (f"{', '.join(names)} ({why})" if names
                              else "none: this build uses the paper's recipe"),
         "record_label": record_label(record),
-        "record_departure": (", ".join(rec_names) + " (" + str(record.info.get(
-            "recipe_departure") or "no reason recorded") + ")") if rec_names else (
+        "record_departure": ", ".join(rec_names) if rec_names else (
             "none" if rec_cfg else "no record committed yet"),
+        "recipe_finding": recipe_finding(record),
         "checkpointing": ("on" if c.checkpoint_activations else "off"),
-        "micro_batch": c.micro_batch,
+        "full_resolution_batching": full_resolution_batching(ch),
         "paper_epochs": PAPER_RECIPE["epochs"], "paper_lr": PAPER_RECIPE["lr"],
         "paper_batch_size": PAPER_RECIPE["batch_size"],
     }
@@ -311,6 +329,84 @@ def recipe_comparison(record: Record | None) -> pd.DataFrame:
                          "95 % interval": f"[{m['acc_lo']:.3f}, {m['acc_hi']:.3f}]",
                          "majority class": round(float(m["majority"]), 3)})
     return pd.DataFrame(rows).set_index(["run", "recipe"]) if rows else pd.DataFrame()
+
+
+def _paper_recipe_gain(record: Record, pair: str) -> tuple[float, float, float] | None:
+    """The record's departure minus the paper's recipe on ``pair``'s testing samples that
+    both runs classified: ``(difference, low, high)`` as fractions (paired bootstrap over
+    bodies), None without both runs."""
+    runs = [record.run_predictions(pair, "test", recipe=r) for r in (MAIN_RECIPE,
+                                                                     PAPER_RECIPE_NAME)]
+    if any(r.empty for r in runs):
+        return None
+    keys = ["obsid", "hdu", "body"]
+    ok = [r.assign(ok=(r["label"] == r["pred"]).to_numpy())[keys + ["ok"]]
+          .astype({"obsid": str, "hdu": int, "body": str}) for r in runs]
+    both = ok[0].merge(ok[1], on=keys, suffixes=("_main", "_paper"))
+    if both.empty:
+        return None
+    return bootstrap_difference(both["ok_main"].to_numpy(), both["ok_paper"].to_numpy(),
+                                both["body"])
+
+
+def _acc_interval(m: pd.Series) -> str:
+    return f"{100 * m['accuracy']:.1f} % [{100 * m['acc_lo']:.1f}, {100 * m['acc_hi']:.1f}]"
+
+
+def recipe_finding(record: Record | None) -> str:
+    """What the record measured of its departure: for each pair it trained both ways, the
+    paper's recipe against the majority class by its 95 % lower bound, and the departure
+    minus the paper's recipe on the same testing samples with its interval, read as
+    "more accurate" only when the interval excludes zero."""
+    if record is None:
+        return "No record is committed yet, so the two recipes have not been compared."
+    parts = []
+    for pair in record.pairs(PAPER_RECIPE_NAME):
+        paper, main = (record.metric(pair, "test", recipe=r)
+                       for r in (PAPER_RECIPE_NAME, MAIN_RECIPE))
+        gain = _paper_recipe_gain(record, pair)
+        if paper is None or main is None or gain is None:
+            continue
+        above = ("above" if paper["acc_lo"] > paper["majority"] else "not above")
+        d, lo, hi = (100 * v for v in gain)
+        reading = ("the departure is more accurate" if lo > 0 else
+                   "the paper's recipe is more accurate" if hi < 0 else
+                   "not resolved: on these testing bodies the record cannot tell the two "
+                   "recipes apart")
+        parts.append(f"{pair_label(*pair.split('_', 1))}: the paper's recipe reached "
+                     f"{_acc_interval(paper)}, {above} the majority class "
+                     f"({100 * paper['majority']:.1f} %) by its lower bound; the departure "
+                     f"{_acc_interval(main)}; the departure minus the paper's recipe on the "
+                     f"same testing samples {d:+.1f} pp [{lo:+.1f}, {hi:+.1f}]: {reading}")
+    if not parts:
+        return "The record trains no pair with the paper's recipe, so the two are not compared."
+    return "In the record, " + "; ".join(parts) + "."
+
+
+def full_resolution_batching(ch: Chapter) -> str:
+    """How this build passes each full-resolution pair's batch through the network: in one
+    pass, or in micro-batches with gradient accumulation (then BatchNorm normalises each
+    micro-batch with its own statistics), from each pair's recipe in the profile; pairs
+    passed alike are named together, in the profile's order."""
+    ways: dict[tuple[int, int], list[str]] = {}
+    for spec in ch.profile.enabled_runs():
+        if spec.dataset == "lcid":
+            c = TrainConfig.from_profile(ch.profile, spec)
+            ways.setdefault((min(c.micro_batch, c.batch_size), c.batch_size), []).append(
+                spec.label)
+    if not ways:
+        return "This build trains no model at full resolution."
+    said = []
+    for (micro, batch), labels in ways.items():
+        who = labels[0] if len(labels) == 1 else f"{', '.join(labels[:-1])} and {labels[-1]}"
+        if micro == batch:
+            said.append(f"the whole batch of {batch} in one pass for {who} (no gradient "
+                        "accumulation)")
+        else:
+            said.append(f"{micro} sample(s) per pass for {who}, gradients accumulated up to "
+                        f"the batch of {batch} (BatchNorm then normalises each micro-batch "
+                        "with its own statistics)")
+    return "At full resolution this build passes " + "; ".join(said) + "."
 
 
 def run_configs(ch: Chapter, specs: Sequence[RunSpec] | None = None) -> pd.DataFrame:

@@ -801,9 +801,19 @@ def differences(ch: Chapter, record: Record | None) -> pd.DataFrame:
     Returns:
         DataFrame indexed by topic with ``the paper`` and ``this companion``.
     """
-    from hrcn_lib.chapters.ch04_training import departures, profile_recipe
+    from hrcn_lib.chapters.ch04_training import (
+        departures,
+        profile_recipe,
+        recipe_finding,
+        record_recipe,
+    )
+    from hrcn_lib.train import TrainConfig
 
     live = profile_recipe(ch)
+    live_micro = "; ".join(f"{s.label}: {TrainConfig.from_profile(ch.profile, s).micro_batch}"
+                           for s in ch.profile.enabled_runs()) or "-"
+    rec_cfg = record_recipe(record) if record is not None else None
+    rec_departs = departures(rec_cfg) if rec_cfg else []
     recipes = record.info.get("recipes", {}) if record is not None else {}
     precisions = sorted({f"{name}: {c.get('precision_effective')}" for name, c in
                          recipes.items()})
@@ -822,15 +832,16 @@ def differences(ch: Chapter, record: Record | None) -> pd.DataFrame:
                       "pretrained weights are downloaded)"),
         "recipe": ("SGD, lr 1e-4, batch 4, 20 epochs (Sec. 3.1)",
                    f"this build departs in: {', '.join(departures(live)) or 'nothing'}; "
-                   + (f"the record: {record.info.get('recipe_departure') or '-'}"
-                      if record is not None else "no record committed")),
+                   + (f"the record departs in: {', '.join(rec_departs) or 'nothing'}. "
+                      + recipe_finding(record) if record is not None
+                      else "no record committed")),
         "BatchNorm under gradient accumulation": (
             "batch 4 (whether in one pass is not stated)",
             "micro-batches are normalised with their own statistics (one sample at "
             "micro-batch 1: HR-CelestialNet trained so gave most testing samples the same "
             "answer in eval mode, benchmarks/README.md, 'BatchNorm over one sample', so the "
             "CPU profiles pass its batch of 4 at once); micro-batch per pair in the record: "
-            + ("; ".join(micro) if micro else "-") + f"; this build: {live.micro_batch}"),
+            + ("; ".join(micro) if micro else "-") + f"; this build: {live_micro}"),
         "precision": ("not stated (float32 presumably)",
                       "bf16 autocast where the hardware computes it natively, else float32; "
                       "as run in the record: " + ("; ".join(precisions) if precisions
