@@ -258,7 +258,10 @@ def error_excess(rows: pd.DataFrame, *, n_boot: int = 2000, seed: int = 0) -> pd
     Returns:
         DataFrame indexed by the first three :data:`CAUSES` with ``n with``,
         ``errors with`` and ``errors without`` (fractions), ``excess``, ``low``, ``high``
-        (fractions; NaN when no class has samples both with and without the cause).
+        (fractions; NaN when no class has samples both with and without the cause), and
+        ``bodies with`` / ``bodies without``: the distinct bodies on each side within the
+        classes compared (the bootstrap resamples them, so few bodies on a side make its
+        interval say little).
 
     Raises:
         KeyError: a required column is missing.
@@ -269,14 +272,19 @@ def error_excess(rows: pd.DataFrame, *, n_boot: int = 2000, seed: int = 0) -> pd
     err = (rows["label"].astype(str) != rows["pred"].astype(str)).to_numpy()
     found = [set(true_causes(r)) for r in rows[list(TRUTH_COLUMNS)].to_dict("records")]
     out = []
+    labels, bodies = rows["label"].astype(str).to_numpy(), rows["body"].astype(str).to_numpy()
     for cause in CAUSES[:3]:
         has = np.array([cause in f for f in found], dtype=bool)
-        excess, low, high, n = bootstrap_excess(err, has, rows["label"], rows["body"],
+        excess, low, high, n = bootstrap_excess(err, has, labels, bodies,
                                                 n_boot=n_boot, seed=seed)
+        compared = np.isin(labels, [c for c in np.unique(labels)
+                                    if has[labels == c].any() and (~has[labels == c]).any()])
         out.append({"cause": cause, "n with": int(has.sum()),
                     "errors with": float(err[has].mean()) if has.any() else float("nan"),
                     "errors without": float(err[~has].mean()) if (~has).any() else float("nan"),
-                    "excess": excess, "low": low, "high": high})
+                    "excess": excess, "low": low, "high": high,
+                    "bodies with": len(set(bodies[compared & has])),
+                    "bodies without": len(set(bodies[compared & ~has]))})
     return pd.DataFrame(out).set_index("cause")
 
 

@@ -8,7 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hrcn_lib.causes import agreement, cause_from_image, heat_on_object, measure_image
+from hrcn_lib.causes import (
+    agreement,
+    cause_from_image,
+    error_excess,
+    heat_on_object,
+    measure_image,
+)
 from hrcn_lib.chapters import ch04_training as ch04
 from hrcn_lib.chapters import ch06_results as ch06
 from hrcn_lib.chapters import ch07_blurry_robustness as ch07
@@ -544,3 +550,34 @@ def test_a_pipeline_check_tests_no_claim_on_accuracy(tmp_path):
     assert "vs AlexNet (LCID)" not in only_hr["on LCID-sim"]
     assert "left out, as pipeline checks not sized to learn: AlexNet (LCID)" \
         in only_hr["on LCID-sim"]
+
+
+def test_a_cause_compared_over_few_bodies_decides_nothing(record, monkeypatch):
+    """The record's "does not hold" for the causes rested on NSC samples without
+    inter-class similarity from 3 bodies: a bootstrap over three bodies cannot say how bodies
+    vary, so such a cause is shown with its body count and the claim is not resolved."""
+    rows = []
+    for b in range(40):
+        label = "galaxy" if b % 2 else "NSC"
+        few = b in (0, 2, 4)  # NSC bodies without a look-alike: edge views with a trail
+        for k in range(3):
+            rows.append({"pair": "hr-celestialnet_lcid", "set": "test", "obsid": f"o{b}{k}",
+                         "hdu": 1, "body": f"B{b}", "label": label,
+                         "pred": label if (k and not few) else
+                         {"galaxy": "NSC", "NSC": "galaxy"}[label],
+                         "lookalike": "" if few else "spiral_arms",
+                         "edge_view": few or b % 4 == 1, "blurry": False,
+                         "defects": "satellite_trail" if few or b % 3 == 1 else ""})
+    res = replace(ch09.from_record(record), predictions=pd.DataFrame(rows), checks={})
+    excess = error_excess(res.predictions, n_boot=500)
+    assert excess.loc["inter-class similarity", ["bodies with", "bodies without"]].tolist() \
+        == [17, 3]  # the NSC class only: every galaxy has a look-alike
+    assert excess.loc["inter-class similarity", "high"] < 0  # an interval "below zero"
+    claim = "Misclassifications come from inter-class similarity, insufficient features " \
+            "and image noise"
+    row = ch09.claims(res).loc[claim]
+    assert row["verdict"] == "not resolved"
+    assert ("inter-class similarity: 3 bodies without it, fewer than the 10 an interval over "
+            "bodies needs here, so it decides nothing") in row["on LCID-sim"]
+    monkeypatch.setattr(ch09, "MIN_CAUSE_BODIES", 3)
+    assert ch09.claims(res).loc[claim, "verdict"] == "does not hold"

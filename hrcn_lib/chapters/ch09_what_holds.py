@@ -59,7 +59,7 @@ from hrcn_lib.runtime import load_trained_model
 __all__ = ["VERDICTS", "Results", "Trained", "from_record", "from_live", "claims", "cause_excess",
            "confusion_panels", "seed_spread", "paper_gaps", "cause_agreement", "live_causes", "differences",
            "paper_slips", "targets", "targets_summary", "gpu_next_step", "resolving_bodies",
-           "HR_TARGET", "numbers",
+           "HR_TARGET", "MIN_CAUSE_BODIES", "numbers",
            "accuracy_by_snr", "snr_summary"]
 
 #: The verdicts of :func:`claims`, in the order the chapter explains them.
@@ -67,6 +67,11 @@ VERDICTS: tuple[str, ...] = ("holds", "does not hold", "not resolved", "not test
 _HR = pair_key("hr-celestialnet", "lcid")
 #: The record's target for HR-CelestialNet's testing accuracy (issue 14).
 HR_TARGET = 0.85
+#: The fewest bodies on each side of a cause's comparison for its interval to decide a
+#: verdict. The interval is a bootstrap over bodies: over three bodies it can only say which
+#: of those three was drawn, not how bodies vary (the record's NSC samples without
+#: inter-class similarity came from 3 bodies). Ten is a floor, not a guarantee.
+MIN_CAUSE_BODIES = 10
 _PAPER_N = PAPER_TABLE1["total"]["test"]
 
 
@@ -470,8 +475,18 @@ def _claim_causes(res: Results) -> dict[str, str]:
              "all trained pairs, by the simulator's truth): " + "; ".join(
                  f"{k} {_pp(r['excess'])} [{100 * r['low']:+.1f}, {100 * r['high']:+.1f}]"
                  for k, r in excess.iterrows()))
-    intervals = [(r["excess"], r["low"], r["high"]) for _, r in excess.iterrows()]
-    return _row(claim, paper, text + left_out, _verdict(intervals))
+    few = excess[["bodies with", "bodies without"]].min(axis=1) < MIN_CAUSE_BODIES
+    intervals = [(r["excess"], r["low"], r["high"]) for _, r in excess.loc[~few].iterrows()]
+    if few.any():
+        text += "; " + "; ".join(
+            f"{k}: {int(min(r['bodies with'], r['bodies without']))} bodies "
+            f"{'with' if r['bodies with'] < r['bodies without'] else 'without'} it, fewer "
+            f"than the {MIN_CAUSE_BODIES} an interval over bodies needs here, so it decides "
+            "nothing" for k, r in excess.loc[few].iterrows())
+    verdict = _verdict(intervals)
+    if few.any() and verdict != VERDICTS[1]:
+        verdict = VERDICTS[2]  # a cause the data cannot test: the claim is not resolved
+    return _row(claim, paper, text + left_out, verdict)
 
 
 def _claim_memory_order(gpu: pd.DataFrame) -> dict[str, str]:
@@ -1072,6 +1087,7 @@ def numbers(table: pd.DataFrame, record: Record | None, *,
         "paper_top_gap_samples": int(top["gap (samples)"]),
         "paper_top_gap_se": float(top["gap / binomial SE"]),
         "paper_bodies": int(PAPER_TABLE1["total"]["bodies"]),
+        "min_cause_bodies": MIN_CAUSE_BODIES,
     }
     values["targets_summary"] = targets_summary(targets(record), record)
     if spread is not None and len(spread):
