@@ -276,7 +276,8 @@ def test_alike_samples_are_compared_by_snr():
 
 def test_accuracy_by_snr_splits_each_pair_at_the_sets_median():
     """Faint (below the median S/N of the set's distinct samples) and bright halves, each
-    pair scored on both; the summary names the best pair per half; no S/N, no table."""
+    pair scored on both; the summary names the highest pair per half (ties together) and
+    says whether the intervals resolve its lead; no S/N, no table."""
     snr = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]
     label = ["galaxy", "NSC"] * 4
     base = pd.DataFrame({"set": "test", "obsid": [f"o{i}" for i in range(8)], "hdu": 1,
@@ -295,8 +296,17 @@ def test_accuracy_by_snr_splits_each_pair_at_the_sets_median():
     assert (t["faint n"] == 4).all() and (t["bright n"] == 4).all()
     assert t.loc["HR-CelestialNet (LCID)", "faint lo"] == 0.0
     text = ch09.snr_summary(t)
-    assert text.startswith("On the faint half the most accurate pair is ResNet (LCID-Resize)")
+    # resolved only when the other pair's interval lies wholly below; a tie names both
+    assert text.startswith("On the faint half the highest accuracy is ResNet (LCID-Resize)'s "
+                           "(100.0 % [100.0, 100.0]), every other pair's interval lying below; "
+                           "on the bright half ResNet (LCID-Resize) and HR-CelestialNet (LCID) "
+                           "tie for the highest accuracy (100.0 %);")
     assert "HR-CelestialNet reaches 0.0 % [0.0, 0.0] on the faint half" in text
+    close = t.copy()
+    close.loc["HR-CelestialNet (LCID)", ["faint acc", "faint hi"]] = [0.9, 1.0]
+    assert ch09.snr_summary(close).startswith(
+        "On the faint half the highest accuracy is ResNet (LCID-Resize)'s (100.0 % [100.0, "
+        "100.0]), within the intervals of HR-CelestialNet (LCID): not resolved;")
     assert ch09.accuracy_by_snr(res, "blurry").loc["ResNet (LCID-Resize)", "faint n"] == 0
     real = ch09.accuracy_by_snr(ch09.Results("real", good.drop(columns="snr")))
     assert real.empty and list(real.columns[:4]) == ["faint", "faint n", "bright", "bright n"]

@@ -611,18 +611,42 @@ def accuracy_by_snr(res: Results, set_name: str = "test") -> pd.DataFrame:
     return out
 
 
+def _listed(names: list[str]) -> str:
+    """``"a"``, ``"a and b"``, ``"a, b and c"``."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def _half_leader(table: pd.DataFrame, half: str) -> str:
+    """Who scores highest on one half of :func:`accuracy_by_snr` (ties named together), and
+    whether that lead is resolved: only when every other pair's interval lies wholly below
+    the leaders' (intervals from bootstraps over bodies); ``""`` for an empty half."""
+    accs = table[f"{half} acc"].dropna()
+    if accs.empty:
+        return ""
+    top = accs.max()
+    leaders = [p for p in accs.index if np.isclose(accs[p], top)]
+    text = (f"on the {half} half the highest accuracy is {leaders[0]}'s "
+            f"({table.loc[leaders[0], half]})" if len(leaders) == 1 else
+            f"on the {half} half {_listed(leaders)} tie for the highest accuracy "
+            f"({100 * top:.1f} %)")
+    others = [p for p in accs.index if p not in leaders]
+    if not others:
+        return text
+    low = min(float(table.loc[p, f"{half} lo"]) for p in leaders)
+    close = [p for p in others if float(table.loc[p, f"{half} hi"]) >= low]
+    if not close:
+        return text + ", every other pair's interval lying below"
+    return text + (f", within the intervals of {_listed(close)}: not resolved" if len(leaders) == 1
+                   else f", with {_listed(close)} within their intervals: not resolved")
+
+
 def snr_summary(table: pd.DataFrame) -> str:
-    """One sentence on :func:`accuracy_by_snr`: the most accurate pair on each half and
-    HR-CelestialNet's two halves, or ``""`` when there is no S/N."""
+    """One sentence on :func:`accuracy_by_snr`: who scores highest on each half (ties named
+    together, and whether the lead is resolved by the intervals) and HR-CelestialNet's two
+    halves, or ``""`` when there is no S/N."""
     if table.empty:
         return ""
-    parts = []
-    for half in ("faint", "bright"):
-        accs = table[f"{half} acc"].dropna()
-        if len(accs):
-            best = accs.idxmax()
-            parts.append(f"on the {half} half the most accurate pair is {best} "
-                         f"({table.loc[best, half]})")
+    parts = [t for t in (_half_leader(table, h) for h in ("faint", "bright")) if t]
     hr = pair_label("hr-celestialnet", "lcid")
     if hr in table.index:
         parts.append(f"HR-CelestialNet reaches {table.loc[hr, 'faint']} on the faint half "
