@@ -507,6 +507,24 @@ def test_a_short_hr_celestialnet_that_did_not_fit_its_training_samples_is_said_s
     assert "did not fit" not in ch09.targets_summary(fitted, lose)
     fitted.loc["HR-CelestialNet (LCID)", "last training accuracy"] = float("nan")
     assert "did not fit" not in ch09.targets_summary(fitted, lose)
+    # whether 0.85 lies inside HR-CelestialNet's interval, and which short runs trained for
+    # fewer epochs than the paper's 20 (the fixture's 5); no hardware the paper does not state
+    hi = table.loc["HR-CelestialNet (LCID)", "95 % upper bound"]
+    assert hi == round(float(lose.metric("hr-celestialnet_lcid")["acc_hi"]), 3)
+    inside = table.copy()
+    inside.loc["HR-CelestialNet (LCID)", "95 % upper bound"] = 0.9
+    short = table.loc["HR-CelestialNet (LCID)", "short by (pp)"]
+    assert (f"HR-CelestialNet (LCID) by {short:.1f} pp (5 epochs on 120 samples, 1.0 h), with "
+            "0.85 inside its 95 % interval (upper bound 0.900): missed by the point estimate, "
+            "not excluded") in ch09.targets_summary(inside, lose)
+    inside.loc["HR-CelestialNet (LCID)", "95 % upper bound"] = 0.8
+    assert "with 0.85 above its 95 % interval (upper bound 0.800)" in ch09.targets_summary(
+        inside, lose)
+    assert ("Of the runs that fall short, some trained for fewer epochs than the paper's 20 "
+            "(HR-CelestialNet (LCID) 5: what fitted") in text
+    longer = table.assign(epochs=32)
+    assert "fewer epochs than the paper's" not in ch09.targets_summary(longer, lose)
+    assert "on a GPU" not in text.split("record-gpu")[0]
 
 
 def test_a_pipeline_check_tests_no_claim_on_accuracy(tmp_path):
