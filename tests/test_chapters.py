@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from matplotlib.figure import Figure
 
+from hrcn_lib import figures
 from hrcn_lib.chapters import ch03_architecture as ch03
 from hrcn_lib.chapters import ch04_training as ch04
 from hrcn_lib.chapters import ch06_results as ch06
@@ -343,8 +346,70 @@ def test_explained_spec_prefers_hr_celestialnet(tmp_path):
     specs = list(ch.profile.enabled_runs())
     assert ch08.explained_spec(specs).model == "hr-celestialnet"
     assert ch08.explained_spec(specs[:1]) == specs[0]
+    assert ch08.explained_why(ch08.explained_spec(specs), specs) == "They are " \
+        "HR-CelestialNet (LCID)'s."
     with pytest.raises(ValueError, match="no trained pair"):
         ch08.explained_spec([])
+
+
+def test_chapter_8_explains_no_pipeline_check_and_counts_its_errors_apart(tmp_path):
+    """The cpu book's HR-CelestialNet is a 32-sample, one-epoch pipeline check that answers
+    "galaxy" for everything: its heat maps are not "the best-placed trained model's", and
+    its errors are not counted with the trained pairs' causes."""
+    ch = context.chapter_context("cpu", tmp_path)
+    specs = list(ch.profile.enabled_runs())
+    best = ch08.explained_spec(specs)
+    assert not best.note and best.model != "hr-celestialnet"
+    why = ch08.explained_why(best, specs)
+    assert why.startswith(f"They are {best.label}'s: this build's HR-CelestialNet (LCID) is a "
+                          "pipeline check (pipeline check: 32 training samples")
+    checks_only = [s for s in specs if s.note]
+    assert ch08.explained_spec(checks_only).model == "hr-celestialnet"
+    assert "Every pair of this build is a pipeline check" in ch08.explained_why(
+        ch08.explained_spec(checks_only), checks_only)
+    wrong = pd.DataFrame({"run": ["HR-CelestialNet (LCID)"] * 3 + ["ResNet (LCID-Resize)"],
+                          "cause": ["inter-class similarity", "image noise", "image noise",
+                                    "insufficient features"]})
+    text = ch08.check_errors(wrong, specs)
+    assert text.startswith("3 of them come from this build's pipeline checks (AlexNet (LCID), "
+                           "HR-CelestialNet (LCID): not sized to learn")
+    assert ch08.numbers(wrong.assign(x=1), wrong, specs)["check_errors"] == text
+    assert ch08.check_errors(wrong.iloc[3:], specs) == ""
+    table = ch08.cause_sources(wrong, None, live_name="this build (cpu)",
+                               checks=[s.label for s in checks_only])
+    column = "this build (cpu) without its pipeline checks: simulator's truth"
+    assert table[column].to_dict() == {"inter-class similarity": 0, "insufficient features": 1,
+                                       "image noise": 0, "not attributed": 0}
+    assert ch08.cause_sources(wrong, None)["this build: simulator's truth"].sum() == 4
+
+
+def test_record_heatmaps_come_with_their_causes(tmp_path):
+    from hrcn_lib.records import read_record, write_record
+
+    split = pd.DataFrame({"obsid": ["a", "b"], "hdu": 1, "body": ["G1", "N1"],
+                          "label": ["galaxy", "NSC"], "subset": "test"})
+    preds = split.drop(columns="subset").assign(pair="hr-celestialnet_lcid", seed=0,
+                                                recipe="profile", set="test",
+                                                pred=["NSC", "NSC"], p_nsc=[0.9, 0.8])
+    causes = preds.iloc[:1].assign(cause_image="image noise", cause_truth="image noise",
+                                   heat_on_object=0.25, gradcam="hr_a.png")
+    buf = io.BytesIO()
+    fig = Figure(figsize=(1, 1))
+    fig.subplots().imshow(np.zeros((4, 4)))
+    fig.savefig(buf, format="png")
+    path = write_record(tmp_path / "r", info={"profile": "smoke"}, split=split,
+                        predictions=preds, timings=pd.DataFrame(), causes=causes,
+                        images={"hr_a.png": buf.getvalue()})
+    pictures, captions = ch08.record_heatmaps(read_record(path))
+    assert len(pictures) == 1 and pictures[0].ndim == 3
+    assert captions == ["test: model and image: image noise\nsimulator: image noise; heat on "
+                        "object 0.25"]
+    assert ch08.record_heatmaps(None) == ([], [])
+    figures.picture_grid(pictures, captions)
+    with pytest.raises(ValueError, match="no picture"):
+        figures.picture_grid([], [])
+    with pytest.raises(ValueError, match=r"expected \(H, W, 3 \| 4\)"):
+        figures.picture_grid([np.zeros((4, 4))], ["flat"])
 
 
 def test_training_throughput_reads_the_run_folders(tmp_path):

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import matplotlib.image
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -31,6 +32,7 @@ from hrcn_lib.saliency import grad_cam
 
 __all__ = ["CAUSES", "NOISE_DEFECTS", "EDGE_VIEW", "assign_cause", "misclassified",
            "cause_counts", "cause_sources", "figure4_rows", "figure4", "explained_spec",
+           "explained_why", "record_heatmaps", "check_errors",
            "saliency_examples", "numbers"]
 
 
@@ -59,13 +61,16 @@ def cause_counts(wrong: pd.DataFrame) -> pd.DataFrame:
 
 
 def cause_sources(wrong: pd.DataFrame, record: Record | None = None, *,
-                  live_name: str = "this build") -> pd.DataFrame:
+                  live_name: str = "this build", checks: Sequence[str] = ()) -> pd.DataFrame:
     """Misclassified samples per cause: the paper's, the record's and this build's.
 
     Args:
         wrong: this build's :func:`misclassified` rows (every trained pair, both sets).
         record: the committed record (its ``causes.csv``: the main runs' errors).
         live_name: the label of this build's column.
+        checks: run labels of this build's pipeline checks (``RunSpec.note``): a network
+            not sized to learn errs on one class wholesale, so its errors are left out of
+            this build's column (whose name says so).
 
     Returns:
         DataFrame indexed by cause (:data:`CAUSES`) with ``paper (Sec. 5.2)`` (the paper
@@ -86,6 +91,9 @@ def cause_sources(wrong: pd.DataFrame, record: Record | None = None, *,
         table[record_label(record)] = "no misclassified sample"
     else:
         table[record_label(None)] = "-"
+    if len(checks) and len(wrong):
+        wrong = wrong.loc[~wrong["run"].isin(list(checks))]
+        live_name += " without its pipeline checks"
     table[f"{live_name}: simulator's truth"] = (
         wrong["cause"].value_counts().reindex(list(CAUSES), fill_value=0)
         if len(wrong) else pd.Series(0, index=list(CAUSES)))
@@ -121,14 +129,54 @@ def figure4(shown: pd.DataFrame) -> Figure:
 
 
 def explained_spec(specs: Sequence[RunSpec]) -> RunSpec:
-    """The pair whose Grad-CAM the chapter shows: HR-CelestialNet when trained, else the first.
+    """The pair whose Grad-CAM the chapter shows: HR-CelestialNet when trained to learn, else
+    the first pair trained to learn, else (every pair a pipeline check, ``RunSpec.note``)
+    HR-CelestialNet or the first.
 
     Raises:
         ValueError: no pair at all.
     """
     if not specs:
         raise ValueError("explained_spec: no trained pair to explain")
-    return next((s for s in specs if s.model == "hr-celestialnet"), specs[0])
+    for pool in ([s for s in specs if not s.note], list(specs)):
+        if pool:
+            return next((s for s in pool if s.model == "hr-celestialnet"), pool[0])
+    raise AssertionError("unreachable")
+
+
+def explained_why(spec: RunSpec, specs: Sequence[RunSpec]) -> str:
+    """Why the chapter's heat maps are ``spec``'s, as a sentence for the prose."""
+    hr = next((s for s in specs if s.model == "hr-celestialnet"), None)
+    if spec.note:
+        return (f"Every pair of this build is a pipeline check, so these are {spec.label}'s, "
+                "an untrained network's: they show where such a network looks, not where a "
+                "trained one does.")
+    if hr is not None and hr is not spec:
+        return (f"They are {spec.label}'s: this build's {hr.label} is a pipeline check "
+                f"({hr.note}); the record's heat maps of HR-CelestialNet are below.")
+    return f"They are {spec.label}'s."
+
+
+def record_heatmaps(record: Record | None, pair: str = "hr-celestialnet_lcid"
+                    ) -> tuple[list[np.ndarray], list[str]]:
+    """The record's Grad-CAM pictures of ``pair``'s misclassified samples (``gradcam/``,
+    drawn when the record was made) with captions from ``causes.csv``: the set, the cause read
+    from the model and the image, the simulator's, and the fraction of the heat on the
+    object.
+
+    Returns:
+        ``(pictures, captions)``: RGB(A) float arrays (H, W, 3 | 4) and one caption each;
+        both empty without a record or pictures.
+    """
+    if record is None or record.causes.empty or "gradcam" not in record.causes:
+        return [], []
+    files = {p.name: p for p in record.gradcam}
+    rows = record.causes.loc[(record.causes["pair"] == pair)
+                             & record.causes["gradcam"].isin(list(files))]
+    pictures = [matplotlib.image.imread(files[name]) for name in rows["gradcam"]]
+    captions = [f"{r.set}: model and image: {r.cause_image}\nsimulator: {r.cause_truth}; "
+                f"heat on object {float(r.heat_on_object):.2f}" for r in rows.itertuples()]
+    return pictures, captions
 
 
 def saliency_examples(model_dir: Path, rows: pd.DataFrame, dataset_name: str, *,
@@ -160,16 +208,33 @@ def saliency_examples(model_dir: Path, rows: pd.DataFrame, dataset_name: str, *,
     return images, heats, captions
 
 
-def numbers(predictions: pd.DataFrame, wrong: pd.DataFrame) -> dict[str, object]:
+def check_errors(wrong: pd.DataFrame, specs: Sequence[RunSpec]) -> str:
+    """A sentence naming how many of ``wrong`` come from pipeline checks (``RunSpec.note``),
+    which err on one class wholesale, or ``""`` when none do."""
+    checks = [s.label for s in specs if s.note]
+    if not checks or wrong.empty:
+        return ""
+    n = int(wrong["run"].isin(checks).sum())
+    if n == 0:
+        return ""
+    return (f"{n} of them come from this build's pipeline checks ({', '.join(checks)}: not "
+            "sized to learn, they answer most samples alike, so their errors say little about "
+            "causes); the side-by-side table below leaves them out of this build's column.")
+
+
+def numbers(predictions: pd.DataFrame, wrong: pd.DataFrame,
+            specs: Sequence[RunSpec] = ()) -> dict[str, object]:
     """The numbers and words the chapter's prose glues.
 
     Returns:
-        ``n_preds`` and ``n_wrong`` (the chapter's predictions and how many are wrong), and the
-        paper's examples of each cause (Sec. 5.2, :data:`PAPER_MISCLASSIFICATION_CAUSES`) as
+        ``n_preds`` and ``n_wrong`` (the chapter's predictions and how many are wrong),
+        ``check_errors`` (:func:`check_errors` of ``specs``), and the paper's examples of
+        each cause (Sec. 5.2, :data:`PAPER_MISCLASSIFICATION_CAUSES`) as
         ``paper_examples_inter_class_similarity``, ``paper_examples_insufficient_features``,
         ``paper_examples_image_noise``.
     """
-    values: dict[str, object] = {"n_preds": len(predictions), "n_wrong": len(wrong)}
+    values: dict[str, object] = {"n_preds": len(predictions), "n_wrong": len(wrong),
+                                 "check_errors": check_errors(wrong, specs)}
     for cause, examples in PAPER_MISCLASSIFICATION_CAUSES.items():
         key = "paper_examples_" + cause.replace("-", "_").replace(" ", "_")
         values[key] = " and ".join(examples)

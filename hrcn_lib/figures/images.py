@@ -257,6 +257,38 @@ def saliency_grid(images: Sequence[np.ndarray], heatmaps: Sequence[np.ndarray],
     return fig
 
 
+def picture_grid(pictures: Sequence[np.ndarray], captions: Sequence[str], *,
+                 ncols: int = 3) -> Figure:
+    """Already-rendered pictures (e.g. a record's Grad-CAM PNGs, read by the caller) in a
+    grid, each under its caption, shown as they are (no stretch).
+
+    Args:
+        pictures: RGB or RGBA arrays (H, W, 3 | 4), float in [0, 1] or uint8.
+        captions: one per picture.
+        ncols: pictures per row (fewer when there are fewer pictures).
+
+    Raises:
+        ValueError: on empty input, unequal lengths or a picture that is not (H, W, 3 | 4).
+    """
+    if not pictures:
+        raise ValueError("picture_grid: no picture to draw")
+    if len(pictures) != len(captions):
+        raise ValueError(f"picture_grid: {len(pictures)} pictures but {len(captions)} captions")
+    for pic, cap in zip(pictures, captions, strict=True):
+        if np.ndim(pic) != 3 or np.shape(pic)[2] not in (3, 4):
+            raise ValueError(f"picture {cap!r}: expected (H, W, 3 | 4), got {np.shape(pic)}")
+    ncols = max(1, min(ncols, len(pictures)))
+    nrows = int(np.ceil(len(pictures) / ncols))
+    fig = Figure(figsize=(3.4 * ncols, 2.4 * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, pic, cap in zip(axes.flat, pictures, captions, strict=False):
+        ax.imshow(pic, interpolation="nearest")
+        ax.set_title(cap, fontsize=8)
+    return fig
+
+
 def resolution_comparison(pairs: Sequence[Mapping], *, vmin: float = -0.5, vmax: float = 6.0,
                           panel: float = 2.4) -> Figure:
     """Full resolution against LCID-Resize, one morphology per row.
