@@ -304,6 +304,17 @@ def test_blurry_table_sets_ours_beside_the_papers(tmp_path):
     paper = table.loc[("HR-CelestialNet (LCID)", "paper")]
     assert (paper["accuracy (%)"], paper["NSC errors"]) == (84.48, 17)
     assert ch07.blurry_table({}).empty
+    # the prose gives this build's number with its interval and the majority's share, and
+    # names a pipeline check (the cpu book's HR-CelestialNet answered "galaxy" throughout)
+    hr = ch.spec("hr-celestialnet", "lcid")
+    all_galaxy = _result(["galaxy", "galaxy", "NSC"], ["galaxy"] * 3, [[2, 0], [1, 0]])
+    text = ch07.numbers({hr: all_galaxy})["hr_blurry_acc"]
+    assert text.startswith("66.7 % (95 % interval ") and text.endswith(
+        "; the majority class alone scores 66.7 %)")
+    cpu = context.chapter_context("cpu", tmp_path / "cpu")
+    checked = ch07.numbers({cpu.spec("hr-celestialnet", "lcid"): all_galaxy})["hr_blurry_acc"]
+    assert checked.endswith("66.7 %), a pipeline check that tests nothing on accuracy")
+    assert ch07.numbers({})["hr_blurry_acc"] == "not run in this build"
 
 
 # ----------------------------------------------------------------------------- chapter 8
