@@ -130,7 +130,8 @@ def run_throughput(runs: dict[str, Path | str]) -> pd.DataFrame:
     Returns:
         DataFrame indexed by run label: ``precision``, ``layout`` (``channels_last`` or
         ``NCHW``, what :func:`hrcn_lib.train.fit` used; ``?`` when the folder does not say),
-        ``device``, ``samples`` (trained, all
+        ``device``, ``trained on`` (the :func:`machine` line of the call that trained it
+        last, "not recorded" in folders written before it was kept), ``samples`` (trained, all
         epochs), ``s per sample`` and ``samples per s`` (over every epoch, data loading
         and checkpoints included), ``TFLOP per sample`` (:func:`training_flops`) and
         ``GFLOP/s`` reached.
@@ -150,11 +151,13 @@ def run_throughput(runs: dict[str, Path | str]) -> pd.DataFrame:
         layout = {True: "channels_last", False: "NCHW"}.get(cfg.get("channels_last"), "?")
         rows.append({"run": label, "precision": cfg.get("precision_effective", "?"),
                      "layout": layout,
-                     "device": cfg.get("device_effective", "?"), "samples": samples,
+                     "device": cfg.get("device_effective", "?"),
+                     "trained on": cfg.get("machine", "not recorded"), "samples": samples,
                      "s per sample": seconds / samples, "samples per s": samples / seconds,
                      "TFLOP per sample": flops / 1e12,
                      "GFLOP/s": flops * samples / seconds / 1e9})
-    columns = ["precision", "layout", "device", "samples", "s per sample", "samples per s",
+    columns = ["precision", "layout", "device", "trained on", "samples", "s per sample",
+               "samples per s",
                "TFLOP per sample", "GFLOP/s"]
     return pd.DataFrame(rows, columns=["run", *columns]).set_index("run")
 

@@ -443,3 +443,7 @@ def test_training_throughput_reads_the_run_folders(tmp_path):
     flops = training_flops("resnet", "lcid-resize").training
     assert row["GFLOP/s"] == pytest.approx(flops * 4 / 1e9)
     assert "logical cores" in table.attrs["machine"] and "bf16" in table.attrs["machine"]
+    assert row["trained on"] == "not recorded"  # a folder from before the machine was kept
+    run.config.write_text(json.dumps({**json.loads(run.config.read_text()),
+                                      "machine": "Zen 5, 2 logical cores"}))
+    assert ch05.training_throughput(ch).loc[spec.label, "trained on"] == "Zen 5, 2 logical cores"

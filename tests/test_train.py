@@ -29,6 +29,7 @@ from hrcn_lib.runtime import (
     resolve_precision,
     save_checkpoint,
 )
+from hrcn_lib.throughput import machine
 from hrcn_lib.train import HISTORY_COLUMNS, TrainConfig, epoch_batches, fit
 
 REPO = Path(__file__).resolve().parents[1]
@@ -100,6 +101,7 @@ def test_training_reduces_loss_and_writes_run_dir(tmp_path):
     assert res.history["loss"].iloc[-1] < 0.6 * res.history["loss"].iloc[0]
     assert res.history["accuracy"].iloc[-1] >= 0.9
     assert conf["lr"] == 0.01 and conf["n_samples"] == 16 and conf["precision_effective"] == "fp32"
+    assert conf["machine"] == machine()  # the machine of the call, read by chapter 5
     hist = pd.read_csv(tmp_path / "history.csv")
     assert list(hist.columns) == list(HISTORY_COLUMNS) and list(hist["epoch"]) == [1, 2, 3, 4, 5, 6]
     assert (hist["samples_per_s"] > 0).all()

@@ -139,8 +139,8 @@ def table4(ch: Chapter, results: Mapping[RunSpec, EvalResult],
             rows.append((*key, rec_name, _pct(m["accuracy"]),
                          _interval_text(m["acc_lo"], m["acc_hi"]), _pct(m["majority"]),
                          _pct(m["f1_galaxy"]), _pct(m["f1_nsc"]),
-                         round(float(m["preprocess_ms"]), 1), round(float(m["classify_ms"]), 1),
-                         round(float(m["ms_per_sample"]), 1),
+                         round(float(m["preprocess_ms"]), 2), round(float(m["classify_ms"]), 2),
+                         round(float(m["ms_per_sample"]), 2),
                          f"{int(m['n'])} samples, {learned(m['acc_lo'], m['majority'])}"))
         else:
             rows.append((*key, rec_name, *([float("nan")] * 1), "", *([float("nan")] * 6),
@@ -153,7 +153,7 @@ def table4(ch: Chapter, results: Mapping[RunSpec, EvalResult],
             rows.append((*key, live_name, _pct(res.metrics.get("accuracy")),
                          _interval_text(lo, hi), _pct(majority),
                          _pct(res.metrics.get("f1_galaxy")), _pct(res.metrics.get("f1_nsc")),
-                         round(pre, 1), round(cls, 1), round(pre + cls, 1),
+                         round(pre, 2), round(cls, 2), round(pre + cls, 2),
                          f"{len(res.predictions)} samples, {learned(lo, majority)}"
                          + (f"; {spec.note}" if spec.note else "")))
         else:

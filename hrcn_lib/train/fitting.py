@@ -21,7 +21,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import Dataset
 
-from hrcn_lib import runfolder
+from hrcn_lib import runfolder, throughput
 from hrcn_lib.datasets import check_manifest_files, make_dataset
 from hrcn_lib.models import build_model
 from hrcn_lib.optimization import make_optimizer, make_scheduler
@@ -146,7 +146,8 @@ def fit(model: nn.Module, dataset: Dataset, out_dir: Path | str, config: TrainCo
         net = nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)
     info = {**asdict(cfg), "precision_effective": precision, "world_size": world,
-            "device_effective": str(device), "torch": torch.__version__}
+            "device_effective": str(device), "torch": torch.__version__,
+            "machine": throughput.machine()}  # of this call: a resumed run names the last
     loop = TrainLoop(model=model, net=net, optimizer=optimizer, scheduler=scheduler,
                      dataset=dataset, cfg=cfg, run=run, info=info, device=device,
                      precision=precision, rank=rank, world=world, pos=pos)
