@@ -73,6 +73,10 @@ HR_TARGET = 0.85
 #: of those three was drawn, not how bodies vary (the record's NSC samples without
 #: inter-class similarity came from 3 bodies). Ten is a floor, not a guarantee.
 MIN_CAUSE_BODIES = 10
+#: How far a measured training memory may sit from Table 3's estimate for the estimate to
+#: count as "the memory training needs": 10 % (allocator and workspace overheads vary by
+#: that much between CUDA versions; a factor of 1.5 is another statement).
+MEMORY_TOLERANCE = 0.10
 _PAPER_N = PAPER_TABLE1["total"]["test"]
 
 
@@ -519,9 +523,10 @@ def _claim_memory_estimate(gpu: pd.DataFrame) -> dict[str, str]:
             parts.append(f"{label} {float(gpu.loc[label, 'peak GB (fp32)']) / value:.2f}x")
     h = float(gpu.loc[hr, "peak GB (fp32)"])
     ratio = h / est[("hr-celestialnet", "lcid")]
-    verdict = VERDICTS[0] if abs(ratio - 1) <= 0.1 else VERDICTS[1]
-    return _row(claim, paper, f"measured / estimated (fp32, batch 4): {', '.join(parts)}",
-                verdict)
+    verdict = VERDICTS[0] if abs(ratio - 1) <= MEMORY_TOLERANCE else VERDICTS[1]
+    return _row(claim, paper, f"measured / estimated (fp32, batch 4): {', '.join(parts)} "
+                f"(holds when HR-CelestialNet's is within {100 * MEMORY_TOLERANCE:.0f} % of "
+                f"1; measured on the {gpu.loc[hr, 'device']}, recorded)", verdict)
 
 
 def _claim_value(res: Results) -> dict[str, str]:
