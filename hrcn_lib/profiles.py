@@ -156,6 +156,11 @@ class Profile:
         paper_recipe_pairs: pairs (keys) a record also trains with the paper's recipe
             (SGD lr 1e-4, batch 4, constant rate, no flips) for the same epochs, beside the
             profile's recipe, so readers see why the profile departs from it.
+        matched_resolution_pairs: LCID-Resize pairs (keys) a record also trains with its
+            model's full-resolution recipe (epochs, learning rate, batch, micro-batch: those
+            of the ``<model>_lcid`` pair, which the profile must enable), so that "full
+            resolution beats LCID-Resize" is tested with the two runs differing in resolution
+            only.
         gradcam_per_set: Grad-CAM images of misclassified samples a record keeps per pair
             and set.
         where: how a record of this profile is made (``"gpu"``, ``"cpu-background"``),
@@ -194,6 +199,7 @@ class Profile:
     measure_max_pixels: int | None = None
     realism_renders: int = 4
     paper_recipe_pairs: tuple[str, ...] = ()
+    matched_resolution_pairs: tuple[str, ...] = ()
     gradcam_per_set: int = 3
     where: str = ""
     description: str = ""
@@ -414,6 +420,7 @@ PROFILES: dict[str, Profile] = {
         **_LEARNING_RECIPE,
         recipe_departure=_DEPARTURE,
         paper_recipe_pairs=("resnet_lcid-resize",),
+        matched_resolution_pairs=("alexnet_lcid-resize",),
         timing_samples=20,
         gradcam_per_set=3,
         where="cpu-background",
@@ -453,6 +460,7 @@ PROFILES: dict[str, Profile] = {
         **_LEARNING_RECIPE,
         recipe_departure=_DEPARTURE,
         paper_recipe_pairs=("resnet_lcid-resize",),
+        matched_resolution_pairs=("alexnet_lcid-resize", "resnet_lcid-resize"),
         device="cuda",
         workers=8,
         timing_samples=50,

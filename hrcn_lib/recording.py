@@ -33,7 +33,7 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -58,6 +58,7 @@ from hrcn_lib.profiles import Profile, RunSpec, get_profile
 from hrcn_lib.record_reuse import ReusedRun, check_same_data, open_reuse, reusable, take_run
 from hrcn_lib.records import (
     MAIN_RECIPE,
+    MATCHED_RECIPE,
     PAPER_RECIPE_NAME,
     Record,
     RecordError,
@@ -70,7 +71,8 @@ from hrcn_lib.runtime import isa_caps, load_trained_model, resolve_device
 from hrcn_lib.simulate.dataset import DatasetSizes, estimate_disk, plan
 from hrcn_lib.train import TrainConfig, train
 
-__all__ = ["RecordRun", "planned_runs", "run_config", "check_request", "make_record",
+__all__ = ["RecordRun", "planned_runs", "run_config", "full_resolution_spec", "check_request",
+           "make_record",
            "cpu_flags", "device_info", "git_commit", "GIT_COMMIT_ENV", "DIAGNOSIS_COLUMNS"]
 
 log = logging.getLogger(__name__)
@@ -99,9 +101,11 @@ class RecordRun:
     Attributes:
         spec: the profile's pair.
         seed: the training seed.
-        recipe: :data:`~hrcn_lib.records.MAIN_RECIPE` (the profile's) or
-            :data:`~hrcn_lib.records.PAPER_RECIPE_NAME` (the paper's, Sec. 3.1).
-        variant: the run folder's suffix (``""``, ``"seed1"``, ``"paper"``).
+        recipe: :data:`~hrcn_lib.records.MAIN_RECIPE` (the profile's),
+            :data:`~hrcn_lib.records.PAPER_RECIPE_NAME` (the paper's, Sec. 3.1) or
+            :data:`~hrcn_lib.records.MATCHED_RECIPE` (its model's full-resolution recipe,
+            for an LCID-Resize pair).
+        variant: the run folder's suffix (``""``, ``"seed1"``, ``"paper"``, ``"matched"``).
         main: whether it is the pair's headline run (first seed, profile's recipe): the
             one timed and diagnosed.
     """
@@ -120,7 +124,8 @@ class RecordRun:
 
 def planned_runs(profile: Profile) -> list[RecordRun]:
     """Every run a record of ``profile`` trains, in order: for each enabled pair its seeds
-    (``profile.seed``, ``+1``, ...), then its paper-recipe run when the profile asks for one.
+    (``profile.seed``, ``+1``, ...), then its paper-recipe run and its matched-resolution run
+    when the profile asks for them.
 
     HR-CelestialNet comes first, the other pairs in Table 4's order: the record's headline
     run is trained by the call that starts the record, on the machine that starts it, and a
@@ -134,14 +139,53 @@ def planned_runs(profile: Profile) -> list[RecordRun]:
         if spec.key in profile.paper_recipe_pairs:
             runs.append(RecordRun(spec, profile.seed, PAPER_RECIPE_NAME, PAPER_RECIPE_NAME,
                                   False))
+        if spec.key in profile.matched_resolution_pairs:
+            runs.append(RecordRun(spec, profile.seed, MATCHED_RECIPE, MATCHED_RECIPE, False))
     return runs
+
+
+def full_resolution_spec(profile: Profile, spec: RunSpec) -> RunSpec:
+    """The enabled ``<model>_lcid`` pair of ``spec``'s model, whose recipe a matched
+    LCID-Resize run takes.
+
+    Raises:
+        ValueError: ``spec`` is not an LCID-Resize pair, or the profile does not enable its
+            model at full resolution (nothing to match).
+    """
+    if spec.dataset != "lcid-resize":
+        raise ValueError(f"profile {profile.name!r}: matched_resolution_pairs names "
+                         f"{spec.key!r}; only LCID-Resize pairs can be matched")
+    full = next((s for s in profile.enabled_runs()
+                 if s.model == spec.model and s.dataset == "lcid"), None)
+    if full is None:
+        raise ValueError(f"profile {profile.name!r}: matched_resolution_pairs names "
+                         f"{spec.key!r} but the profile does not train {spec.model}_lcid, "
+                         "whose recipe it would take; enable that pair or drop the name")
+    return full
+
+
+def _trains_like(profile: Profile, run: RecordRun) -> RunSpec:
+    """The pair whose training samples ``run`` takes: its own, or for a matched run its
+    full-resolution pair's (the same capped subset, so only the resolution differs)."""
+    return full_resolution_spec(profile, run.spec) if run.recipe == MATCHED_RECIPE else run.spec
 
 
 def run_config(profile: Profile, run: RecordRun) -> TrainConfig:
     """The recipe of one run: the profile's (:meth:`TrainConfig.from_profile`) with the
-    run's seed, or the paper's (the defaults) for the same epochs, seed and hardware."""
+    run's seed; the paper's (the defaults) for the same epochs, seed and hardware; or, for a
+    matched run, its model's full-resolution recipe on the run's LCID-Resize data (same
+    epochs, rate, schedule, batch and micro-batch, the run's seed).
+
+    Raises:
+        ValueError: a matched run without its full-resolution pair
+            (:func:`full_resolution_spec`).
+    """
     if run.recipe == MAIN_RECIPE:
         return TrainConfig.from_profile(profile, run.spec, seed=run.seed)
+    if run.recipe == MATCHED_RECIPE:
+        full = TrainConfig.from_profile(profile, full_resolution_spec(profile, run.spec),
+                                        seed=run.seed)
+        return replace(full, dataset_name=run.spec.dataset)
     base = TrainConfig.from_profile(profile, run.spec, seed=run.seed)
     return TrainConfig(model_name=base.model_name, dataset_name=base.dataset_name,
                        epochs=base.epochs, micro_batch=min(base.micro_batch, 4),
@@ -205,12 +249,16 @@ def check_request(profile_name: str | Profile, out: Path | str, *,
     with overrides).
 
     Raises:
-        ValueError: an unknown profile (the command line: a usage error).
+        ValueError: an unknown profile (the command line: a usage error), or one whose
+            matched-resolution run lacks its full-resolution pair (:func:`full_resolution_spec`).
         RecordError: ``out`` holds a record (or anything) and ``force`` is not set; a
             ``data_dir`` without both manifests; not enough free disk for the work directory
             (simulated data, sample cache, checkpoints) or the record.
     """
     profile = _as_profile(profile_name)
+    for run in planned_runs(profile):
+        if run.recipe == MATCHED_RECIPE:
+            full_resolution_spec(profile, run.spec)
     out = Path(out)
     if out.exists() and not force:
         raise RecordError(f"{out}: already exists; pass --force to replace the record, or "
@@ -599,7 +647,8 @@ def _run_all(data: _Data, profile: Profile, earlier: Record | None, t0: float) -
     got = _Collected()
     runs = planned_runs(profile)
     for k, run in enumerate(runs, 1):
-        rows = limit_samples(data.train, profile.train_cap(run.spec), data.ch.seed)
+        rows = limit_samples(data.train, profile.train_cap(_trains_like(profile, run)),
+                             data.ch.seed)
         if earlier is not None:
             why = reusable(earlier, run.name, run_config(profile, run), rows)
             if why is None:

@@ -57,6 +57,7 @@ __all__ = [
     "RUN_COLUMNS",
     "MAIN_RECIPE",
     "PAPER_RECIPE_NAME",
+    "MATCHED_RECIPE",
     "BOOK_RECORDS",
     "BOOTSTRAP_DRAWS",
     "BOOTSTRAP_SEED",
@@ -82,10 +83,12 @@ RUN_COLUMNS: tuple[str, ...] = ("pair", "seed", "recipe")
 METRIC_COLUMNS: tuple[str, ...] = (*RUN_COLUMNS, "set", "n", "accuracy", "acc_lo", "acc_hi",
                                    "f1_galaxy", "f1_nsc", "majority", "preprocess_ms",
                                    "classify_ms", "ms_per_sample")
-#: ``recipe`` of the runs trained with the profile's recipe, and of the comparison runs
-#: trained with the paper's (Sec. 3.1).
+#: ``recipe`` of the runs trained with the profile's recipe, of the comparison runs trained
+#: with the paper's (Sec. 3.1), and of the LCID-Resize runs trained with their model's
+#: full-resolution recipe (a resolution comparison in which only the resolution differs).
 MAIN_RECIPE = "profile"
 PAPER_RECIPE_NAME = "paper"
+MATCHED_RECIPE = "matched"
 #: Records the book shows, best first (the first one present is the headline).
 BOOK_RECORDS: tuple[str, ...] = ("record-gpu", "record-cpu")
 #: The bootstrap of the accuracy intervals: draws and seed (fixed: metrics are re-derivable).
@@ -107,7 +110,8 @@ class RecordError(ValueError):
 def run_name(pair: str, variant: str = "") -> str:
     """A run's name in a record (the stem of its curve file, the suffix of its run folder):
     ``resnet_lcid-resize`` (the pair's main run), ``resnet_lcid-resize.seed1`` (another
-    seed), ``resnet_lcid-resize.paper`` (the paper's recipe)."""
+    seed), ``resnet_lcid-resize.paper`` (the paper's recipe), ``alexnet_lcid-resize.matched``
+    (the full-resolution pair's recipe)."""
     return f"{pair}.{variant}" if variant else pair
 
 

@@ -30,9 +30,11 @@ SKILL = {"hr-celestialnet_lcid": (0.95, 0.9, 1), "resnet_lcid-resize": (0.5, 0.5
 
 
 def make_record(tmp_path, skill=SKILL, n_bodies: int = 40, seed: int = 0, *,
-                alike: tuple[str, ...] = (), micro: dict[str, int] | None = None):
+                alike: tuple[str, ...] = (), micro: dict[str, int] | None = None,
+                matched: dict[str, float] | None = None):
     """A synthetic record; the pairs in ``alike`` answer NSC with p_nsc ~0.569 for every
-    sample (a collapsed network), ``micro`` sets pairs' micro-batch (default 16)."""
+    sample (a collapsed network), ``micro`` sets pairs' micro-batch (default 16), ``matched``
+    gives LCID-Resize pairs a matched-recipe run of that test skill."""
     rng = np.random.default_rng(seed)
     rng_p = np.random.default_rng(seed + 1000)  # p_nsc draws leave the predictions as they were
     rows = []
@@ -49,11 +51,13 @@ def make_record(tmp_path, skill=SKILL, n_bodies: int = 40, seed: int = 0, *,
         runs = [(s, "profile", "" if s == 0 else f"seed{s}") for s in range(seeds)]
         if pair == "resnet_lcid-resize":
             runs.append((0, "paper", "paper"))
+        if pair in (matched or {}):
+            runs.append((0, "matched", "matched"))
         for s, recipe, variant in runs:
             name = f"{pair}.{variant}" if variant else pair
             for set_name, p in (("test", p_test), ("blurry", p_blurry)):
                 part = split.loc[split["subset"] == set_name]
-                p_run = p if recipe == "profile" else 0.5
+                p_run = {"profile": p, "matched": (matched or {}).get(pair)}.get(recipe, 0.5)
                 # errors clustered by body, as real ones are
                 body_skill = {b: rng.beta(20 * p_run + 0.5, 20 * (1 - p_run) + 0.5)
                               for b in part["body"].unique()}
@@ -612,3 +616,26 @@ def test_a_cause_compared_over_few_bodies_decides_nothing(record, monkeypatch):
             "bodies needs here, so it decides nothing") in row["on LCID-sim"]
     monkeypatch.setattr(ch09, "MIN_CAUSE_BODIES", 3)
     assert ch09.claims(res).loc[claim, "verdict"] == "does not hold"
+
+
+def test_a_matched_run_decides_the_resolution_claim(tmp_path):
+    """With an LCID-Resize run trained as the full-resolution pair was, the claim is decided
+    on the two runs that differ in resolution only; the record's own runs stay beside it."""
+    skill = {"hr-celestialnet_lcid": (0.9, 0.9, 1), "alexnet_lcid": (0.97, 0.9, 1),
+             "alexnet_lcid-resize": (0.97, 0.9, 1)}
+    claim = "AlexNet: full resolution (LCID) beats LCID-Resize"
+    plain = ch09.claims(ch09.from_record(make_record(tmp_path / "a", skill))).loc[claim]
+    assert plain["verdict"] == "not resolved" and "same recipe" not in plain["on LCID-sim"]
+    rec = make_record(tmp_path / "b", skill, matched={"alexnet_lcid-resize": 0.5})
+    res = ch09.from_record(rec)
+    assert set(res.matched["pair"]) == {"alexnet_lcid-resize"}
+    row = ch09.claims(res).loc[claim]
+    assert row["verdict"] == "holds"  # 0.97 against 0.5 on the same samples
+    text = row["on LCID-sim"]
+    assert text.startswith("with the same recipe (LCID-Resize trained as AlexNet (LCID) was): "
+                           "LCID-Resize ")
+    assert "the verdict's comparison; as the record trained each: LCID " in text
+    # the matched run is not a main run: no pair, target or seed sees it
+    assert "alexnet_lcid-resize" in res.pairs() and len(res.predictions.loc[
+        res.predictions["pair"] == "alexnet_lcid-resize"]) == len(res.correct(
+            "alexnet_lcid-resize", "test")) + len(res.correct("alexnet_lcid-resize", "blurry"))

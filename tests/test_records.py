@@ -316,6 +316,44 @@ def test_a_record_made_on_smoke_data_reads_back(smoke_data, tmp_path):
     assert (out / "metrics.csv").read_text() == before  # reused runs: the same record
 
 
+def test_a_matched_run_is_recorded_and_decides_the_resolution_row(smoke_data, tmp_path):
+    """End to end: AlexNet at full resolution (two samples, one epoch), AlexNet on
+    LCID-Resize, and the LCID-Resize run trained with the full-resolution recipe: the record
+    holds the matched run beside the main ones, and chapter 9 compares it."""
+    from dataclasses import replace
+
+    from hrcn_lib.chapters import ch09_what_holds as ch09
+    from hrcn_lib.profiles import get_profile
+    from hrcn_lib.recording import make_record
+
+    smoke = get_profile("smoke")
+    keep = {"alexnet_lcid", "alexnet_lcid-resize"}
+    runs = tuple(replace(r, enabled=r.key in keep, reason=r.reason or "test: two pairs",
+                         max_train_samples=2 if r.key == "alexnet_lcid" else None,
+                         lr=1e-4 if r.key == "alexnet_lcid" else None)
+                 for r in smoke.runs)
+    prof = replace(smoke, runs=runs, matched_resolution_pairs=("alexnet_lcid-resize",),
+                   gradcam_per_set=0, max_eval_samples=4, where="test")
+    out = tmp_path / "records" / "matched"
+    make_record(prof, out, data_dir=smoke_data, work_dir=tmp_path / "work", command="pytest")
+    rec = read_record(out)
+    assert set(zip(rec.metrics["pair"], rec.metrics["recipe"], strict=True)) == {
+        ("alexnet_lcid", "profile"), ("alexnet_lcid-resize", "profile"),
+        ("alexnet_lcid-resize", "matched")}
+    recipes = rec.info["recipes"]
+    matched, full = recipes["alexnet_lcid-resize.matched"], recipes["alexnet_lcid"]
+    assert matched["dataset_name"] == "lcid-resize" and matched["recipe"] == "matched"
+    assert (matched["lr"], matched["batch_size"], matched["epochs"]) == (
+        full["lr"], full["batch_size"], full["epochs"])
+    assert matched["train_obsids"] == full["train_obsids"] and full["n_samples"] == 2
+    assert recipes["alexnet_lcid-resize"]["n_samples"] > 2
+    assert np.isnan(rec.metric("alexnet_lcid-resize", "test", recipe="matched")["ms_per_sample"])
+    row = ch09.claims(ch09.from_record(rec)).loc["AlexNet: full resolution (LCID) beats "
+                                                 "LCID-Resize"]
+    assert row["on LCID-sim"].startswith("with the same recipe (LCID-Resize trained as "
+                                         "AlexNet (LCID) was)")
+
+
 def test_git_commit_outside_a_repository_takes_the_given_commit(tmp_path, monkeypatch):
     """A copy without .git (the device tool's) names the commit device/record_gpu.sh passes."""
     from hrcn_lib.recording import GIT_COMMIT_ENV, git_commit
@@ -339,9 +377,35 @@ def test_a_record_trains_hr_celestialnet_first():
 
     names = [r.name for r in planned_runs(get_profile("record-cpu"))]
     assert names[:1] == ["hr-celestialnet_lcid"]
-    assert names[1:5] == ["alexnet_lcid-resize", "alexnet_lcid-resize.seed1",
-                          "alexnet_lcid-resize.seed2", "alexnet_lcid"]
+    assert names[1:6] == ["alexnet_lcid-resize", "alexnet_lcid-resize.seed1",
+                          "alexnet_lcid-resize.seed2", "alexnet_lcid-resize.matched",
+                          "alexnet_lcid"]
     assert names.index("resnet_lcid-resize.seed2") + 1 == names.index("resnet_lcid-resize.paper")
+
+
+def test_a_matched_run_takes_the_full_resolution_recipe():
+    """AlexNet on LCID-Resize trained as AlexNet at full resolution is (its epochs, peak rate,
+    batch and micro-batch), so the resolution comparison differs in resolution only; a
+    profile that names a matched pair without its full-resolution pair is refused before
+    anything is written."""
+    from dataclasses import replace
+
+    from hrcn_lib.profiles import get_profile
+    from hrcn_lib.recording import check_request, planned_runs, run_config
+
+    prof = get_profile("record-cpu")
+    runs = {r.name: r for r in planned_runs(prof)}
+    matched = run_config(prof, runs["alexnet_lcid-resize.matched"])
+    full = run_config(prof, runs["alexnet_lcid"])
+    assert matched.dataset_name == "lcid-resize" and not runs["alexnet_lcid-resize.matched"].main
+    assert replace(matched, dataset_name="lcid") == full
+    assert run_config(prof, runs["alexnet_lcid-resize"]).lr != full.lr  # what it fixes
+    lone = replace(prof, runs=tuple(s for s in prof.runs if s.key != "alexnet_lcid"))
+    with pytest.raises(ValueError, match="does not train alexnet_lcid"):
+        check_request(lone, "/nonexistent/out")
+    wrong = replace(prof, matched_resolution_pairs=("hr-celestialnet_lcid",))
+    with pytest.raises(ValueError, match="only LCID-Resize pairs can be matched"):
+        check_request(wrong, "/nonexistent/out")
 
 
 def test_the_gpu_record_feeds_every_run_from_loader_workers():

@@ -54,7 +54,7 @@ from hrcn_lib.paper_numbers import (
     paper_confusion,
 )
 from hrcn_lib.profiles import RunSpec, get_profile
-from hrcn_lib.records import MAIN_RECIPE, Record
+from hrcn_lib.records import MAIN_RECIPE, MATCHED_RECIPE, Record
 from hrcn_lib.runtime import load_trained_model
 
 __all__ = ["VERDICTS", "Results", "Trained", "from_record", "from_live", "claims", "cause_excess",
@@ -119,6 +119,10 @@ class Results:
             leave these pairs out and say so; a claim that rests on one is not testable.
         training: pair -> :class:`Trained` of its main run, where known (a record's
             ``recipes``), so a comparison can say how much and how each side trained.
+        matched: ``pair, set, obsid, hdu, body, label, pred`` of the LCID-Resize runs
+            trained with their model's full-resolution recipe (a record's
+            :data:`~hrcn_lib.records.MATCHED_RECIPE` runs), for a resolution comparison in
+            which only the resolution differs; empty when there are none.
     """
 
     name: str
@@ -128,6 +132,7 @@ class Results:
     seeds: pd.DataFrame = field(default_factory=pd.DataFrame)
     checks: dict[str, str] = field(default_factory=dict)
     training: dict[str, Trained] = field(default_factory=dict)
+    matched: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def pairs(self) -> list[str]:
         return list(dict.fromkeys(self.predictions["pair"])) if len(self.predictions) else []
@@ -135,6 +140,14 @@ class Results:
     def correct(self, pair: str, set_name: str) -> pd.DataFrame:
         """``obsid, hdu, body, ok`` of one pair on one set (empty when missing)."""
         p = self.predictions
+        return _correctness(p.loc[(p["pair"] == pair) & (p["set"] == set_name)])
+
+    def correct_matched(self, pair: str, set_name: str) -> pd.DataFrame:
+        """``obsid, hdu, body, ok`` of ``pair``'s matched-recipe run on one set (empty when
+        there is none)."""
+        p = self.matched
+        if p.empty:
+            return pd.DataFrame(columns=["obsid", "hdu", "body", "ok"])
         return _correctness(p.loc[(p["pair"] == pair) & (p["set"] == set_name)])
 
     def n_seeds(self, pair: str) -> int:
@@ -179,8 +192,12 @@ def from_record(record: Record) -> Results:
     recipes = record.info.get("recipes", {})
     training = {pair: _trained(recipes[pair]) for pair in record.pairs()
                 if {"epochs", "n_samples"} <= set(recipes.get(pair, {}))}
+    matched = [record.run_predictions(pair, set_name, recipe=MATCHED_RECIPE)
+               for pair in record.pairs(MATCHED_RECIPE) for set_name in ("test", "blurry")]
     return Results(record_label(record), preds, times, record.causes,
-                   seeds.reset_index(drop=True), training=training)
+                   seeds.reset_index(drop=True), training=training,
+                   matched=pd.concat(matched, ignore_index=True) if matched
+                   else pd.DataFrame())
 
 
 def _trained(recipe: Mapping) -> Trained:
@@ -397,7 +414,15 @@ def _claim_resolution(res: Results, model: str) -> dict[str, str]:
     measured = f"{both}: {_pp(d[0])} [{100 * d[1]:+.1f}, {100 * d[2]:+.1f}]"
     if full in res.training and small in res.training:
         measured += _training_note(res.training[full], res.training[small])
-    return _row(claim, paper, measured, _verdict([d]))
+    matched = res.correct_matched(small, "test")
+    if matched.empty:
+        return _row(claim, paper, measured, _verdict([d]))
+    m = _paired_of(res.correct(full, "test"), matched)
+    same = (f"with the same recipe (LCID-Resize trained as {pair_label(model, 'lcid')} was): "
+            f"LCID-Resize {_acc_text(_acc_of(matched))}, full resolution minus LCID-Resize "
+            f"{_pp(m[0])} [{100 * m[1]:+.1f}, {100 * m[2]:+.1f}], the verdict's comparison; "
+            f"as the record trained each: {measured}")
+    return _row(claim, paper, same, _verdict([m]))
 
 
 def _training_note(full: Trained, small: Trained) -> str:
