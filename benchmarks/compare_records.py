@@ -26,8 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from hrcn_lib.chapters.ch09_what_holds import _correctness as correctness
-from hrcn_lib.metrics import bootstrap_accuracy, bootstrap_difference
+from hrcn_lib.metrics import bootstrap_accuracy, bootstrap_difference, correctness
 from hrcn_lib.records import Record, RecordError, read_record
 
 KEYS = ["obsid", "hdu", "body"]

@@ -22,7 +22,7 @@ from hrcn_lib.names import CLASS_NAMES, LABELS
 
 __all__ = ["compute_metrics", "score", "bootstrap_accuracy", "bootstrap_difference",
            "bootstrap_draws", "bootstrap_excess", "majority_fraction", "binomial_se",
-           "alike_mask", "answers_alike"]
+           "alike_mask", "answers_alike", "correctness", "paired_difference"]
 
 
 def compute_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[dict[str, float], np.ndarray]:
@@ -135,6 +135,24 @@ def bootstrap_difference(correct_a: np.ndarray | pd.Series, correct_b: np.ndarra
     diff = (draws @ np.bincount(index, weights=a) - draws @ np.bincount(index, weights=b)) / sizes
     low, high = _interval(diff, level)
     return float(a.mean() - b.mean()), low, high
+
+
+def correctness(rows: pd.DataFrame) -> pd.DataFrame:
+    """``obsid`` (str), ``hdu`` (int), ``body`` (str), ``ok`` (bool: ``label == pred``) of
+    prediction rows (a record's ``predictions.csv`` columns), in their order."""
+    return pd.DataFrame({"obsid": rows["obsid"].astype(str), "hdu": rows["hdu"].astype(int),
+                         "body": rows["body"].astype(str),
+                         "ok": (rows["label"] == rows["pred"]).to_numpy()})
+
+
+def paired_difference(ca: pd.DataFrame, cb: pd.DataFrame) -> tuple[float, float, float] | None:
+    """Accuracy of run A minus run B on the samples both hold (:func:`correctness` frames,
+    matched on ``obsid, hdu, body``), with :func:`bootstrap_difference`'s paired interval:
+    ``(difference, low, high)`` as fractions; None when they share no sample."""
+    both = ca.merge(cb, on=["obsid", "hdu", "body"], suffixes=("_a", "_b"))
+    if both.empty:
+        return None
+    return bootstrap_difference(both["ok_a"].to_numpy(), both["ok_b"].to_numpy(), both["body"])
 
 
 def _stratified_excess(err: np.ndarray, exposed: np.ndarray, strata: np.ndarray,

@@ -207,6 +207,22 @@ def test_bootstrap_excess_finds_a_cause_and_not_a_class_effect():
         bootstrap_excess(errors[:5], exposed, label, bodies)
 
 
+def test_paired_difference_matches_samples_not_rows():
+    """Two runs' predictions in different orders are paired by sample; no shared sample,
+    no difference."""
+    from hrcn_lib.metrics import correctness, paired_difference
+
+    rows = pd.DataFrame({"obsid": ["a", "b", "c", "d"], "hdu": [1, 1, 1, 4],
+                         "body": ["B1", "B1", "B2", "B3"], "label": "galaxy",
+                         "pred": ["galaxy", "NSC", "galaxy", "galaxy"]})
+    a = correctness(rows)
+    assert a["ok"].tolist() == [True, False, True, True] and a["hdu"].dtype.kind == "i"
+    b = correctness(rows.assign(pred="galaxy").iloc[::-1])
+    d, lo, hi = paired_difference(a, b)
+    assert d == pytest.approx(-0.25) and lo <= d <= hi <= 0
+    assert paired_difference(a, correctness(rows.assign(obsid="z"))) is None
+
+
 def test_derive_metrics_is_deterministic():
     _, preds = synthetic()
     pd.testing.assert_frame_equal(derive_metrics(preds), derive_metrics(preds.sample(frac=1,

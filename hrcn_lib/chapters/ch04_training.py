@@ -21,7 +21,7 @@ from hrcn_lib.chapters.context import (
     pair_epochs,
     record_label,
 )
-from hrcn_lib.metrics import bootstrap_difference
+from hrcn_lib.metrics import correctness, paired_difference
 from hrcn_lib.names import pair_label
 from hrcn_lib.paper_numbers import PAPER_RECIPE
 from hrcn_lib.profiles import RunSpec
@@ -30,8 +30,8 @@ from hrcn_lib.train import TrainConfig, train
 
 __all__ = ["profile_recipe", "departures", "recipe_table", "numbers", "ensure_trained",
            "train_profile_runs", "load_histories", "record_curves", "recipe_comparison",
-           "recipe_finding", "full_resolution_batching", "record_recipe", "run_configs", "record_provenance",
-           "PAPER_CONFIG"]
+           "recipe_finding", "full_resolution_batching", "record_recipe", "run_configs",
+           "record_provenance", "PAPER_CONFIG"]
 
 #: The paper's recipe as a configuration (the defaults of :class:`TrainConfig`).
 PAPER_CONFIG = TrainConfig()
@@ -334,19 +334,12 @@ def recipe_comparison(record: Record | None) -> pd.DataFrame:
 def _paper_recipe_gain(record: Record, pair: str) -> tuple[float, float, float] | None:
     """The record's departure minus the paper's recipe on ``pair``'s testing samples that
     both runs classified: ``(difference, low, high)`` as fractions (paired bootstrap over
-    bodies), None without both runs."""
-    runs = [record.run_predictions(pair, "test", recipe=r) for r in (MAIN_RECIPE,
-                                                                     PAPER_RECIPE_NAME)]
-    if any(r.empty for r in runs):
+    bodies, :func:`hrcn_lib.metrics.paired_difference`), None without both runs."""
+    main, paper = (record.run_predictions(pair, "test", recipe=r)
+                   for r in (MAIN_RECIPE, PAPER_RECIPE_NAME))
+    if main.empty or paper.empty:
         return None
-    keys = ["obsid", "hdu", "body"]
-    ok = [r.assign(ok=(r["label"] == r["pred"]).to_numpy())[keys + ["ok"]]
-          .astype({"obsid": str, "hdu": int, "body": str}) for r in runs]
-    both = ok[0].merge(ok[1], on=keys, suffixes=("_main", "_paper"))
-    if both.empty:
-        return None
-    return bootstrap_difference(both["ok_main"].to_numpy(), both["ok_paper"].to_numpy(),
-                                both["body"])
+    return paired_difference(correctness(main), correctness(paper))
 
 
 def _acc_interval(m: pd.Series) -> str:

@@ -39,8 +39,9 @@ from hrcn_lib.metrics import (
     answers_alike,
     binomial_se,
     bootstrap_accuracy,
-    bootstrap_difference,
     bootstrap_draws,
+    correctness,
+    paired_difference,
 )
 from hrcn_lib.models import has_batchnorm
 from hrcn_lib.names import MODEL_LABELS, pair_key, pair_label
@@ -140,7 +141,7 @@ class Results:
     def correct(self, pair: str, set_name: str) -> pd.DataFrame:
         """``obsid, hdu, body, ok`` of one pair on one set (empty when missing)."""
         p = self.predictions
-        return _correctness(p.loc[(p["pair"] == pair) & (p["set"] == set_name)])
+        return correctness(p.loc[(p["pair"] == pair) & (p["set"] == set_name)])
 
     def correct_matched(self, pair: str, set_name: str) -> pd.DataFrame:
         """``obsid, hdu, body, ok`` of ``pair``'s matched-recipe run on one set (empty when
@@ -148,7 +149,7 @@ class Results:
         p = self.matched
         if p.empty:
             return pd.DataFrame(columns=["obsid", "hdu", "body", "ok"])
-        return _correctness(p.loc[(p["pair"] == pair) & (p["set"] == set_name)])
+        return correctness(p.loc[(p["pair"] == pair) & (p["set"] == set_name)])
 
     def n_seeds(self, pair: str) -> int:
         """How many seeds of ``pair`` :attr:`seeds` holds (0 when none)."""
@@ -162,16 +163,9 @@ class Results:
         if self.seeds.empty:
             return pd.DataFrame(columns=["obsid", "hdu", "body", "ok"])
         p = self.seeds
-        ok = _correctness(p.loc[(p["pair"] == pair) & (p["set"] == set_name)])
+        ok = correctness(p.loc[(p["pair"] == pair) & (p["set"] == set_name)])
         return ok.astype({"ok": float}).groupby(["obsid", "hdu", "body"], as_index=False,
                                                  sort=False)["ok"].mean()
-
-
-def _correctness(rows: pd.DataFrame) -> pd.DataFrame:
-    """``obsid, hdu, body, ok`` (bool: ``label == pred``) of prediction rows."""
-    return pd.DataFrame({"obsid": rows["obsid"].astype(str), "hdu": rows["hdu"].astype(int),
-                         "body": rows["body"].astype(str),
-                         "ok": (rows["label"] == rows["pred"]).to_numpy()})
 
 
 def from_record(record: Record) -> Results:
@@ -275,15 +269,7 @@ def _acc_text(value: tuple[float, float, float]) -> str:
 
 def _paired(res: Results, a: str, b: str, set_name: str) -> tuple[float, float, float] | None:
     """Accuracy of pair ``a`` minus pair ``b`` on the samples both saw (paired bootstrap)."""
-    return _paired_of(res.correct(a, set_name), res.correct(b, set_name))
-
-
-def _paired_of(ca: pd.DataFrame, cb: pd.DataFrame) -> tuple[float, float, float] | None:
-    """``ca``'s accuracy minus ``cb``'s on the samples both hold (paired bootstrap)."""
-    both = ca.merge(cb, on=["obsid", "hdu", "body"], suffixes=("_a", "_b"))
-    if both.empty:
-        return None
-    return bootstrap_difference(both["ok_a"].to_numpy(), both["ok_b"].to_numpy(), both["body"])
+    return paired_difference(res.correct(a, set_name), res.correct(b, set_name))
 
 
 def _unpaired(res: Results, pair: str, set_a: str, set_b: str
@@ -362,7 +348,7 @@ def _against_hr(pairs: list[str], correct: Callable[[str], pd.DataFrame],
         if other == _HR:
             continue
         c = correct(other)
-        d = _paired_of(hr, c)
+        d = paired_difference(hr, c)
         if d is None:
             continue
         diffs.append(d)
@@ -417,7 +403,7 @@ def _claim_resolution(res: Results, model: str) -> dict[str, str]:
     matched = res.correct_matched(small, "test")
     if matched.empty:
         return _row(claim, paper, measured, _verdict([d]))
-    m = _paired_of(res.correct(full, "test"), matched)
+    m = paired_difference(res.correct(full, "test"), matched)
     same = (f"with the same recipe (LCID-Resize trained as {pair_label(model, 'lcid')} was): "
             f"LCID-Resize {_acc_text(_acc_of(matched))}, full resolution minus LCID-Resize "
             f"{_pp(m[0])} [{100 * m[1]:+.1f}, {100 * m[2]:+.1f}], the verdict's comparison; "
@@ -796,7 +782,7 @@ def resolving_bodies(res: Results | None) -> pd.DataFrame:
         if other == _HR:
             continue
         c = res.correct(other, "test")
-        d = _paired_of(hr, c)
+        d = paired_difference(hr, c)
         if d is None:
             continue
         bodies = int(hr.merge(c, on=["obsid", "hdu", "body"])["body"].nunique())
