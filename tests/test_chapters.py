@@ -385,7 +385,11 @@ def test_chapter_8_explains_no_pipeline_check_and_counts_its_errors_apart(tmp_pa
     assert text.startswith("3 of them come from this build's pipeline checks (AlexNet (LCID), "
                            "HR-CelestialNet (LCID): not sized to learn")
     assert ch08.numbers(wrong.assign(x=1), wrong, specs)["check_errors"] == text
-    assert ch08.check_errors(wrong.iloc[3:], specs) == ""
+    assert ch08.check_errors(wrong.iloc[3:], specs) == (
+        "None of them comes from this build's pipeline checks (AlexNet (LCID), "
+        "HR-CelestialNet (LCID)).")
+    assert ch08.check_errors(wrong, [s for s in specs if not s.note]).startswith(
+        "Every pair of this build is trained to learn")
     table = ch08.cause_sources(wrong, None, live_name="this build (cpu)",
                                checks=[s.label for s in checks_only])
     column = "this build (cpu) without its pipeline checks: simulator's truth"
