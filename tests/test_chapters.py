@@ -11,7 +11,7 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from hrcn_lib import figures
+from hrcn_lib import figures, resources
 from hrcn_lib.chapters import ch03_architecture as ch03
 from hrcn_lib.chapters import ch04_training as ch04
 from hrcn_lib.chapters import ch06_results as ch06
@@ -116,6 +116,10 @@ def test_recorded_gpu_reads_the_committed_record(tmp_path):
     vgg = gpu.loc["VGGNet (LCID)"]
     assert np.isnan(vgg["peak GB (fp32)"]) and vgg["note"] == "fp32 step out of memory"
     assert vgg["peak GB (bf16)"] > 0
+    # in the paper's Table 3 GB (2**30 bytes), not the file's 1e9 bytes: 48.17e9 bytes
+    raw = json.loads(resources.recorded_file(context.RECORDED_GPU).read_text())
+    peak = raw["pairs"]["hr-celestialnet:lcid"]["train_fp32"]["peak_gb"]
+    assert hr["peak GB (fp32)"] == pytest.approx(peak * 1e9 / 2**30, abs=0.006)
     assert context.recorded_gpu(tmp_path / "missing.json").empty
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"pairs": {"vgg:lcid": {"classify": {}}}}))

@@ -309,6 +309,12 @@ def glue_numbers(values: Mapping[str, object]) -> None:
 RECORDED_GPU: str = "gpu_h100_2026-11-26.json"
 
 
+def _table3_gb(gb_1e9: float) -> float:
+    """A size in 1e9-byte GB (``bench_gpu.py``'s) in the paper's Table 3 GB (2**30 bytes,
+    torchsummary's MB / 1024; :mod:`hrcn_lib.hardware`), to 0.01."""
+    return round(float(gb_1e9) * 1e9 / 2**30, 2)
+
+
 def recorded_gpu(path: Path | str | None = None) -> pd.DataFrame:
     """The recorded GPU measurements of :data:`RECORDED_GPU`, one row per pair.
 
@@ -320,8 +326,9 @@ def recorded_gpu(path: Path | str | None = None) -> pd.DataFrame:
         ``device``, ``classify ms (naive fp32)``, ``classify ms (Predictor)`` (batch 1, input
         on the device, median), ``train step ms (fp32)``, ``peak GB (fp32)``,
         ``peak GB (bf16)`` (one SGD step at the record's batch size;
-        ``torch.cuda.max_memory_allocated``, 1e9 bytes; NaN where the step ran out of
-        memory) and ``note``. Empty when the file does not exist.
+        ``torch.cuda.max_memory_allocated`` in the paper's Table 3 unit, GB = 2**30 bytes,
+        converted from the file's 1e9-byte GB so that it compares with the estimate; NaN
+        where the step ran out of memory) and ``note``. Empty when the file does not exist.
 
     Raises:
         ValueError: a file that is not such a record (names the file and the key).
@@ -343,8 +350,8 @@ def recorded_gpu(path: Path | str | None = None) -> pd.DataFrame:
                 "classify ms (naive fp32)": round(float(c["naive_ms"]), 2),
                 "classify ms (Predictor)": round(float(c["predictor_ms"]), 2),
                 "train step ms (fp32)": float("nan") if f32["oom"] else round(f32["step_ms"]),
-                "peak GB (fp32)": float("nan") if f32["oom"] else round(f32["peak_gb"], 2),
-                "peak GB (bf16)": float("nan") if b16["oom"] else round(b16["peak_gb"], 2),
+                "peak GB (fp32)": float("nan") if f32["oom"] else _table3_gb(f32["peak_gb"]),
+                "peak GB (bf16)": float("nan") if b16["oom"] else _table3_gb(b16["peak_gb"]),
                 "note": "; ".join(notes),
             })
     except (KeyError, TypeError, ValueError) as err:
