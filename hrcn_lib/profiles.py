@@ -278,9 +278,10 @@ _CPU_DATA: dict[str, int] = dict(bodies_galaxy=96, bodies_nsc=46, exposures_per_
 #: ~30 pp wide and HR-CelestialNet's shortfall (0.786-0.800 against 0.85) outlived seeds,
 #: epochs and the peak rate (benchmarks/README.md); twice the bodies is the lever measured to
 #: help ("Bodies or exposures": more bodies beat more exposures of the same bodies) and it
-#: narrows every interval by ~1/sqrt(2). record-cpu trains each pair for half the epochs it
-#: had on the cpu data, i.e. the same optimizer steps and CPU time; record-gpu, sized on an
-#: H200 for ~700 samples, keeps its epochs. Decided before any run on this data: the record
+#: narrows every interval by ~1/sqrt(2). record-cpu trains each baseline for half the epochs
+#: it had in the record made on the cpu data (rounded up), i.e. the same optimizer steps and
+#: CPU time; HR-CelestialNet follows its own epoch rule (below); record-gpu, sized on an H200
+#: for ~700 samples, keeps its epochs. Decided before any run on this data: the record
 #: made on it replaces the cpu-data record in the book whatever its numbers.
 _RECORD_DATA: dict[str, int] = dict(bodies_galaxy=192, bodies_nsc=92, exposures_per_body=1,
                                     blurry_bodies_galaxy=20, blurry_bodies_nsc=16,

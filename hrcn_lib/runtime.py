@@ -122,7 +122,8 @@ def native_bf16(device: torch.device) -> bool:
     """Whether ``device`` computes bfloat16 natively (not emulated).
 
     CUDA: :func:`torch.cuda.is_bf16_supported`. CPU: AMX tiles or AVX512-BF16
-    (without them oneDNN emulates bf16 and convolutions run 10-100x slower than fp32).
+    (without them oneDNN emulates bf16 and convolutions run 10-400x slower than fp32,
+    benchmarks/README.md).
     """
     if device.type == "cuda":
         return bool(torch.cuda.is_bf16_supported())
@@ -205,7 +206,7 @@ def resolve_precision(precision: str, device: torch.device, *, warn: bool = True
     """Effective training precision: ``"bf16"`` only where native, otherwise ``"fp32"``.
 
     ``"auto"`` is first replaced by ``$HRCN_PRECISION`` when set (:func:`requested_precision`).
-    Training never runs emulated bf16 (10-100x slower than fp32); inference may
+    Training never runs emulated bf16 (10-400x slower than fp32); inference may
     (:class:`hrcn_lib.inference.Predictor` forces what is asked).
 
     Raises:

@@ -38,7 +38,7 @@ BatchNorm normalises each micro-batch with that micro-batch's statistics (and up
 its running statistics once per micro-batch), so ``4 x 1`` is not bitwise ``1 x 4`` for
 networks with BatchNorm. ``precision="bf16"`` runs the forward pass under
 :func:`torch.autocast` in bfloat16 where the hardware computes bf16 natively (CUDA with
-bf16, or a CPU with AVX512-BF16/AMX); on other CPUs bf16 is emulated and ~10-100x
+bf16, or a CPU with AVX512-BF16/AMX); on other CPUs bf16 is emulated and ~10-400x
 slower than fp32, so it falls back to fp32 with a warning (``config.json`` records the
 effective precision). ``precision="auto"`` (the default) takes the environment variable
 ``HRCN_PRECISION`` (``fp32``, ``bf16`` or ``auto``) when it is set, else bf16 where native;
