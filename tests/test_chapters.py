@@ -233,6 +233,11 @@ def test_table4_lists_every_pair_with_paper_rows(tmp_path):
     assert ours["Majority (%)"] == pytest.approx(66.67)
     assert ours["Note"] == "3 samples, not above majority"
     assert t4.loc[("HR-CelestialNet", "LCID", "paper"), "Accuracy (%)"] == 89.09
+    # the prose names the majority's share, and a pipeline check as such
+    assert ch06.numbers({hr: res})["hr_acc"].endswith("the majority class alone scores 66.7 %)")
+    cpu = context.chapter_context("cpu", tmp_path / "cpu")
+    assert ch06.numbers({cpu.spec("hr-celestialnet", "lcid"): res})["hr_acc"].endswith(
+        ", a pipeline check that tests nothing on accuracy")
     vgg = t4.loc[("VGGNet", "LCID", "this build (smoke)")]
     assert np.isnan(vgg["Accuracy (%)"]) and vgg["Note"] == "not run in this build (see below)"
     missing = ch06.not_run(ch, {hr: res})

@@ -22,6 +22,7 @@ from hrcn_lib.records import Record
 from hrcn_lib.runtime import load_trained_model
 
 __all__ = ["ensure_evaluated", "evaluate_trained", "collect_predictions", "live_interval",
+           "live_accuracy_text",
            "table4", "not_run", "timing_table", "confusions", "record_confusions",
            "learned", "numbers"]
 
@@ -244,26 +245,38 @@ def _accuracy_text(acc: float, lo: float, hi: float) -> str:
     return f"{100 * acc:.1f} % (95 % interval {100 * lo:.1f}-{100 * hi:.1f} %)"
 
 
+def live_accuracy_text(spec: RunSpec, result: EvalResult) -> str:
+    """A live run's accuracy as prose: its 95 % interval (bootstrap over bodies), what
+    answering the set's majority class alone scores, and whether the run is a pipeline check
+    (``RunSpec.note``), so that it is not read beside a trained run's as a result."""
+    lo, hi = live_interval(result)
+    text = (f"{100 * result.metrics['accuracy']:.1f} % (95 % interval {100 * lo:.1f}-"
+            f"{100 * hi:.1f} %; the majority class alone scores "
+            f"{100 * _live_majority(result):.1f} %)")
+    if spec.note:
+        text += ", a pipeline check that tests nothing on accuracy"
+    return text
+
+
 def numbers(results: Mapping[RunSpec, EvalResult],
             record: Record | None = None) -> dict[str, object]:
     """The numbers the chapter's prose glues.
 
     Returns:
-        ``hr_acc`` (HR-CelestialNet's accuracy in this build with its interval, or why there
-        is none), ``record_hr_acc`` (the record's), ``record_label``, ``n_evaluated``,
+        ``hr_acc`` (HR-CelestialNet's accuracy in this build, :func:`live_accuracy_text`, or
+        why there is none), ``record_hr_acc`` (the record's), ``record_label``, ``n_evaluated``,
         ``n_test_eval``; the paper's ``paper_hr_acc``, ``paper_hr_f1_galaxy``,
         ``paper_hr_f1_nsc``, ``paper_hr_total_ms``, ``paper_min_total_ms`` (with its pair,
         ``paper_min_total_run``) and ``paper_max_total_ms`` (``paper_max_total_run``).
     """
-    hr = next((r for s, r in results.items() if (s.model, s.dataset) == ("hr-celestialnet",
-                                                                          "lcid")), None)
+    spec, hr = next(((s, r) for s, r in results.items()
+                     if (s.model, s.dataset) == ("hr-celestialnet", "lcid")), (None, None))
     paper_hr = PAPER_TABLE4[("hr-celestialnet", "lcid")]
     totals = {pair: row["total_ms"] for pair, row in PAPER_TABLE4.items()}
     low, high = min(totals, key=totals.get), max(totals, key=totals.get)
     rec = record.metric("hr-celestialnet_lcid", "test") if record is not None else None
     return {
-        "hr_acc": _accuracy_text(hr.metrics["accuracy"], *live_interval(hr)) if hr
-        else "not run in this build",
+        "hr_acc": live_accuracy_text(spec, hr) if hr is not None else "not run in this build",
         "record_hr_acc": _accuracy_text(rec["accuracy"], rec["acc_lo"], rec["acc_hi"])
         if rec is not None else ("not in the record" if record is not None
                                  else "no record committed yet"),

@@ -8,10 +8,10 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from hrcn_lib.chapters.ch06_results import live_interval
+from hrcn_lib.chapters.ch06_results import live_accuracy_text, live_interval
 from hrcn_lib.chapters.context import record_label
 from hrcn_lib.evaluate import EvalResult, as_label
-from hrcn_lib.metrics import bootstrap_accuracy, majority_fraction
+from hrcn_lib.metrics import bootstrap_accuracy
 from hrcn_lib.names import pair_label
 from hrcn_lib.paper_numbers import PAPER_BLURRY, PAPER_BLURRY_ACCURACY, PAPER_BLURRY_MISCLASSIFIED
 from hrcn_lib.profiles import RunSpec
@@ -150,27 +150,14 @@ def accuracy_by(predictions: pd.DataFrame, column: str, n_bins: int = 3) -> pd.D
     return binned_accuracy(runs, column, quantile_bins(predictions[column], n_bins))
 
 
-def _live_hr(spec: RunSpec, result: EvalResult) -> str:
-    """This build's HR-CelestialNet on LCID-Blurry as prose: accuracy, 95 % interval, the
-    share of the set's majority class (what answering it for every sample scores), and
-    whether the run is a pipeline check (``RunSpec.note``)."""
-    lo, hi = live_interval(result)
-    labels = as_label(result.predictions["label"])
-    text = (f"{100 * result.metrics['accuracy']:.1f} % (95 % interval {100 * lo:.1f}-"
-            f"{100 * hi:.1f} %; the majority class alone scores "
-            f"{100 * majority_fraction(labels):.1f} %)")
-    if spec.note:
-        text += ", a pipeline check that tests nothing on accuracy"
-    return text
-
-
 def numbers(results: Mapping[RunSpec, EvalResult],
             record: Record | None = None) -> dict[str, object]:
     """The numbers the chapter's prose glues.
 
     Returns:
         ``hr_blurry_acc`` (this build's with its interval and what it is, or why there is
-        none: :func:`_live_hr`), ``record_hr_blurry_acc``,
+        none: :func:`~hrcn_lib.chapters.ch06_results.live_accuracy_text`),
+        ``record_hr_blurry_acc``,
         ``record_blurry_n``, ``n_blurry_eval``, and the paper's ``paper_blurry_samples`` and
         ``paper_<model>_blurry_acc`` for each model (``paper_hr_celestialnet_blurry_acc``,
         ``paper_vgg_blurry_acc``, ...; Sec. 4.2).
@@ -179,7 +166,8 @@ def numbers(results: Mapping[RunSpec, EvalResult],
                     (None, None))
     rec = record.metric("hr-celestialnet_lcid", "blurry") if record is not None else None
     values: dict[str, object] = {
-        "hr_blurry_acc": _live_hr(spec, hr) if hr is not None else "not run in this build",
+        "hr_blurry_acc": live_accuracy_text(spec, hr) if hr is not None
+        else "not run in this build",
         "record_hr_blurry_acc": (f"{100 * rec['accuracy']:.1f} % (95 % interval "
                                  f"{100 * rec['acc_lo']:.1f}-{100 * rec['acc_hi']:.1f} %)")
         if rec is not None else ("not in the record" if record is not None
