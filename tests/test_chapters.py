@@ -107,6 +107,16 @@ def test_limit_samples_balanced_and_reproducible():
         context.limit_samples(df, 0)
 
 
+def test_chapter_1_says_what_the_profile_asked_the_simulator_for():
+    """The prose takes the profile's planned sizes (before screening drops exposures), not
+    numbers typed into it: the cpu profile's 96 galaxies x 1 and 46 NSCs x 2."""
+    from hrcn_lib.chapters import ch01_data as ch01
+
+    assert ch01.planned_sizes(get_profile("cpu")) == {
+        "planned_galaxies": 96, "planned_nscs": 46, "planned_galaxy_exposures": 1,
+        "planned_nsc_exposures": 2}
+
+
 def test_recorded_gpu_reads_the_committed_record(tmp_path):
     gpu = context.recorded_gpu()
     assert len(gpu) == 7 and gpu.index[0] == "HR-CelestialNet (LCID)"

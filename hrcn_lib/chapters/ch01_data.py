@@ -11,9 +11,10 @@ from hrcn_lib import figures
 from hrcn_lib.chapters.context import Chapter, limit_samples, load_images, pick_rows
 from hrcn_lib.manifest import dataset_table
 from hrcn_lib.paper_numbers import PAPER_BLURRY, PAPER_TABLE1, paper_table1
+from hrcn_lib.profiles import Profile
 from hrcn_lib.simulate import realism
 
-__all__ = ["numbers", "table1", "blurry_counts", "figure2", "morphology_gallery",
+__all__ = ["numbers", "planned_sizes", "table1", "blurry_counts", "figure2", "morphology_gallery",
            "is_simulated", "handbook", "fine_scale", "separability", "detectability",
            "resolution_figure"]
 
@@ -34,6 +35,15 @@ def numbers(lcid: pd.DataFrame, train: pd.DataFrame, test: pd.DataFrame,
         "paper_samples": paper["total"], "paper_test_pct": 100.0 * paper["test"] / paper["total"],
         "paper_blurry": PAPER_BLURRY["samples"],
     }
+
+
+def planned_sizes(profile: Profile) -> dict[str, int]:
+    """What the profile asks the simulator for, before screening: ``planned_galaxies``,
+    ``planned_nscs`` (bodies) and ``planned_galaxy_exposures``, ``planned_nsc_exposures``
+    (exposures per body)."""
+    return {"planned_galaxies": profile.bodies_galaxy, "planned_nscs": profile.bodies_nsc,
+            "planned_galaxy_exposures": profile.exposures_per_body,
+            "planned_nsc_exposures": profile.exposures_per_body * profile.nsc_exposure_factor}
 
 
 def table1(train: pd.DataFrame, test: pd.DataFrame) -> pd.DataFrame:
