@@ -117,6 +117,27 @@ def test_chapter_1_says_what_the_profile_asked_the_simulator_for():
         "planned_nsc_exposures": 2}
 
 
+def test_chapter_1_names_the_measurements_outside_the_handbooks():
+    from hrcn_lib.chapters import ch01_data as ch01
+
+    rows = [{"quantity": "read noise", "instrument": "ACS/WFC", "filter": "", "measured": 4.2,
+             "published_low": 3.75, "published_high": 5.65, "unit": "e-"},
+            {"quantity": "PSF FWHM", "instrument": "ACS/WFC", "filter": "F435W",
+             "measured": 0.079, "published_low": 0.10, "published_high": 0.13, "unit": "arcsec"},
+            {"quantity": "sky", "instrument": "ACS/WFC", "filter": "F435W", "measured": 0.0395,
+             "published_low": 0.0208, "published_high": 0.0208, "unit": "e-/s/pixel"}]
+    table = pd.DataFrame(rows)
+    table["published"] = ["3.75 - 5.65", "0.1 - 0.13", "0.0208"]
+    table["against published"] = [ch01._against(r) for r in rows]
+    assert table["against published"].tolist() == [
+        "within", "below", "above, as expected (earthshine on top of the zodiacal light)"]
+    text = ch01.handbook_outside(table)
+    assert text.startswith("Outside the published values: ACS/WFC PSF FWHM F435W 0.079 arcsec "
+                           "(below 0.1 - 0.13).")
+    assert ch01.handbook_outside(table.iloc[[0, 2]]).startswith("Every measured value lies")
+    assert ch01.handbook_outside(None) == "The handbook comparison applies to LCID-sim only."
+
+
 def test_recorded_gpu_reads_the_committed_record(tmp_path):
     gpu = context.recorded_gpu()
     assert len(gpu) == 7 and gpu.index[0] == "HR-CelestialNet (LCID)"
