@@ -117,6 +117,15 @@ def test_chapter_1_says_what_the_profile_asked_the_simulator_for():
         "planned_nsc_exposures": 2}
 
 
+def test_chapter_2_gives_the_preprocessing_median_with_its_range():
+    from hrcn_lib.chapters import ch02_preprocessing as ch02
+
+    timing = pd.DataFrame({"lcid_ms": [11.0, 79.0, 30.0], "lcid_resize_ms": [12.0, 80.0, 31.5]})
+    n = ch02.numbers(timing)
+    assert (n["pre_n"], n["pre_lcid_ms"], n["pre_lcid_range"]) == (3, 30.0, "11.0-79.0 ms")
+    assert n["pre_resize_range"] == "12.0-80.0 ms" and n["paper_pre_lcid_ms"] == 60.6
+
+
 def test_chapter_1_names_the_measurements_outside_the_handbooks():
     from hrcn_lib.chapters import ch01_data as ch01
 

@@ -25,17 +25,25 @@ def numbers(timing: pd.DataFrame) -> dict[str, object]:
         timing: :func:`hrcn_lib.evaluate.time_preprocessing` output.
 
     Returns:
-        ``pre_n``, ``pre_lcid_ms``, ``pre_resize_ms`` (medians of this run) and the paper's
-        ``paper_pre_lcid_ms``, ``paper_pre_resize_ms`` (Table 4: one value for every pair of
-        a data set).
+        ``pre_n``, ``pre_lcid_ms``, ``pre_resize_ms`` (medians of this run),
+        ``pre_lcid_range`` and ``pre_resize_range`` (``"a-b ms"``: the fastest and slowest
+        sample, so a median of a few samples is read with its spread) and the paper's
+        ``paper_pre_lcid_ms``, ``paper_pre_resize_ms`` (Table 4: one value, an average, for
+        every pair of a data set).
     """
     return {
         "pre_n": len(timing),
         "pre_lcid_ms": float(timing["lcid_ms"].median()),
         "pre_resize_ms": float(timing["lcid_resize_ms"].median()),
+        "pre_lcid_range": _range(timing["lcid_ms"]),
+        "pre_resize_range": _range(timing["lcid_resize_ms"]),
         "paper_pre_lcid_ms": PAPER_TABLE4[("hr-celestialnet", "lcid")]["preprocess_ms"],
         "paper_pre_resize_ms": PAPER_TABLE4[("alexnet", "lcid-resize")]["preprocess_ms"],
     }
+
+
+def _range(ms: pd.Series) -> str:
+    return f"{ms.min():.1f}-{ms.max():.1f} ms"
 
 
 def figure1_panels(df: pd.DataFrame, loader: Callable | None = None
