@@ -141,8 +141,12 @@ def test_chapter_1_names_the_measurements_outside_the_handbooks():
     assert table["against published"].tolist() == [
         "within", "below", "above, as expected (earthshine on top of the zodiacal light)"]
     text = ch01.handbook_outside(table)
-    assert text.startswith("Outside the published values: ACS/WFC PSF FWHM F435W 0.079 arcsec "
-                           "(below 0.1 - 0.13).")
+    assert text.startswith("Outside the published values: ACS/WFC PSF FWHM below 0.1 - 0.13 "
+                           "arcsec: F435W 0.079.")
+    two = pd.concat([table, table.iloc[[1]].assign(filter="F814W", measured=0.09)])
+    assert ch01.handbook_outside(two).startswith(
+        "Outside the published values: ACS/WFC PSF FWHM below 0.1 - 0.13 arcsec: F435W 0.079, "
+        "F814W 0.09.")
     assert ch01.handbook_outside(table.iloc[[0, 2]]).startswith("Every measured value lies")
     assert ch01.handbook_outside(None) == "The handbook comparison applies to LCID-sim only."
 

@@ -135,10 +135,13 @@ def handbook_outside(table: pd.DataFrame | None) -> str:
     if off.empty:
         return ("Every measured value lies within its published range (the sky above the "
                 "zodiacal light, as earthshine adds to it).")
-    named = "; ".join(f"{r['instrument']} {r['quantity']}"
-                      f"{' ' + r['filter'] if r['filter'] else ''} {r['measured']:.4g} "
-                      f"{r['unit']} ({r['against published']} {r['published']})"
-                      for r in off.to_dict("records"))
+    groups = off.groupby(["instrument", "quantity", "against published", "published", "unit"],
+                         sort=False)
+    named = "; ".join(
+        f"{inst} {quantity} {where} {published} {unit}: "
+        + ", ".join(f"{(r['filter'] + ' ') if r['filter'] else ''}{r['measured']:.3g}"
+                    for r in rows.to_dict("records"))
+        for (inst, quantity, where, published, unit), rows in groups)
     return (f"Outside the published values: {named}. benchmarks/README.md ('Measured "
             "statistics beside published HST values') discusses each: the ACS/WFC PSF model "
             "has HST's diffraction, fixed aberrations and charge diffusion but not the "
