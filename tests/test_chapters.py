@@ -147,7 +147,12 @@ def test_chapter_1_names_the_measurements_outside_the_handbooks():
     assert ch01.handbook_outside(two).startswith(
         "Outside the published values: ACS/WFC PSF FWHM below 0.1 - 0.13 arcsec: F435W 0.079, "
         "F814W 0.09.")
-    assert ch01.handbook_outside(table.iloc[[0, 2]]).startswith("Every measured value lies")
+    every = "Every measured value with a published counterpart lies"
+    assert ch01.handbook_outside(table.iloc[[0, 2]]).startswith(every)
+    unpublished = {**rows[2], "published_low": float("nan"), "published_high": float("nan")}
+    assert ch01._against(unpublished) == "not compared (no published value)"
+    nan_row = table.iloc[[0]].assign(**{"against published": ch01._against(unpublished)})
+    assert ch01.handbook_outside(nan_row).startswith(every)
     assert ch01.handbook_outside(None) == "The handbook comparison applies to LCID-sim only."
 
 
