@@ -401,9 +401,9 @@ def _claim_resolution(res: Results, model: str) -> dict[str, str]:
     if full in res.training and small in res.training:
         measured += _training_note(res.training[full], res.training[small])
     matched = res.correct_matched(small, "test")
-    if matched.empty:
+    m = None if matched.empty else paired_difference(res.correct(full, "test"), matched)
+    if m is None:
         return _row(claim, paper, measured, _verdict([d]))
-    m = paired_difference(res.correct(full, "test"), matched)
     same = (f"with the same recipe (LCID-Resize trained as {pair_label(model, 'lcid')} was): "
             f"LCID-Resize {_acc_text(_acc_of(matched))}, full resolution minus LCID-Resize "
             f"{_pp(m[0])} [{100 * m[1]:+.1f}, {100 * m[2]:+.1f}], the verdict's comparison; "
