@@ -138,10 +138,8 @@ def explained_spec(specs: Sequence[RunSpec]) -> RunSpec:
     """
     if not specs:
         raise ValueError("explained_spec: no trained pair to explain")
-    for pool in ([s for s in specs if not s.note], list(specs)):
-        if pool:
-            return next((s for s in pool if s.model == "hr-celestialnet"), pool[0])
-    raise AssertionError("unreachable")
+    pool = [s for s in specs if not s.note] or list(specs)
+    return next((s for s in pool if s.model == "hr-celestialnet"), pool[0])
 
 
 def explained_why(spec: RunSpec, specs: Sequence[RunSpec]) -> str:
