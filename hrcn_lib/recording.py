@@ -240,6 +240,25 @@ def _as_profile(profile: str | Profile) -> Profile:
     return profile if isinstance(profile, Profile) else get_profile(profile)
 
 
+def _check_extra_runs(profile: Profile) -> None:
+    """Every pair named for a paper-recipe or matched-resolution run is one the profile
+    trains (a typo or a disabled pair would otherwise be skipped without a word), and every
+    matched run has its full-resolution pair (:func:`full_resolution_spec`).
+
+    Raises:
+        ValueError: naming the field, the pair and the fix.
+    """
+    enabled = {s.key: s for s in profile.enabled_runs()}
+    for field_name in ("paper_recipe_pairs", "matched_resolution_pairs"):
+        for key in getattr(profile, field_name):
+            if key not in enabled:
+                raise ValueError(f"profile {profile.name!r}: {field_name} names {key!r}, "
+                                 f"which the profile does not train; enable it or drop it "
+                                 f"(trained: {', '.join(enabled)})")
+    for key in profile.matched_resolution_pairs:
+        full_resolution_spec(profile, enabled[key])
+
+
 def check_request(profile_name: str | Profile, out: Path | str, *,
                   data_dir: Path | str | None = None, work_dir: Path | str | None = None,
                   force: bool = False) -> Profile:
@@ -256,9 +275,7 @@ def check_request(profile_name: str | Profile, out: Path | str, *,
             (simulated data, sample cache, checkpoints) or the record.
     """
     profile = _as_profile(profile_name)
-    for run in planned_runs(profile):
-        if run.recipe == MATCHED_RECIPE:
-            full_resolution_spec(profile, run.spec)
+    _check_extra_runs(profile)
     out = Path(out)
     if out.exists() and not force:
         raise RecordError(f"{out}: already exists; pass --force to replace the record, or "

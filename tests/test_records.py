@@ -422,6 +422,13 @@ def test_a_matched_run_takes_the_full_resolution_recipe():
     wrong = replace(prof, matched_resolution_pairs=("hr-celestialnet_lcid",))
     with pytest.raises(ValueError, match="only LCID-Resize pairs can be matched"):
         check_request(wrong, "/nonexistent/out")
+    typo = replace(prof, matched_resolution_pairs=("alexnet_lcid-resise",))
+    with pytest.raises(ValueError, match="matched_resolution_pairs names 'alexnet_lcid-resise', "
+                                         "which the profile does not train"):
+        check_request(typo, "/nonexistent/out")
+    disabled = replace(prof, paper_recipe_pairs=("vgg_lcid",))
+    with pytest.raises(ValueError, match="paper_recipe_pairs names 'vgg_lcid'"):
+        check_request(disabled, "/nonexistent/out")
 
 
 def test_the_gpu_record_feeds_every_run_from_loader_workers():
