@@ -114,6 +114,10 @@ def handbook(ch: Chapter, lcid: pd.DataFrame) -> pd.DataFrame:
     return table[cols]
 
 
+#: :func:`_against`'s answers that put a measurement outside what its published value allows.
+_OUTSIDE = ("below", "above", "below the zodiacal light alone")
+
+
 def _against(row: dict) -> str:
     """Where a measured value sits against its published one: ``within``, ``below`` or
     ``above`` the range; the sky, compared with the zodiacal light alone while the simulator
@@ -133,8 +137,7 @@ def handbook_outside(table: pd.DataFrame | None) -> str:
     published values (never empty: it is glued into the prose)."""
     if table is None or table.empty:
         return "The handbook comparison applies to LCID-sim only."
-    off = table.loc[table["against published"].isin(
-        ["below", "above", "below the zodiacal light alone"])]
+    off = table.loc[table["against published"].isin(_OUTSIDE)]
     if off.empty:
         return ("Every measured value with a published counterpart lies within its range "
                 "(the sky above the zodiacal light, as earthshine adds to it).")
