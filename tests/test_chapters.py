@@ -509,3 +509,14 @@ def test_training_throughput_reads_the_run_folders(tmp_path):
     run.config.write_text(json.dumps({**json.loads(run.config.read_text()),
                                       "machine": "Zen 5, 2 logical cores"}))
     assert ch05.training_throughput(ch).loc[spec.label, "trained on"] == "Zen 5, 2 logical cores"
+
+
+def test_one_spelling_of_accuracies_across_the_chapters():
+    """Tables, sentences and verdict rows write an accuracy, its interval and a difference the
+    same way, in percent with one decimal; a missing value is NaN in a table, not 0."""
+    from hrcn_lib.chapters import wording
+    assert wording.accuracy_text(0.842857, 0.760261, 0.922481) == "84.3 % [76.0, 92.2]"
+    assert wording.accuracy_prose(0.842857, 0.760261, 0.922481) == \
+        "84.3 % (95 % interval 76.0-92.2 %)"
+    assert wording.pp_text(0.0857) == "+8.6 pp" and wording.pp_text(-0.057) == "-5.7 pp"
+    assert wording.percent(0.514286) == 51.43 and np.isnan(wording.percent(None))

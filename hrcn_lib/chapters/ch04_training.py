@@ -21,6 +21,7 @@ from hrcn_lib.chapters.context import (
     pair_epochs,
     record_label,
 )
+from hrcn_lib.chapters.wording import accuracy_text
 from hrcn_lib.metrics import correctness, paired_difference
 from hrcn_lib.names import pair_label
 from hrcn_lib.paper_numbers import PAPER_RECIPE
@@ -343,7 +344,7 @@ def _paper_recipe_gain(record: Record, pair: str) -> tuple[float, float, float] 
 
 
 def _acc_interval(m: pd.Series) -> str:
-    return f"{100 * m['accuracy']:.1f} % [{100 * m['acc_lo']:.1f}, {100 * m['acc_hi']:.1f}]"
+    return accuracy_text(m["accuracy"], m["acc_lo"], m["acc_hi"])
 
 
 def recipe_finding(record: Record | None) -> str:

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from hrcn_lib.chapters.context import Chapter, limit_samples, record_label, trained_specs
+from hrcn_lib.chapters.wording import accuracy_prose, interval_text, percent
 from hrcn_lib.evaluate import EvalResult, as_label, evaluate
 from hrcn_lib.metrics import bootstrap_accuracy, majority_fraction
 from hrcn_lib.names import CLASS_NAMES, DATASET_LABELS, MODEL_LABELS, pair_label
@@ -83,10 +84,6 @@ def collect_predictions(ch: Chapter, specs: Sequence[RunSpec],
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
-def _pct(value: float | None) -> float:
-    return float("nan") if value is None else round(100.0 * float(value), 2)
-
-
 def live_interval(res: EvalResult) -> tuple[float, float]:
     """The 95 % interval of a live result's accuracy (bootstrap over bodies, fractions; over
     samples when the predictions name no body)."""
@@ -98,10 +95,6 @@ def live_interval(res: EvalResult) -> tuple[float, float]:
 
 def _live_majority(res: EvalResult) -> float:
     return majority_fraction(as_label(res.predictions["label"]))
-
-
-def _interval_text(lo: float, hi: float) -> str:
-    return f"[{100 * lo:.1f}, {100 * hi:.1f}]"
 
 
 def learned(acc_lo: float, majority: float) -> str:
@@ -137,9 +130,9 @@ def table4(ch: Chapter, results: Mapping[RunSpec, EvalResult],
                      paper["total_ms"], "Table 4 (1,595 samples)"))
         m = record.metric(spec.key, "test") if record is not None else None
         if m is not None:
-            rows.append((*key, rec_name, _pct(m["accuracy"]),
-                         _interval_text(m["acc_lo"], m["acc_hi"]), _pct(m["majority"]),
-                         _pct(m["f1_galaxy"]), _pct(m["f1_nsc"]),
+            rows.append((*key, rec_name, percent(m["accuracy"]),
+                         interval_text(m["acc_lo"], m["acc_hi"]), percent(m["majority"]),
+                         percent(m["f1_galaxy"]), percent(m["f1_nsc"]),
                          round(float(m["preprocess_ms"]), 2), round(float(m["classify_ms"]), 2),
                          round(float(m["ms_per_sample"]), 2),
                          f"{int(m['n'])} samples, {learned(m['acc_lo'], m['majority'])}"))
@@ -151,9 +144,9 @@ def table4(ch: Chapter, results: Mapping[RunSpec, EvalResult],
             pre, cls = res.median_ms("preprocess"), res.median_ms("classify")
             lo, hi = live_interval(res)
             majority = _live_majority(res)
-            rows.append((*key, live_name, _pct(res.metrics.get("accuracy")),
-                         _interval_text(lo, hi), _pct(majority),
-                         _pct(res.metrics.get("f1_galaxy")), _pct(res.metrics.get("f1_nsc")),
+            rows.append((*key, live_name, percent(res.metrics.get("accuracy")),
+                         interval_text(lo, hi), percent(majority),
+                         percent(res.metrics.get("f1_galaxy")), percent(res.metrics.get("f1_nsc")),
                          round(pre, 2), round(cls, 2), round(pre + cls, 2),
                          f"{len(res.predictions)} samples, {learned(lo, majority)}"
                          + (f"; {spec.note}" if spec.note else "")))
@@ -241,10 +234,6 @@ def record_confusions(record: Record | None, set_name: str = "test",
     return out
 
 
-def _accuracy_text(acc: float, lo: float, hi: float) -> str:
-    return f"{100 * acc:.1f} % (95 % interval {100 * lo:.1f}-{100 * hi:.1f} %)"
-
-
 def live_accuracy_text(spec: RunSpec, result: EvalResult) -> str:
     """A live run's accuracy as prose: its 95 % interval (bootstrap over bodies), what
     answering the set's majority class alone scores, and whether the run is a pipeline check
@@ -277,7 +266,7 @@ def numbers(results: Mapping[RunSpec, EvalResult],
     rec = record.metric("hr-celestialnet_lcid", "test") if record is not None else None
     return {
         "hr_acc": live_accuracy_text(spec, hr) if hr is not None else "not run in this build",
-        "record_hr_acc": _accuracy_text(rec["accuracy"], rec["acc_lo"], rec["acc_hi"])
+        "record_hr_acc": accuracy_prose(rec["accuracy"], rec["acc_lo"], rec["acc_hi"])
         if rec is not None else ("not in the record" if record is not None
                                  else "no record committed yet"),
         "record_label": record_label(record),

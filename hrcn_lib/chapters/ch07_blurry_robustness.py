@@ -10,6 +10,7 @@ import pandas as pd
 
 from hrcn_lib.chapters.ch06_results import live_accuracy_text, live_interval
 from hrcn_lib.chapters.context import record_label
+from hrcn_lib.chapters.wording import accuracy_prose, percent
 from hrcn_lib.evaluate import EvalResult, as_label
 from hrcn_lib.metrics import bootstrap_accuracy
 from hrcn_lib.names import pair_label
@@ -18,10 +19,6 @@ from hrcn_lib.profiles import RunSpec
 from hrcn_lib.records import Record
 
 __all__ = ["blurry_table", "binned_accuracy", "quantile_bins", "accuracy_by", "numbers"]
-
-
-def _pct(value: float | None) -> float:
-    return float("nan") if value is None else round(100.0 * float(value), 2)
 
 
 def _errors(labels: pd.Series, preds: pd.Series) -> tuple[int, int]:
@@ -68,7 +65,7 @@ def blurry_table(results: Mapping[RunSpec, EvalResult], record: Record | None = 
             p = record.run_predictions(key, "blurry")
             g, n = _errors(p["label"], p["pred"])
             rows.append({"run": label, "source": record_label(record), "samples": int(m["n"]),
-                         "accuracy (%)": _pct(m["accuracy"]),
+                         "accuracy (%)": percent(m["accuracy"]),
                          "95 % interval (%)": f"[{100 * m['acc_lo']:.1f}, {100 * m['acc_hi']:.1f}]",
                          "galaxy errors": g, "NSC errors": n})
         res = live.get(key)
@@ -76,7 +73,7 @@ def blurry_table(results: Mapping[RunSpec, EvalResult], record: Record | None = 
             g, n = _errors(res.predictions["label"], res.predictions["prediction"])
             lo, hi = live_interval(res)
             rows.append({"run": label, "source": live_name, "samples": len(res.predictions),
-                         "accuracy (%)": _pct(res.metrics.get("accuracy")),
+                         "accuracy (%)": percent(res.metrics.get("accuracy")),
                          "95 % interval (%)": f"[{100 * lo:.1f}, {100 * hi:.1f}]",
                          "galaxy errors": g, "NSC errors": n})
     return pd.DataFrame(rows).set_index(["run", "source"]) if rows else pd.DataFrame()
@@ -168,8 +165,7 @@ def numbers(results: Mapping[RunSpec, EvalResult],
     values: dict[str, object] = {
         "hr_blurry_acc": live_accuracy_text(spec, hr) if hr is not None
         else "not run in this build",
-        "record_hr_blurry_acc": (f"{100 * rec['accuracy']:.1f} % (95 % interval "
-                                 f"{100 * rec['acc_lo']:.1f}-{100 * rec['acc_hi']:.1f} %)")
+        "record_hr_blurry_acc": accuracy_prose(rec["accuracy"], rec["acc_lo"], rec["acc_hi"])
         if rec is not None else ("not in the record" if record is not None
                                  else "no record committed yet"),
         "record_blurry_n": int(rec["n"]) if rec is not None else 0,
