@@ -361,8 +361,8 @@ def evaluate(model: nn.Module | Predictor, df: pd.DataFrame, dataset_name: str,
     _check_dataset(config, dataset_name)
     overlap = _check_overlap(config, df, set_name, allow_overlap)
     df = df.reset_index(drop=True)
+    check_manifest_files(df)  # first: its messages name the row, the file and the fix
     dataset = make_dataset(df, dataset_name, cache_dir=cache_dir)
-    check_manifest_files(df)
     predictor = (model if isinstance(model, Predictor)
                  else Predictor(model, device=device, dataset=dataset_name))
     n_timed = len(df) - 1 if timing_samples is None else int(timing_samples)

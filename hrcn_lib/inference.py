@@ -351,7 +351,7 @@ def read_sample(path: Path | str, hdu: int | None = None) -> np.ndarray:
 
     Raises:
         ValueError: a FITS file without ``hdu``; a ``.npy`` file that is not a 2-D float
-            array (message names the file).
+            array or holds NaN/inf (message names the file).
         PreprocessError: a FITS file/HDU that cannot be preprocessed (names file and HDU).
         FileNotFoundError: a missing ``.npy`` file.
     """
@@ -360,10 +360,16 @@ def read_sample(path: Path | str, hdu: int | None = None) -> np.ndarray:
         try:
             arr = np.load(path, allow_pickle=False)
         except ValueError as exc:
-            raise ValueError(f"{path}: not a numpy sample file ({exc})") from None
+            why = ("it holds Python objects" if "allow_pickle" in str(exc) else str(exc))
+            raise ValueError(f"{path}: not a numpy sample file ({why}); pass a sample as "
+                             f"`hrcn preprocess` writes it, or the FITS file itself") from None
         if arr.ndim != 2 or not np.issubdtype(arr.dtype, np.floating):
             raise ValueError(f"{path}: expected a 2-D float sample as `hrcn preprocess` writes "
                              f"(float32 {LCID_SIZE}), got shape {arr.shape} dtype {arr.dtype}")
+        bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+        if bad:
+            raise ValueError(f"{path}: {bad} pixel(s) are NaN or infinite; `hrcn preprocess` "
+                             f"writes finite samples: preprocess the FITS file again")
         return np.ascontiguousarray(arr, dtype=np.float32)
     if hdu is None:
         raise ValueError(f"{path}: which HDU? pass hdu=1 (SCI,1) or hdu=4 (SCI,2)")

@@ -33,7 +33,9 @@ def compute_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[dict[str, f
 
     Returns:
         (``{"accuracy", "f1_galaxy", "f1_nsc"}`` as fractions in [0, 1], confusion
-        matrix int64 (2, 2): rows true, columns predicted, order galaxy, NSC).
+        matrix int64 (2, 2): rows true, columns predicted, order galaxy, NSC). A class
+        neither in ``y_true`` nor in ``y_pred`` has no F1 score: NaN, not 0 (a set of
+        galaxies alone, answered "galaxy", did not score 0 on NSCs).
 
     Raises:
         ValueError: arrays of different shapes, not 1-D, or empty.
@@ -43,7 +45,7 @@ def compute_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[dict[str, f
         raise ValueError(f"y_true {y_true.shape} and y_pred {y_pred.shape} must be equal 1-D "
                          "non-empty arrays")
     labels = list(range(len(CLASS_NAMES)))
-    f1 = f1_score(y_true, y_pred, labels=labels, average=None, zero_division=0)
+    f1 = f1_score(y_true, y_pred, labels=labels, average=None, zero_division=np.nan)
     metrics = {"accuracy": float(accuracy_score(y_true, y_pred)),
                "f1_galaxy": float(f1[LABELS["galaxy"]]), "f1_nsc": float(f1[LABELS["NSC"]])}
     return metrics, confusion_matrix(y_true, y_pred, labels=labels).astype(np.int64)

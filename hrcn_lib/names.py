@@ -12,9 +12,12 @@ so a model, a data set's input size or a class name is spelled once.
 * :data:`CLASS_NAMES` / :data:`LABELS` -- the two classes in the models' output order.
 * :data:`MODEL_LABELS` / :data:`DATASET_LABELS` / :func:`pair_label` -- the names the paper
   prints for them.
+* :data:`DEVICE_PATTERN` / :func:`check_device_name` -- the devices a run may name.
 """
 
 from __future__ import annotations
+
+import re
 
 __all__ = [
     "MODEL_NAMES",
@@ -28,6 +31,8 @@ __all__ = [
     "MODEL_LABELS",
     "DATASET_LABELS",
     "pair_key",
+    "DEVICE_PATTERN",
+    "check_device_name",
     "pair_label",
 ]
 
@@ -79,3 +84,19 @@ def pair_label(model: str, dataset: str) -> str:
         KeyError: an unknown model or data set name.
     """
     return f"{MODEL_LABELS[model]} ({DATASET_LABELS[dataset]})"
+
+
+#: The devices a run may name: ``auto`` (cuda when available, else cpu), ``cpu``, ``cuda`` and
+#: ``cuda:N``. Others torch knows (mps, meta, xpu, ...) are not supported by this package.
+DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
+
+
+def check_device_name(device: str) -> str:
+    """``device`` unchanged when it is one of :data:`DEVICE_PATTERN`'s names.
+
+    Raises:
+        ValueError: any other name, with the accepted ones.
+    """
+    if not DEVICE_PATTERN.fullmatch(device):
+        raise ValueError(f"device {device!r} is not supported: use cpu, cuda, cuda:N or auto")
+    return device

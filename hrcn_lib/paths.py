@@ -49,6 +49,9 @@ __all__ = [
     "RunPaths",
     "ModelRun",
     "atomic_write",
+    "OutputPathError",
+    "check_output_dir",
+    "check_output_file",
     "REPO_ROOT",
     "LCID_MANIFEST",
     "BLURRY_MANIFEST",
@@ -124,6 +127,71 @@ def atomic_write(path: Path | str, mode: str = "w", *, fsync: bool = False,
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+class OutputPathError(ValueError):
+    """An output folder or file that cannot be written; the message names the argument."""
+
+
+def _nearest_existing(path: Path) -> Path:
+    p = path.absolute()
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    return p
+
+
+def check_output_dir(path: Path | str, what: str) -> Path:
+    """Refuse, before any work is done, a folder the command could not create or write into.
+
+    Args:
+        path: the output folder (it may not exist yet).
+        what: how the user named it, for the message (``"--out"``, ``"--cache-dir"``).
+
+    Returns:
+        ``path`` as a :class:`Path`.
+
+    Raises:
+        OutputPathError: ``path`` exists and is not a folder, lies under a file, or its
+            nearest existing folder is not writable (the message names ``what`` and ``path``).
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise OutputPathError(f"{what} {path}: exists and is not a folder; pass a folder")
+    base = _nearest_existing(path)
+    if not base.is_dir():
+        raise OutputPathError(f"{what} {path}: {base} is a file, so no folder can be made "
+                              f"under it; pass another folder")
+    if not os.access(base, os.W_OK | os.X_OK):
+        raise OutputPathError(f"{what} {path}: {base} is not writable; pass a folder you may "
+                              f"write to")
+    return path
+
+
+def check_output_file(path: Path | str, what: str, *, protect: tuple[Path, ...] = ()
+                      ) -> Path:
+    """Refuse, before any work is done, a file the command could not write.
+
+    Args:
+        path: the output file (it may not exist yet; it is replaced when it does).
+        what: how the user named it, for the message (``"--output"``).
+        protect: input files it must not overwrite.
+
+    Returns:
+        ``path`` as a :class:`Path`.
+
+    Raises:
+        OutputPathError: ``path`` is a folder or one of ``protect``, or its folder cannot be
+            made or written (:func:`check_output_dir`).
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise OutputPathError(f"{what} {path}: is a folder; pass a file name")
+    for other in protect:
+        if path.exists() and Path(other).exists() and path.samefile(other):
+            raise OutputPathError(f"{what} {path}: is the input {other}; pass another file "
+                                  f"name so the input is kept")
+    check_output_dir(path.parent, what)
+    return path
 
 
 #: Suffix of a sample-cache entry (:func:`sample_cache_entry`): a float16 ``.npy`` array.

@@ -53,7 +53,14 @@ from hrcn_lib.chapters.context import (
 from hrcn_lib.evaluate import EvalResult, evaluate
 from hrcn_lib.manifest import read_manifest
 from hrcn_lib.names import RESIZE_SIZE, pair_key
-from hrcn_lib.paths import BLURRY_MANIFEST, LCID_MANIFEST, ModelRun, RunPaths, atomic_write
+from hrcn_lib.paths import (
+    BLURRY_MANIFEST,
+    LCID_MANIFEST,
+    ModelRun,
+    RunPaths,
+    atomic_write,
+    check_output_dir,
+)
 from hrcn_lib.profiles import Profile, RunSpec, get_profile
 from hrcn_lib.record_reuse import ReusedRun, check_same_data, open_reuse, reusable, take_run
 from hrcn_lib.records import (
@@ -273,6 +280,8 @@ def check_request(profile_name: str | Profile, out: Path | str, *,
         RecordError: ``out`` holds a record (or anything) and ``force`` is not set; a
             ``data_dir`` without both manifests; not enough free disk for the work directory
             (simulated data, sample cache, checkpoints) or the record.
+        OutputPathError: the record's folder or the work directory cannot be made or written
+            (e.g. it lies under a file).
     """
     profile = _as_profile(profile_name)
     _check_extra_runs(profile)
@@ -282,9 +291,11 @@ def check_request(profile_name: str | Profile, out: Path | str, *,
                           "choose another --out")
     if out.exists() and not out.is_dir():
         raise RecordError(f"{out}: exists and is not a directory")
+    check_output_dir(out, "--out")
     if not profile.enabled_runs():
         raise RecordError(f"profile {profile.name!r} trains no pair: nothing to record")
-    work = Path(work_dir) if work_dir else RunPaths.for_profile(profile.name).root
+    work = check_output_dir(Path(work_dir) if work_dir else
+                            RunPaths.for_profile(profile.name).root, "--work-dir")
     data = Path(data_dir) if data_dir else RunPaths(work).data
     have = (data / LCID_MANIFEST).is_file() and (data / BLURRY_MANIFEST).is_file()
     if data_dir and not have:

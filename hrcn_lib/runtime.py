@@ -36,6 +36,7 @@ from torch import nn
 
 from hrcn_lib import runfolder
 from hrcn_lib.models import build_model
+from hrcn_lib.names import check_device_name
 from hrcn_lib.paths import ModelRun, atomic_write
 
 __all__ = [
@@ -109,10 +110,19 @@ class CheckpointError(ValueError):
 # --------------------------------------------------------------------------- devices
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``"auto"``/None -> cuda when available else cpu; anything else as given."""
+    """``"auto"``/None -> cuda when available else cpu; ``cpu``, ``cuda``, ``cuda:N`` as given.
+
+    Raises:
+        ValueError: another name (:func:`check_device_name`), or cuda without CUDA.
+    """
     if device is None or str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
+    dev = torch.device(check_device_name(str(device)))
+    if dev.type == "cuda" and dev.index is not None and torch.cuda.is_available() \
+            and dev.index >= torch.cuda.device_count():
+        raise ValueError(f"device {str(device)!r} requested but this machine has "
+                         f"{torch.cuda.device_count()} CUDA device(s): use cuda:0 to cuda:"
+                         f"{torch.cuda.device_count() - 1}")
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {str(device)!r} requested but CUDA is not available")
     return dev

@@ -557,3 +557,129 @@ def test_torchrun_entry_uses_the_same_exit_status(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         train_main([*argv, "--max-steps", "0"])
     assert exc.value.code == 2
+
+
+# --------------------------------------------------------------------------- second audit
+# Faults a read-and-try audit of every command found later: each gets one line naming the
+# argument or file, the right status, and nothing on disk.
+
+
+@pytest.mark.parametrize("name", ["bogus", "mps", "meta", "cuda:x"])
+def test_device_names_are_checked_before_any_work(trained, a_raw, name, capsys):
+    """--device was passed to torch unchecked: a traceback, or (meta) a crash after reading."""
+    from hrcn_lib.runtime import resolve_device
+
+    assert _exit_code(["classify", a_raw, "--checkpoint", str(trained), "--device", name]) == 2
+    err = capsys.readouterr().err
+    assert f"argument --device: device {name!r} is not supported: use cpu, cuda" in err
+    with pytest.raises(ValueError, match="not supported"):
+        resolve_device(name)  # the library refuses it too
+    assert resolve_device("cpu").type == "cpu"
+
+
+def test_a_nan_sample_is_refused_by_name_and_the_others_classified(trained, a_raw, tmp_path,
+                                                                   capsys):
+    """One NaN .npy sample made the whole batch fail, without naming it."""
+    bad = tmp_path / "nan_hdu1.npy"
+    np.save(bad, np.full((8, 16), np.nan, dtype=np.float32))
+    rc = main(["classify", str(bad), a_raw, "--hdu", "1", "--checkpoint", str(trained),
+               "--json"])
+    captured = capsys.readouterr()
+    assert rc == 1
+    assert [Path(r["file"]).name for r in _strict_json(captured.out)] == [Path(a_raw).name]
+    err = captured.err.strip().splitlines()
+    assert len(err) == 1 and str(bad) in err[0] and "128 pixel(s) are NaN or infinite" in err[0]
+
+
+@pytest.mark.parametrize("args,flag", [(["--bodies-galaxy", "10000"], "--bodies-galaxy"),
+                                       (["--exposures", "10000"], "--exposures"),
+                                       (["--bodies-galaxy", "0", "--bodies-nsc", "0"],
+                                        "--bodies-galaxy 0 and --bodies-nsc 0")])
+def test_simulate_sizes_out_of_range_are_usage_errors(tmp_path, args, flag, capsys):
+    """They were exit 1 with the library's field names (bodies_galaxy)."""
+    out = tmp_path / "sim"
+    assert _exit_code(["simulate", "--out", str(out), *args]) == 2
+    assert flag in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_output_folders_that_cannot_be_made_are_refused_first(trained, four, cache, a_raw,
+                                                              tmp_path, capsys):
+    """An --out (or --cache-dir, --dest, --work-dir) that is a file or lies under one gave
+    errno text after the work, or (record) would have failed after hours of training."""
+    from hrcn_lib.recording import check_request
+
+    afile = tmp_path / "afile"
+    afile.write_text("not a folder")
+    runs = [(["preprocess", a_raw, "--out", str(afile)], "--out"),
+            (["evaluate", "--run", str(trained), "--manifest", str(four), "--out", str(afile)],
+             "--out"),
+            (["evaluate", "--run", str(trained), "--manifest", str(four), "--cache-dir",
+              str(afile / "c")], "--cache-dir"),
+            (["train", "--manifest", str(four), "--out", str(afile / "run"), *TRAIN], "--out"),
+            (["fetch", str(four), "--dest", str(afile)], "--dest"),
+            (["book", "--skip-execute", "--root", str(afile)], "--root")]
+    for argv, flag in runs:
+        assert _exit_code(argv) == 1, argv
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"error: {flag} " in err[0] and "afile" in err[0], err
+    with pytest.raises(ValueError, match=r"--out .*afile is a file, so no folder can be made"):
+        check_request("smoke", afile / "record", work_dir=tmp_path / "w")
+    with pytest.raises(ValueError, match=r"--work-dir .*afile is a file"):
+        check_request("smoke", tmp_path / "record", work_dir=afile / "w")
+    assert afile.read_text() == "not a folder" and not (tmp_path / "w").exists()
+
+
+def test_fetch_keeps_its_input_and_an_empty_manifest_is_named(four, tmp_path, capsys):
+    """--output equal to the input manifest overwrote it; a header-only manifest left an empty
+    --dest folder behind; train and evaluate named no file for it."""
+    before = four.read_bytes()
+    assert _exit_code(["fetch", str(four), "--dest", str(tmp_path / "d"), "--output",
+                       str(four)]) == 1
+    assert "is the input" in capsys.readouterr().err and four.read_bytes() == before
+    empty = tmp_path / "empty.csv"
+    empty.write_text(four.read_text().splitlines()[0] + "\n")
+    for argv in (["fetch", str(empty), "--dest", str(tmp_path / "d")],
+                 ["train", "--manifest", str(empty), "--out", str(tmp_path / "run"), *TRAIN]):
+        assert _exit_code(argv) == 1
+        err = capsys.readouterr().err
+        assert f"{empty}: no rows" in err, err
+    assert not (tmp_path / "d").exists() and not (tmp_path / "run").exists()
+
+
+def test_a_file_named_twice_is_one_sample(a_raw, tmp_path, caplog):
+    """`preprocess f ./f` said it wrote 2 samples where one file exists."""
+    import logging
+
+    out = tmp_path / "o"
+    spelled = os.path.join(os.path.dirname(a_raw), ".", os.path.basename(a_raw))
+    with caplog.at_level(logging.INFO, logger="hrcn_lib"):
+        assert main(["preprocess", a_raw, spelled, "--hdu", "1", "--out", str(out)]) == 0
+    assert len(list(out.glob("*.npy"))) == 1 and "wrote 1 sample(s)" in caplog.text
+
+
+def test_f1_of_a_class_in_neither_labels_nor_answers_is_undefined():
+    """A set of galaxies alone, all answered galaxy, reported F1 NSC 0.0."""
+    from hrcn_lib.metrics import compute_metrics
+
+    m, _ = compute_metrics(np.zeros(4, int), np.zeros(4, int))
+    assert m["f1_galaxy"] == 1.0 and np.isnan(m["f1_nsc"])
+    m, _ = compute_metrics(np.array([0, 0, 1, 1]), np.zeros(4, int))
+    assert m["f1_nsc"] == 0.0  # NSCs missed: a score of 0, not undefined
+
+
+def test_python_warnings_are_one_hrcn_line(capsys):
+    """evaluate's warnings came out as Python's, with a source line, unlike every other line."""
+    import warnings
+
+    from hrcn_lib.cli.verbosity import configure_logging
+
+    saved = warnings.showwarning
+    try:
+        configure_logging("evaluate")
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            warnings.warn("overlap is not checked", UserWarning, stacklevel=1)
+    finally:
+        warnings.showwarning = saved
+    assert capsys.readouterr().err == "hrcn evaluate: warning: overlap is not checked\n"

@@ -7,7 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
-from hrcn_lib.cli.argtypes import nonnegative_int, positive_int
+from hrcn_lib.cli.argtypes import device_name, nonnegative_int, positive_int
 
 __all__ = ["register", "run"]
 
@@ -34,7 +34,8 @@ def register(subparsers) -> None:
     p.add_argument("--data-dir", default=None,
                    help="folder with lcid_manifest.csv/blurry_manifest.csv (default <run-dir>/data, "
                         "simulated when missing)")
-    p.add_argument("--device", default=None, help="override the profile's device (cpu, cuda, auto)")
+    p.add_argument("--device", default=None, type=device_name,
+                   help="override the profile's device (cpu, cuda, cuda:N, auto)")
     p.add_argument("--seed", type=nonnegative_int, default=None, help="override the profile's seed")
     p.add_argument("--skip-execute", action="store_true",
                    help="only rebuild the HTML from the executed notebooks in book/")
@@ -45,7 +46,11 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     """Build the book; returns 0, or 1 with one line naming the failing notebook and cell."""
     from hrcn_lib.bookbuild import BookBuildError, build_book
+    from hrcn_lib.paths import check_output_dir
 
+    for flag, folder in (("--root", args.root), ("--run-dir", args.run_dir)):
+        if folder is not None:
+            check_output_dir(folder, flag)
     try:
         html = build_book(args.profile, args.run_dir, data_dir=args.data_dir, device=args.device,
                           seed=args.seed, skip_execute=args.skip_execute, timeout=args.timeout,

@@ -26,6 +26,7 @@ import sys
 import time
 from pathlib import Path
 
+from hrcn_lib.cli.argtypes import device_name
 from hrcn_lib.instruments import SCIENCE_HDUS
 
 __all__ = ["register", "run", "classify_files", "RECORD_FIELDS"]
@@ -63,7 +64,7 @@ def register(subparsers) -> None:
     fmt.add_argument("--json", action="store_true", help="print one JSON list of records")
     fmt.add_argument("--csv", action="store_true",
                      help="print CSV: " + ", ".join(RECORD_FIELDS))
-    p.add_argument("--device", default=None, help="cpu, cuda or auto")
+    p.add_argument("--device", default=None, type=device_name, help="cpu, cuda, cuda:N or auto")
     p.set_defaults(func=run)
 
 

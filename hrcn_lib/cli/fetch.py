@@ -60,15 +60,21 @@ def run(args: argparse.Namespace) -> int:
     """
     from hrcn_lib.manifest import read_manifest, write_manifest
     from hrcn_lib.mast import attach_paths, download
+    from hrcn_lib.paths import check_output_dir, check_output_file
 
+    check_output_dir(args.dest, "--dest")
+    output = check_output_file(args.output or Path(args.dest) / LCID_MANIFEST, "--output",
+                               protect=(Path(args.manifest),))
     df = read_manifest(args.manifest)
+    if df.empty:
+        raise ValueError(f"{args.manifest}: no rows: nothing to fetch; pass a manifest with "
+                         f"samples")
     report = download(
         df, args.dest, retries=args.retries, backoff_s=args.backoff, progress=show_progress(args)
     )
     log.info("hrcn fetch: %s (%s)", report.summary(), args.dest)
     for obsid, reason in report.failed.items():
         log.warning("%s: %s", obsid, reason)
-    output = args.output or Path(args.dest) / LCID_MANIFEST
     if report.failed and not args.allow_missing:
         log.error("not writing the manifest (use --allow-missing or run again to resume)")
         return 1

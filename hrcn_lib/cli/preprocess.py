@@ -64,10 +64,13 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
     from tqdm import tqdm
 
-    from hrcn_lib.paths import atomic_write
+    from hrcn_lib.paths import atomic_write, check_output_dir
     from hrcn_lib.preprocess import PreprocessError, check_input, load_sample
 
-    jobs = [(Path(f), h) for f in args.files for h in dict.fromkeys(args.hdu)]
+    check_output_dir(args.out, "--out")
+    # one job per file and HDU, however often the file is named (by any spelling of its path)
+    jobs = list({(Path(f).resolve(), h): (Path(f), h)
+                 for f in args.files for h in dict.fromkeys(args.hdu)}.values())
     names: dict[str, Path] = {}
     for path, hdu in jobs:  # refuse the whole batch before writing anything
         check_input(path, hdu)

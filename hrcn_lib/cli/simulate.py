@@ -7,7 +7,7 @@ import logging
 import os
 
 from hrcn_lib.cli import UsageError
-from hrcn_lib.cli.argtypes import nonnegative_int, positive_int
+from hrcn_lib.cli.argtypes import body_count, exposure_count, nonnegative_int, positive_int
 from hrcn_lib.cli.verbosity import show_progress
 
 __all__ = ["register", "run"]
@@ -24,11 +24,11 @@ def register(subparsers) -> None:
         "blurry_manifest.csv. The same call with the same seed writes byte-identical files.")
     p.add_argument("--profile", default="smoke", help="smoke (default), cpu, binder or paper")
     p.add_argument("--out", required=True, help="output folder (created if missing)")
-    p.add_argument("--bodies-galaxy", type=nonnegative_int, default=None,
+    p.add_argument("--bodies-galaxy", type=body_count, default=None,
                    help="LCID galaxies (default: the profile's)")
-    p.add_argument("--bodies-nsc", type=nonnegative_int, default=None,
+    p.add_argument("--bodies-nsc", type=body_count, default=None,
                    help="LCID nebulae/star clusters (default: the profile's)")
-    p.add_argument("--exposures", type=positive_int, default=None,
+    p.add_argument("--exposures", type=exposure_count, default=None,
                    help="raw files per LCID galaxy body; NSC bodies get the profile's "
                         "nsc_exposure_factor times as many (default: the profile's)")
     p.add_argument("--seed", type=nonnegative_int, default=0, help="master seed (default 0)")
@@ -46,6 +46,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"unknown profile {args.profile!r}: expected one of {sorted(PROFILES)}")
     sizes = DatasetSizes.of(get_profile(args.profile), bodies_galaxy=args.bodies_galaxy,
                             bodies_nsc=args.bodies_nsc, exposures_per_body=args.exposures)
+    if sizes.bodies_galaxy + sizes.bodies_nsc == 0:
+        raise UsageError(f"--bodies-galaxy {sizes.bodies_galaxy} and --bodies-nsc "
+                         f"{sizes.bodies_nsc} leave LCID without a body: give one of them >= 1")
     result = simulate_dataset(args.out, sizes, seed=args.seed,
                               jobs=args.jobs if args.jobs is not None else os.cpu_count() or 1,
                               progress=show_progress(args), announce=True)

@@ -31,7 +31,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
 
     Numbers out of range are usage errors (argparse, exit status 2).
     """
-    from hrcn_lib.cli.argtypes import nonnegative_int, positive_float, positive_int
+    from hrcn_lib.cli.argtypes import device_name, nonnegative_int, positive_float, positive_int
     from hrcn_lib.names import DATASET_NAMES, MODEL_NAMES
     from hrcn_lib.profiles import PROFILES
 
@@ -52,7 +52,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", choices=("bf16", "fp32", "auto"), default=None,
                         help="default auto: $HRCN_PRECISION when set, else bf16 where the "
                              "hardware computes it natively, else fp32")
-    parser.add_argument("--device", default=None, help="cpu, cuda or auto (default)")
+    parser.add_argument("--device", default=None, type=device_name, help="cpu, cuda, cuda:N or auto (default)")
     parser.add_argument("--checkpoint-activations", action=argparse.BooleanOptionalAction,
                         default=None)
     parser.add_argument("--checkpoint-every", type=nonnegative_int, default=50,
@@ -96,6 +96,7 @@ def run_from_args(args: argparse.Namespace) -> TrainResult:
     """The recipe (the paper's, or ``--profile``'s for the pair, with the arguments given on
     top), the manifest read, :func:`hrcn_lib.train.train` called; its ``TrainResult``."""
     from hrcn_lib.manifest import read_manifest
+    from hrcn_lib.paths import check_output_dir
     from hrcn_lib.profiles import RunSpec, get_profile
     from hrcn_lib.train import TrainConfig, train
 
@@ -109,7 +110,13 @@ def run_from_args(args: argparse.Namespace) -> TrainResult:
         config = TrainConfig.from_profile(profile, spec, **given)
     else:
         config = replace(TrainConfig(model_name=args.model, dataset_name=args.dataset), **given)
+    check_output_dir(args.out, "--out")
+    if args.cache_dir is not None:
+        check_output_dir(args.cache_dir, "--cache-dir")
     df = read_manifest(args.manifest)
+    if df.empty:
+        raise ValueError(f"--manifest {args.manifest}: no rows: nothing to train on; pass a "
+                         f"manifest with samples of both classes")
     return train(config, df, args.out, resume=args.resume, force=args.force,
                  cache_dir=args.cache_dir, progress=not args.no_progress)
 

@@ -8,7 +8,8 @@ in each module) and from there to stderr; results (tables, JSON, CSV) go to stdo
 * ``-q/--quiet``: warnings and errors only, no progress bars;
 * ``-v/--verbose``: DEBUG as well.
 
-Only the ``hrcn_lib`` logger is configured, so other libraries' logs keep their defaults.
+Only the ``hrcn_lib`` logger is configured, so other libraries' logs keep their defaults;
+Python warnings (``warnings.warn``) are written through it, one line each.
 Imports nothing heavy.
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import warnings
 
 __all__ = ["add_verbosity_arguments", "configure_logging", "show_progress", "LOGGER"]
 
@@ -80,3 +82,10 @@ def configure_logging(command: str, *, quiet: bool = False, verbose: bool = Fals
     handler.setFormatter(_Formatter(command))
     logger.addHandler(handler)
     logger.setLevel(logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO)
+    warnings.showwarning = _show_warning
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Python warnings (the library's ``warnings.warn``, other libraries') as one
+    ``hrcn <command>: warning: ...`` line like the logged ones, without a source line."""
+    logging.getLogger(LOGGER).warning("%s", message)

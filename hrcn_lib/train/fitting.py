@@ -288,8 +288,8 @@ def train(config: TrainConfig, train_df: pd.DataFrame, out_dir: Path | str, *,
                          "train_obsids": _distinct(train_df, "obsid")})
     cfg.validate()
     runfolder.refuse_other_run(Path(out_dir), resume, force)  # before the slower checks below
+    check_manifest_files(train_df)  # first: its messages name the row, the file and the fix
     dataset = make_dataset(train_df, cfg.dataset_name, cache_dir=cache_dir)
-    check_manifest_files(train_df)
     seed_everything(cfg.seed)
     model = build_model(cfg.model_name, cfg.dataset_name)
     return fit(model, dataset, out_dir, cfg, resume=resume, force=force, progress=progress)
