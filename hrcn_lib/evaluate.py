@@ -292,6 +292,8 @@ class EvalResult:
         pred = pd.read_csv(run.predictions(set_name), keep_default_na=False,
                            na_values={c: [""] for c in _NUMERIC_EXTRAS})
         metrics = json.loads(run.metrics(set_name).read_text())
+        # strict JSON writes a score that cannot be measured (F1 of an absent class) as null
+        metrics = {k: float("nan") if v is None else v for k, v in metrics.items()}
         recorded = metrics.pop("confusion", None)
         for key in ("confusion_labels", "set"):
             metrics.pop(key, None)

@@ -668,18 +668,22 @@ def test_f1_of_a_class_in_neither_labels_nor_answers_is_undefined():
     assert m["f1_nsc"] == 0.0  # NSCs missed: a score of 0, not undefined
 
 
-def test_python_warnings_are_one_hrcn_line(capsys):
-    """evaluate's warnings came out as Python's, with a source line, unlike every other line."""
+def test_python_warnings_are_one_hrcn_line():
+    """evaluate's warnings came out as Python's, with a source line, unlike every other line.
+    (A fresh interpreter: pytest records every test's warnings instead of printing them.)"""
     import warnings
 
     from hrcn_lib.cli.verbosity import configure_logging
 
-    saved = warnings.showwarning
+    code = ("import warnings; from hrcn_lib.cli.verbosity import configure_logging; "
+            "configure_logging('evaluate'); warnings.warn('overlap is not checked')")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert run.stderr == "hrcn evaluate: warning: overlap is not checked\n"
+    saved = warnings.formatwarning
     try:
         configure_logging("evaluate")
-        with warnings.catch_warnings():
-            warnings.simplefilter("always")
-            warnings.warn("overlap is not checked", UserWarning, stacklevel=1)
+        with pytest.warns(UserWarning, match="still recorded"):  # tests still see warnings
+            warnings.warn("still recorded", UserWarning, stacklevel=1)
     finally:
-        warnings.showwarning = saved
-    assert capsys.readouterr().err == "hrcn evaluate: warning: overlap is not checked\n"
+        warnings.formatwarning = saved

@@ -82,10 +82,16 @@ def configure_logging(command: str, *, quiet: bool = False, verbose: bool = Fals
     handler.setFormatter(_Formatter(command))
     logger.addHandler(handler)
     logger.setLevel(logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO)
-    warnings.showwarning = _show_warning
+    warnings.formatwarning = _warning_format(command)
 
 
-def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """Python warnings (the library's ``warnings.warn``, other libraries') as one
-    ``hrcn <command>: warning: ...`` line like the logged ones, without a source line."""
-    logging.getLogger(LOGGER).warning("%s", message)
+def _warning_format(command: str):
+    """A :func:`warnings.formatwarning` writing Python warnings (the library's
+    ``warnings.warn``, other libraries') as one ``hrcn <command>: warning: ...`` line like
+    the logged ones, without a source line. Only the format is replaced, not
+    :func:`warnings.showwarning`, so ``warnings.catch_warnings(record=True)`` (and
+    ``pytest.warns``) still see every warning."""
+    def formatwarning(message, category, filename, lineno, line=None) -> str:
+        return f"hrcn {command}: warning: {message}\n"
+
+    return formatwarning
