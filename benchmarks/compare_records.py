@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from hrcn_lib.chapters.wording import difference_text
 from hrcn_lib.metrics import bootstrap_accuracy, bootstrap_difference, correctness
 from hrcn_lib.records import Record, RecordError, read_record
 
@@ -106,7 +107,7 @@ def compare(old: Record, new: Record, pair: str, set_name: str) -> dict[str, obj
 
 def _fmt(v: tuple[float, float, float], pp: bool = False) -> str:
     if pp:
-        return f"{100 * v[0]:+.1f} pp [{100 * v[1]:+.1f}, {100 * v[2]:+.1f}]"
+        return difference_text(*v)
     return f"{v[0]:.3f} [{v[1]:.3f}, {v[2]:.3f}]"
 
 

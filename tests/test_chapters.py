@@ -520,3 +520,4 @@ def test_one_spelling_of_accuracies_across_the_chapters():
         "84.3 % (95 % interval 76.0-92.2 %)"
     assert wording.pp_text(0.0857) == "+8.6 pp" and wording.pp_text(-0.057) == "-5.7 pp"
     assert wording.percent(0.514286) == 51.43 and np.isnan(wording.percent(None))
+    assert wording.difference_text(0.0857, -0.014, 0.196) == "+8.6 pp [-1.4, +19.6]"

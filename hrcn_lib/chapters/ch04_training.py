@@ -21,7 +21,7 @@ from hrcn_lib.chapters.context import (
     pair_epochs,
     record_label,
 )
-from hrcn_lib.chapters.wording import accuracy_text
+from hrcn_lib.chapters.wording import accuracy_text, difference_text
 from hrcn_lib.metrics import correctness, paired_difference
 from hrcn_lib.names import pair_label
 from hrcn_lib.paper_numbers import PAPER_RECIPE
@@ -362,7 +362,7 @@ def recipe_finding(record: Record | None) -> str:
         if paper is None or main is None or gain is None:
             continue
         above = ("above" if paper["acc_lo"] > paper["majority"] else "not above")
-        d, lo, hi = (100 * v for v in gain)
+        _, lo, hi = gain
         reading = ("the departure is more accurate" if lo > 0 else
                    "the paper's recipe is more accurate" if hi < 0 else
                    "not resolved: on these testing bodies the record cannot tell the two "
@@ -371,7 +371,7 @@ def recipe_finding(record: Record | None) -> str:
                      f"{_acc_interval(paper)}, {above} the majority class "
                      f"({100 * paper['majority']:.1f} %) by its lower bound; the departure "
                      f"{_acc_interval(main)}; the departure minus the paper's recipe on the "
-                     f"same testing samples {d:+.1f} pp [{lo:+.1f}, {hi:+.1f}]: {reading}")
+                     f"same testing samples {difference_text(*gain)}: {reading}")
     if not parts:
         return "The record trains no pair with the paper's recipe, so the two are not compared."
     return "In the record, " + "; ".join(parts) + "."

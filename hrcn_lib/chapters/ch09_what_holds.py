@@ -33,7 +33,7 @@ import pandas as pd
 from hrcn_lib.causes import CAUSES, TRUTH_COLUMNS, agreement, diagnose, error_excess
 from hrcn_lib.chapters.ch07_blurry_robustness import binned_accuracy
 from hrcn_lib.chapters.context import Chapter, record_label
-from hrcn_lib.chapters.wording import accuracy_text, pp_text
+from hrcn_lib.chapters.wording import accuracy_text, difference_text
 from hrcn_lib.evaluate import EvalResult, as_label
 from hrcn_lib.metrics import (
     alike_mask,
@@ -348,8 +348,7 @@ def _against_hr(pairs: list[str], correct: Callable[[str], pd.DataFrame],
         if d is None:
             continue
         diffs.append(d)
-        parts.append(f"vs {label(other)} {_acc_text(_acc_of(c))}: {pp_text(d[0])} "
-                     f"[{100 * d[1]:+.1f}, {100 * d[2]:+.1f}]")
+        parts.append(f"vs {label(other)} {_acc_text(_acc_of(c))}: {difference_text(*d)}")
     return diffs, parts
 
 
@@ -393,7 +392,7 @@ def _claim_resolution(res: Results, model: str) -> dict[str, str]:
     if checks:
         return _row(claim, paper, f"{both}; {' and '.join(checks)} is {_CHECK}", VERDICTS[3])
     d = _paired(res, full, small, "test")
-    measured = f"{both}: {pp_text(d[0])} [{100 * d[1]:+.1f}, {100 * d[2]:+.1f}]"
+    measured = f"{both}: {difference_text(*d)}"
     if full in res.training and small in res.training:
         measured += _training_note(res.training[full], res.training[small])
     matched = res.correct_matched(small, "test")
@@ -402,7 +401,7 @@ def _claim_resolution(res: Results, model: str) -> dict[str, str]:
         return _row(claim, paper, measured, _verdict([d]))
     same = (f"with the same recipe (LCID-Resize trained as {pair_label(model, 'lcid')} was): "
             f"LCID-Resize {_acc_text(_acc_of(matched))}, full resolution minus LCID-Resize "
-            f"{pp_text(m[0])} [{100 * m[1]:+.1f}, {100 * m[2]:+.1f}], the verdict's comparison; "
+            f"{difference_text(*m)}, the verdict's comparison; "
             f"as the record trained each: {measured}")
     return _row(claim, paper, same, _verdict([m]))
 
@@ -449,8 +448,7 @@ def _claim_blurry_drop(res: Results) -> dict[str, str]:
         if d is None:
             continue
         diffs.append(d)
-        parts.append(f"{pair_label(*pair.split('_', 1))}: {pp_text(-d[0])} "
-                     f"[{-100 * d[2]:+.1f}, {-100 * d[1]:+.1f}]")
+        parts.append(f"{pair_label(*pair.split('_', 1))}: {difference_text(-d[0], -d[2], -d[1])}")
     left_out = _left_out(res, res.pairs())
     if not diffs:
         return _row(claim, paper, f"{res.name}: no pair evaluated on both sets" + left_out,
@@ -485,7 +483,7 @@ def _claim_causes(res: Results) -> dict[str, str]:
                     "every cause" + left_out, VERDICTS[3])
     text += ("; errors of samples with the cause minus those without (within each class, "
              "all trained pairs, by the simulator's truth): " + "; ".join(
-                 f"{k} {pp_text(r['excess'])} [{100 * r['low']:+.1f}, {100 * r['high']:+.1f}]"
+                 f"{k} {difference_text(r['excess'], r['low'], r['high'])}"
                  for k, r in excess.iterrows()))
     few = excess[["bodies with", "bodies without"]].min(axis=1) < MIN_CAUSE_BODIES
     intervals = [(r["excess"], r["low"], r["high"]) for _, r in excess.loc[~few].iterrows()]

@@ -5,7 +5,8 @@ number reads the same in a table cell, a glued sentence and chapter 9's verdict 
 """
 from __future__ import annotations
 
-__all__ = ["percent", "interval_text", "accuracy_text", "accuracy_prose", "pp_text"]
+__all__ = ["percent", "interval_text", "accuracy_text", "accuracy_prose", "pp_text",
+           "difference_text"]
 
 
 def percent(value: float | None) -> float:
@@ -33,3 +34,9 @@ def accuracy_prose(acc: float, lo: float, hi: float) -> str:
 def pp_text(value: float) -> str:
     """A difference of fractions in signed percentage points: ``+8.6 pp``."""
     return f"{100 * value:+.1f} pp"
+
+
+def difference_text(diff: float, lo: float, hi: float) -> str:
+    """A difference of fractions and its 95 % interval in signed percentage points:
+    ``+8.6 pp [-1.4, +19.6]``."""
+    return f"{pp_text(diff)} [{100 * lo:+.1f}, {100 * hi:+.1f}]"

@@ -12,7 +12,8 @@ import math
 from hrcn_lib.names import check_device_name
 from hrcn_lib.paths import check_set_name
 
-__all__ = ["positive_int", "nonnegative_int", "body_count", "exposure_count", "positive_float", "nonnegative_float", "set_name", "device_name"]
+__all__ = ["positive_int", "nonnegative_int", "body_count", "exposure_count", "positive_float",
+           "nonnegative_float", "set_name", "device_name"]
 
 
 def _int(text: str, low: int, high: int | None = None) -> int:
@@ -77,7 +78,8 @@ def set_name(text: str) -> str:
 
 
 def device_name(text: str) -> str:
-    """A device a run may name: cpu, cuda, cuda:N or auto (:func:`hrcn_lib.names.check_device_name`)."""
+    """A device a run may name: cpu, cuda, cuda:N or auto
+    (:func:`hrcn_lib.names.check_device_name`)."""
     try:
         return check_device_name(text)
     except ValueError as exc:

@@ -52,7 +52,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", choices=("bf16", "fp32", "auto"), default=None,
                         help="default auto: $HRCN_PRECISION when set, else bf16 where the "
                              "hardware computes it natively, else fp32")
-    parser.add_argument("--device", default=None, type=device_name, help="cpu, cuda, cuda:N or auto (default)")
+    parser.add_argument("--device", default=None, type=device_name,
+                        help="cpu, cuda, cuda:N or auto (default)")
     parser.add_argument("--checkpoint-activations", action=argparse.BooleanOptionalAction,
                         default=None)
     parser.add_argument("--checkpoint-every", type=nonnegative_int, default=50,
