@@ -136,7 +136,9 @@ def test_chapter_1_names_the_measurements_outside_the_handbooks():
             {"quantity": "sky", "instrument": "ACS/WFC", "filter": "F435W", "measured": 0.0395,
              "published_low": 0.0208, "published_high": 0.0208, "unit": "e-/s/pixel"}]
     table = pd.DataFrame(rows)
-    table["published"] = ["3.75 - 5.65", "0.1 - 0.13", "0.0208"]
+    table["published"] = [ch01._published(r["published_low"], r["published_high"]) for r in rows]
+    assert table["published"].tolist() == ["3.75 - 5.65", "0.1 - 0.13", "0.0208"]
+    assert ch01._published(float("nan"), float("nan")) == "-"  # was "nan - nan"
     table["against published"] = [ch01._against(r) for r in rows]
     assert table["against published"].tolist() == [
         "within", "below", "above, as expected (earthshine on top of the zodiacal light)"]

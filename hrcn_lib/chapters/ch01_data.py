@@ -99,15 +99,22 @@ def is_simulated(lcid: pd.DataFrame) -> bool:
     return {"exposure", "expected_detected", "morphology"} <= set(lcid.columns)
 
 
+def _published(low: float, high: float) -> str:
+    """A published range as the table shows it: ``3.75 - 5.65``, one value, or ``-`` where
+    none is published (NaN: the quantity is not compared)."""
+    if pd.isna(low) and pd.isna(high):
+        return "-"
+    return f"{low:.4g}" if low == high else f"{low:.4g} - {high:.4g}"
+
+
 def handbook(ch: Chapter, lcid: pd.DataFrame) -> pd.DataFrame:
     """:func:`hrcn_lib.simulate.realism.handbook_table` of the data, re-rendering at most
     ``profile.realism_renders`` exposures per instrument for the sky; published ranges as
-    one ``published`` column."""
+    one ``published`` column (``-`` where none is published)."""
     table = realism.handbook_table(lcid, seed=ch.seed, n_sky=ch.profile.realism_renders,
                                    cr_trials=max(1, min(4, ch.profile.realism_renders)))
     low, high = table["published_low"], table["published_high"]
-    table["published"] = [f"{lo:.4g}" if lo == hi else f"{lo:.4g} - {hi:.4g}"
-                          for lo, hi in zip(low, high, strict=True)]
+    table["published"] = [_published(lo, hi) for lo, hi in zip(low, high, strict=True)]
     table["against published"] = [_against(r) for r in table.to_dict("records")]
     cols = ["quantity", "instrument", "filter", "measured", "published", "against published",
             "unit", "source"]
