@@ -46,11 +46,9 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     """Build the book; returns 0, or 1 with one line naming the failing notebook and cell."""
     from hrcn_lib.bookbuild import BookBuildError, build_book
-    from hrcn_lib.paths import check_output_dir
+    from hrcn_lib.cli.inputs import output_folders
 
-    for flag, folder in (("--root", args.root), ("--run-dir", args.run_dir)):
-        if folder is not None:
-            check_output_dir(folder, flag)
+    output_folders(root=args.root, run_dir=args.run_dir)
     try:
         html = build_book(args.profile, args.run_dir, data_dir=args.data_dir, device=args.device,
                           seed=args.seed, skip_execute=args.skip_execute, timeout=args.timeout,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from hrcn_lib.cli import UsageError
 from hrcn_lib.cli.argtypes import device_name, nonnegative_int, positive_int, set_name
+from hrcn_lib.cli.inputs import manifest_rows, output_folders
 from hrcn_lib.cli.verbosity import show_progress
 
 __all__ = ["register", "run"]
@@ -52,8 +53,6 @@ def _ms(summary: dict) -> str:
 def run(args: argparse.Namespace) -> int:
     """Evaluate and print the metrics; returns 0."""
     from hrcn_lib.evaluate import evaluate
-    from hrcn_lib.manifest import read_manifest
-    from hrcn_lib.paths import check_output_dir
     from hrcn_lib.runtime import load_trained_model
 
     model = load_trained_model(args.run, mmap=True)
@@ -61,14 +60,9 @@ def run(args: argparse.Namespace) -> int:
     if args.dataset is not None and args.dataset != trained:
         raise UsageError(f"--dataset {args.dataset} but the model of {args.run} was trained on "
                          f"{trained}: a model reads the inputs it was trained on; omit --dataset")
-    out = check_output_dir(args.out or (args.run if args.run.is_dir() else args.run.parent),
-                           "--out")
-    if args.cache_dir is not None:
-        check_output_dir(args.cache_dir, "--cache-dir")
-    df = read_manifest(args.manifest)
-    if df.empty:
-        raise ValueError(f"--manifest {args.manifest}: no rows: nothing to evaluate; pass a "
-                         f"manifest with samples (its header alone is not enough)")
+    out = args.out or (args.run if args.run.is_dir() else args.run.parent)
+    output_folders(out=out, cache_dir=args.cache_dir)
+    df = manifest_rows(args.manifest, "evaluate")
     res = evaluate(model, df, trained, out, set_name=args.set_name,
                    device=args.device, cache_dir=args.cache_dir, max_samples=args.max_samples,
                    timing_samples=args.timing_samples, allow_overlap=args.allow_overlap,

@@ -58,17 +58,15 @@ def run(args: argparse.Namespace) -> int:
     Exit 1 (and no manifest written) when some file failed without ``--allow-missing``, or
     when no file at all is present (a manifest without rows is of no use to any command).
     """
-    from hrcn_lib.manifest import read_manifest, write_manifest
+    from hrcn_lib.cli.inputs import manifest_rows, output_folders
+    from hrcn_lib.manifest import write_manifest
     from hrcn_lib.mast import attach_paths, download
-    from hrcn_lib.paths import check_output_dir, check_output_file
+    from hrcn_lib.paths import check_output_file
 
-    check_output_dir(args.dest, "--dest")
+    output_folders(dest=args.dest)
     output = check_output_file(args.output or Path(args.dest) / LCID_MANIFEST, "--output",
                                protect=(Path(args.manifest),))
-    df = read_manifest(args.manifest)
-    if df.empty:
-        raise ValueError(f"{args.manifest}: no rows: nothing to fetch; pass a manifest with "
-                         f"samples")
+    df = manifest_rows(args.manifest, "fetch", name="")
     report = download(
         df, args.dest, retries=args.retries, backoff_s=args.backoff, progress=show_progress(args)
     )

@@ -96,8 +96,7 @@ _RECIPE_ARGUMENTS = ("epochs", "batch_size", "lr", "micro_batch", "precision", "
 def run_from_args(args: argparse.Namespace) -> TrainResult:
     """The recipe (the paper's, or ``--profile``'s for the pair, with the arguments given on
     top), the manifest read, :func:`hrcn_lib.train.train` called; its ``TrainResult``."""
-    from hrcn_lib.manifest import read_manifest
-    from hrcn_lib.paths import check_output_dir
+    from hrcn_lib.cli.inputs import manifest_rows, output_folders
     from hrcn_lib.profiles import RunSpec, get_profile
     from hrcn_lib.train import TrainConfig, train
 
@@ -111,13 +110,8 @@ def run_from_args(args: argparse.Namespace) -> TrainResult:
         config = TrainConfig.from_profile(profile, spec, **given)
     else:
         config = replace(TrainConfig(model_name=args.model, dataset_name=args.dataset), **given)
-    check_output_dir(args.out, "--out")
-    if args.cache_dir is not None:
-        check_output_dir(args.cache_dir, "--cache-dir")
-    df = read_manifest(args.manifest)
-    if df.empty:
-        raise ValueError(f"--manifest {args.manifest}: no rows: nothing to train on; pass a "
-                         f"manifest with samples of both classes")
+    output_folders(out=args.out, cache_dir=args.cache_dir)
+    df = manifest_rows(args.manifest, "train on")
     return train(config, df, args.out, resume=args.resume, force=args.force,
                  cache_dir=args.cache_dir, progress=not args.no_progress)
 
