@@ -133,8 +133,9 @@ class OutputPathError(ValueError):
     """An output folder or file that cannot be written; the message names the argument."""
 
 
-def _nearest_existing(path: Path) -> Path:
-    p = path.absolute()
+def nearest_existing(path: Path | str) -> Path:
+    """The path itself if it exists, else its nearest existing ancestor (absolute)."""
+    p = Path(path).absolute()
     while not p.exists() and p != p.parent:
         p = p.parent
     return p
@@ -157,7 +158,7 @@ def check_output_dir(path: Path | str, what: str) -> Path:
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise OutputPathError(f"{what} {path}: exists and is not a folder; pass a folder")
-    base = _nearest_existing(path)
+    base = nearest_existing(path)
     if not base.is_dir():
         raise OutputPathError(f"{what} {path}: {base} is a file, so no folder can be made "
                               f"under it; pass another folder")

@@ -289,8 +289,6 @@ def check_request(profile_name: str | Profile, out: Path | str, *,
     if out.exists() and not force:
         raise RecordError(f"{out}: already exists; pass --force to replace the record, or "
                           "choose another --out")
-    if out.exists() and not out.is_dir():
-        raise RecordError(f"{out}: exists and is not a directory")
     check_output_dir(out, "--out")
     if not profile.enabled_runs():
         raise RecordError(f"profile {profile.name!r} trains no pair: nothing to record")

@@ -627,6 +627,8 @@ def test_output_folders_that_cannot_be_made_are_refused_first(trained, four, cac
         check_request("smoke", afile / "record", work_dir=tmp_path / "w")
     with pytest.raises(ValueError, match=r"--work-dir .*afile is a file"):
         check_request("smoke", tmp_path / "record", work_dir=afile / "w")
+    with pytest.raises(ValueError, match=r"--out .*afile: exists and is not a folder"):
+        check_request("smoke", afile, work_dir=tmp_path / "w", force=True)
     assert afile.read_text() == "not a folder" and not (tmp_path / "w").exists()
 
 

@@ -404,8 +404,11 @@ def test_dataset_sizes_of_a_profile_with_overrides() -> None:
 def test_unwritable_output_and_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     blocker = tmp_path / "a_file"
     blocker.write_text("x")
-    with pytest.raises(SimulationError, match="not writable"):
+    with pytest.raises(SimulationError, match="is a file, so no folder can be made"):
         simulate_dataset(blocker / "sub", DatasetSizes(1, 1, 1), progress=False)
+    with pytest.raises(SimulationError, match="exists and is not a folder"):
+        simulate_dataset(blocker, DatasetSizes(1, 1, 1), progress=False)
+    assert blocker.read_text() == "x"
     from hrcn_lib.cli import main
 
     assert main(["simulate", "--profile", "nope", "--out", str(tmp_path / "o")]) == 2

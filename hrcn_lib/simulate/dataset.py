@@ -20,7 +20,6 @@ import multiprocessing
 import os
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -31,7 +30,13 @@ import numpy as np
 import pandas as pd
 
 from hrcn_lib.instruments import SCIENCE_HDUS, detector
-from hrcn_lib.paths import BLURRY_MANIFEST, LCID_MANIFEST
+from hrcn_lib.paths import (
+    BLURRY_MANIFEST,
+    LCID_MANIFEST,
+    OutputPathError,
+    check_output_dir,
+    nearest_existing,
+)
 from hrcn_lib.simulate.bodies import Body, catalogue
 from hrcn_lib.simulate.headers import ACS_WHEEL1
 from hrcn_lib.simulate.rawfile import write_raw
@@ -159,13 +164,6 @@ def estimate_disk(n_files: int) -> int:
     return n_files * max(file_bytes(i) for i in ("ACS/WFC", "WFC3/UVIS")) + 1_000_000
 
 
-def _existing_parent(path: Path) -> Path:
-    p = path.resolve()
-    while not p.exists():
-        p = p.parent
-    return p
-
-
 def _check_counts(**counts: object) -> None:
     for key, n in counts.items():
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
@@ -179,17 +177,11 @@ def _check_counts(**counts: object) -> None:
 
 
 def _check_out_dir(out_dir: Path, need: int) -> None:
-    if out_dir.exists() and not out_dir.is_dir():
-        raise SimulationError(f"output {out_dir} exists and is not a directory")
-    parent = _existing_parent(out_dir)
     try:
-        if not parent.is_dir():
-            raise OSError(f"{parent} is not a directory")
-        with tempfile.TemporaryFile(dir=parent):
-            pass
-    except OSError as exc:
-        raise SimulationError(f"output directory {out_dir} is not writable ({exc})") from None
-    free = shutil.disk_usage(parent).free
+        check_output_dir(out_dir, "output directory")
+    except OutputPathError as exc:
+        raise SimulationError(str(exc)) from None
+    free = shutil.disk_usage(nearest_existing(out_dir)).free
     if need > free:
         raise SimulationError(f"not enough disk space for {out_dir}: the dataset needs "
                               f"{need / 1e9:.2f} GB, {free / 1e9:.2f} GB are free")
